@@ -1,0 +1,27 @@
+//! Shared vocabulary of steward.
+//!
+//! Every other crate speaks in these types: validated names and versions,
+//! severities, Prometheus-style durations, journal events, API roles,
+//! secrets that never print, and the [`ErrorCode`] trait that lets the
+//! server and the binary map any crate's error onto an HTTP status or an
+//! exit code in one place. This crate does no IO.
+
+mod bytesize;
+mod duration;
+mod error;
+mod event;
+mod name;
+mod role;
+mod secret;
+mod severity;
+mod version;
+
+pub use bytesize::ByteSize;
+pub use duration::{HumanDuration, format_duration, parse_duration};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
+pub use event::{Actor, Event, EventId, EventKind, MAX_SUMMARY_CHARS, NewEvent};
+pub use name::Name;
+pub use role::Role;
+pub use secret::Secret;
+pub use severity::Severity;
+pub use version::Version;
