@@ -1,0 +1,21 @@
+//! Steward's own state.
+//!
+//! One code path (sqlx's `Any` driver) serves SQLite, the embedded default,
+//! and PostgreSQL, which lets several steward replicas share state. This is
+//! the only crate that runs SQL against steward's database: the journal
+//! ([`Store::append`], [`Store::events`]) and API tokens live here, and
+//! domain crates add their repositories here as they need them.
+
+mod error;
+mod journal;
+mod metrics;
+mod store;
+mod tokens;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Error, Result};
+pub use journal::{EventPage, EventQuery, MAX_PAGE, Order};
+pub use store::{Backend, Store, Tx};
+pub use tokens::{NewToken, TOKEN_PREFIX, TokenInfo};

@@ -1,0 +1,291 @@
+//! Connecting to the state database, migrating steward's schema, and the
+//! transaction type through which every change (and its journal event)
+//! is written.
+
+use std::{
+    future::Future,
+    path::Path,
+    str::FromStr,
+    sync::{Arc, Once},
+    time::{Duration, Instant},
+};
+
+use sqlx::{
+    Any, AnyConnection, AnyPool, ConnectOptions, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+};
+use steward_core::EventId;
+use tokio::sync::watch;
+
+use crate::{Error, Result, metrics::StoreMetrics};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine holds the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A SQLite file (the default; one steward process).
+    Sqlite,
+    /// A PostgreSQL database (several steward replicas may share it).
+    Postgres,
+}
+
+impl Backend {
+    /// The engine named by a URL's scheme.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => Err(Error::UnsupportedUrl {
+                scheme: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Lowercase name for display.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Handle to the state database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    backend: Backend,
+    /// Id of the newest committed event; readers wait on it for news.
+    latest: watch::Sender<EventId>,
+    metrics: StoreMetrics,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://<path>` or `postgres://...`), creating a
+    /// SQLite file and its directory when missing, and migrates steward's
+    /// schema to the current version.
+    pub async fn connect(url: &str) -> Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let backend = Backend::from_url(url)?;
+        let (url, in_memory) = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => (url.to_owned(), false),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(Error::Connect)?
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+        let pool = AnyPoolOptions::new()
+            // An in-memory SQLite database exists per connection, so it
+            // must be a single one.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .min_connections(if in_memory { 1 } else { 0 })
+            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // FULL: a commit is on disk before it is
+                        // acknowledged, even across power loss.
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(Error::Connect)?;
+        match backend {
+            Backend::Sqlite => {
+                // WAL is a property of the file: readers never block the
+                // writer, and it survives reconnects.
+                if !in_memory {
+                    pool.execute("PRAGMA journal_mode = WAL").await?;
+                }
+                SQLITE_MIGRATIONS.run(&pool).await?;
+            }
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        let (latest, _) = watch::channel(EventId(latest));
+        tracing::debug!(backend = backend.as_str(), "state database ready");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                latest,
+                metrics: StoreMetrics::new(),
+            }),
+        })
+    }
+
+    /// Which engine holds the state.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The version of steward's own schema (the newest applied migration).
+    pub async fn schema_version(&self) -> Result<i64> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(self.pool())
+                .await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.timed("ping", async {
+            sqlx::query("SELECT 1").execute(self.pool()).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Waits for open transactions to finish and closes every connection.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    /// Starts a transaction. Changes and the events that describe them are
+    /// written in one transaction, so the journal never misses a change nor
+    /// records one that did not happen.
+    pub async fn begin(&self) -> Result<Tx> {
+        let tx = self.timed("begin", self.inner.pool.begin()).await?;
+        Ok(Tx {
+            tx,
+            store: self.clone(),
+            appended: None,
+            ordered: false,
+        })
+    }
+
+    /// Watches the id of the newest committed event.
+    pub fn subscribe(&self) -> watch::Receiver<EventId> {
+        self.inner.latest.subscribe()
+    }
+
+    /// Registers the store's metrics.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        self.inner.metrics.register(registry)
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn metrics(&self) -> &StoreMetrics {
+        &self.inner.metrics
+    }
+
+    /// Runs `future`, recording its latency under `operation`.
+    pub(crate) async fn timed<F: Future>(&self, operation: &'static str, future: F) -> F::Output {
+        let start = Instant::now();
+        let output = future.await;
+        self.inner
+            .metrics
+            .operation_seconds
+            .with_label_values(&[operation])
+            .observe(start.elapsed().as_secs_f64());
+        output
+    }
+
+    /// Tells watchers about events committed elsewhere (another replica),
+    /// found by polling.
+    pub(crate) fn observe_latest(&self, id: EventId) {
+        self.inner.latest.send_if_modified(|latest| {
+            let newer = id > *latest;
+            if newer {
+                *latest = id;
+            }
+            newer
+        });
+    }
+}
+
+/// A transaction on the state database. Dropping it without
+/// [`Tx::commit`] rolls it back.
+pub struct Tx {
+    pub(crate) tx: sqlx::Transaction<'static, Any>,
+    store: Store,
+    /// Newest event appended in this transaction, announced on commit.
+    pub(crate) appended: Option<EventId>,
+    /// Whether this transaction holds the journal ordering lock.
+    pub(crate) ordered: bool,
+}
+
+impl Tx {
+    /// Commits, then tells watchers about the events appended.
+    pub async fn commit(self) -> Result<()> {
+        let Tx {
+            tx,
+            store,
+            appended,
+            ..
+        } = self;
+        store.timed("commit", tx.commit()).await?;
+        if let Some(id) = appended {
+            store.observe_latest(id);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Makes sure a SQLite URL creates its file (and directory) when missing.
+/// Returns the URL to connect with and whether it is in memory.
+fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if file.is_empty() || file == ":memory:" || query.contains("mode=memory") {
+        return Ok(("sqlite::memory:".to_owned(), true));
+    }
+    if let Some(parent) = Path::new(file).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok((format!("sqlite://{file}?{query}"), false))
+}

@@ -1,0 +1,240 @@
+//! API tokens: created with a role, stored only as a SHA-256 hash, listed,
+//! revoked, and looked up when a request presents one.
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::{Row, any::AnyRow};
+use steward_core::{Actor, Name, Role, Secret};
+
+use crate::{Error, Result, Store, Tx};
+
+/// Prefix of every token, so that a leaked one is recognisable (secret
+/// scanners) and a token is never confused with its id.
+pub const TOKEN_PREFIX: &str = "stw_";
+
+/// How stale `last_used_at` may get before a request refreshes it; keeps
+/// authentication from writing on every request.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// What is known about a token (never its secret).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// Public identifier, e.g. `tok_3f9a1c20`.
+    pub id: String,
+    /// Human name, unique among live tokens.
+    pub name: Name,
+    /// What the token may do.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: Actor,
+    /// When it was last used (to within a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A freshly created token: its secret is shown once and never stored.
+#[derive(Debug)]
+pub struct NewToken {
+    /// The token's record.
+    pub info: TokenInfo,
+    /// The token itself, to hand to its user.
+    pub secret: Secret<String>,
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buffer);
+    hex::encode(buffer)
+}
+
+impl Tx {
+    /// Creates a token. Fails with a conflict when a live token already has
+    /// this name.
+    pub async fn create_token(
+        &mut self,
+        name: &Name,
+        role: Role,
+        created_by: &Actor,
+    ) -> Result<NewToken> {
+        let secret = format!("{TOKEN_PREFIX}{}", random_hex(24));
+        let id = format!("tok_{}", random_hex(4));
+        let now = Utc::now();
+        let store = self.store().clone();
+        let inserted = store
+            .timed(
+                "token_create",
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, name, role, hash, created_at_ms, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&id)
+                .bind(name.as_str())
+                .bind(role.as_str())
+                .bind(hash(&secret))
+                .bind(now.timestamp_millis())
+                .bind(created_by.as_str())
+                .execute(self.conn()),
+            )
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                return Err(Error::Conflict(format!(
+                    "a live token named `{name}` already exists; revoke it or choose another name"
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        Ok(NewToken {
+            info: TokenInfo {
+                id,
+                name: name.clone(),
+                role,
+                created_at,
+                created_by: created_by.clone(),
+                last_used_at: None,
+                revoked_at: None,
+            },
+            secret: Secret::new(secret),
+        })
+    }
+
+    /// Revokes the live token with this id or name.
+    pub async fn revoke_token(&mut self, id_or_name: &str) -> Result<TokenInfo> {
+        let now = Utc::now().timestamp_millis();
+        let store = self.store().clone();
+        let row = store
+            .timed(
+                "token_revoke",
+                sqlx::query(&format!(
+                    "UPDATE api_tokens SET revoked_at_ms = $1 \
+                     WHERE (id = $2 OR name = $2) AND revoked_at_ms IS NULL RETURNING {COLUMNS}"
+                ))
+                .bind(now)
+                .bind(id_or_name)
+                .fetch_optional(self.conn()),
+            )
+            .await?;
+        match row {
+            Some(row) => token_from_row(&row),
+            None => Err(Error::NotFound {
+                what: format!("live token `{id_or_name}`"),
+            }),
+        }
+    }
+}
+
+impl Store {
+    /// All tokens, newest first; revoked ones only when asked.
+    pub async fn tokens(&self, include_revoked: bool) -> Result<Vec<TokenInfo>> {
+        let filter = if include_revoked {
+            ""
+        } else {
+            "WHERE revoked_at_ms IS NULL"
+        };
+        let rows = self
+            .timed(
+                "token_list",
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM api_tokens {filter} ORDER BY created_at_ms DESC, id"
+                ))
+                .fetch_all(self.pool()),
+            )
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// The live token whose secret this is, if any; refreshes its
+    /// `last_used_at` when stale.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<TokenInfo>> {
+        if !secret.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let row = self
+            .timed(
+                "token_authenticate",
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM api_tokens WHERE hash = $1 AND revoked_at_ms IS NULL"
+                ))
+                .bind(hash(secret))
+                .fetch_optional(self.pool()),
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut info = token_from_row(&row)?;
+        let now = Utc::now();
+        let stale = info.last_used_at.is_none_or(|used| {
+            now.timestamp_millis() - used.timestamp_millis() >= LAST_USED_RESOLUTION_MS
+        });
+        if stale {
+            self.timed(
+                "token_touch",
+                sqlx::query("UPDATE api_tokens SET last_used_at_ms = $1 WHERE id = $2")
+                    .bind(now.timestamp_millis())
+                    .bind(&info.id)
+                    .execute(self.pool()),
+            )
+            .await?;
+            info.last_used_at = DateTime::from_timestamp_millis(now.timestamp_millis());
+        }
+        Ok(Some(info))
+    }
+
+    /// Number of live admin tokens.
+    pub async fn live_admin_tokens(&self) -> Result<i64> {
+        let count: i64 = self
+            .timed(
+                "token_count",
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM api_tokens WHERE role = $1 AND revoked_at_ms IS NULL",
+                )
+                .bind(Role::Admin.as_str())
+                .fetch_one(self.pool()),
+            )
+            .await?;
+        Ok(count)
+    }
+}
+
+const COLUMNS: &str = "id, name, role, created_at_ms, created_by, last_used_at_ms, revoked_at_ms";
+
+fn token_from_row(row: &AnyRow) -> Result<TokenInfo> {
+    let id: String = row.try_get("id")?;
+    let corrupt = |detail: String| Error::Corrupt {
+        table: "api_tokens",
+        id: id.clone(),
+        detail,
+    };
+    let time = |column: &str| -> Result<Option<DateTime<Utc>>> {
+        let millis: Option<i64> = row.try_get(column)?;
+        millis
+            .map(|ms| {
+                DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(format!("{column} {ms}")))
+            })
+            .transpose()
+    };
+    let name: String = row.try_get("name")?;
+    let role: String = row.try_get("role")?;
+    let created_by: String = row.try_get("created_by")?;
+    Ok(TokenInfo {
+        name: Name::new(name).map_err(|e| corrupt(e.to_string()))?,
+        role: role
+            .parse()
+            .map_err(|e: steward_core::Error| corrupt(e.to_string()))?,
+        created_at: time("created_at_ms")?
+            .ok_or_else(|| corrupt("created_at_ms is null".into()))?,
+        created_by: Actor::new(created_by).map_err(|e| corrupt(e.to_string()))?,
+        last_used_at: time("last_used_at_ms")?,
+        revoked_at: time("revoked_at_ms")?,
+        id,
+    })
+}
