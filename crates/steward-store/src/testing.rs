@@ -48,7 +48,10 @@ pub async fn postgres() -> Option<TestStore> {
 /// `None` (with a note on stderr) when [`POSTGRES_ENV`] is not set. The
 /// throwaway cluster is removed as a whole when the test run ends.
 pub async fn postgres_database() -> Option<String> {
-    let Ok(server) = std::env::var(POSTGRES_ENV) else {
+    let Some(server) = std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
         #[allow(clippy::print_stderr)]
         {
             eprintln!("skipping: {POSTGRES_ENV} is not set (scripts/test.sh sets it)");

@@ -133,6 +133,28 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Number of live admin tokens as this transaction sees them.
+    pub async fn live_admin_tokens(&mut self) -> Result<i64> {
+        let store = self.store().clone();
+        count_live_admins(&store, self.conn()).await
+    }
+}
+
+async fn count_live_admins(store: &Store, conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    let count: i64 = store
+        .timed(
+            "token_count",
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM api_tokens WHERE role = $1 AND revoked_at_ms IS NULL",
+            )
+            .bind(Role::Admin.as_str())
+            .fetch_one(conn),
+        )
+        .await?;
+    Ok(count)
+}
+
 impl Store {
     /// All tokens, newest first; revoked ones only when asked.
     pub async fn tokens(&self, include_revoked: bool) -> Result<Vec<TokenInfo>> {

@@ -1,0 +1,190 @@
+//! Errors: [`ApiError`], the one error type of every handler, which turns
+//! into a JSON response without leaking internals; and [`Error`], what can
+//! stop the server from starting.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use steward_core::{ErrorCode, ErrorKind};
+use utoipa::ToSchema;
+
+/// What can keep the server from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] steward_store::Error),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key could not be loaded.
+    #[error("cannot load TLS {what} from {path}: {detail}")]
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The admin token file could not be written.
+    #[error("cannot write the admin token to {path}: {source}")]
+    AdminToken {
+        /// The file.
+        path: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl ErrorCode for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Store(err) => err.code(),
+            Error::Bind { .. } => "bind_failed",
+            Error::Tls { .. } => "tls_invalid",
+            Error::AdminToken { .. } => "admin_token_unwritable",
+            Error::Serve(_) => "serve_failed",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Store(err) => err.kind(),
+            Error::Tls { .. } => ErrorKind::InvalidInput,
+            Error::Bind { .. } | Error::AdminToken { .. } | Error::Serve(_) => {
+                ErrorKind::Unavailable
+            }
+        }
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error answered to an API client: an HTTP status and a JSON body
+/// `{"error": {"code": ..., "message": ...}}`. Internal errors are logged
+/// in full and answered with a generic message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and message of an error response.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `unauthenticated`.
+    pub code: String,
+    /// What went wrong, for humans.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 422: the request is well-formed but its content is invalid.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 401: no valid token.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 404: nothing here.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Maps any crate's error by its [`ErrorKind`]; internal details are
+    /// logged here and replaced by a generic message.
+    pub fn from_error<E: ErrorCode + std::fmt::Display>(err: &E) -> Self {
+        let status = match err.kind() {
+            ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match err.kind() {
+            ErrorKind::Internal => {
+                tracing::error!(code = err.code(), error = %err, "internal error while handling a request");
+                "internal error; the server log has the details".to_owned()
+            }
+            ErrorKind::Unavailable => {
+                tracing::warn!(code = err.code(), error = %err, "dependency unavailable while handling a request");
+                "a dependency of steward is unavailable; retry later".to_owned()
+            }
+            _ => err.to_string(),
+        };
+        ApiError {
+            status,
+            code: err.code(),
+            message,
+        }
+    }
+}
+
+impl From<steward_store::Error> for ApiError {
+    fn from(err: steward_store::Error) -> Self {
+        ApiError::from_error(&err)
+    }
+}
+
+impl From<steward_core::Error> for ApiError {
+    fn from(err: steward_core::Error) -> Self {
+        ApiError::from_error(&err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,364 @@
+//! The journal over HTTP: list with filters and cursors, read one, append
+//! an external event, and follow new events as server-sent events.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::Deserialize;
+use steward_core::{Event, EventId, EventKind, Name, NewEvent, Severity, Version, parse_duration};
+use steward_store::{EventPage, EventQuery, MAX_PAGE, Order};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    ApiError, AppState,
+    auth::{Operator, Viewer},
+    error::ErrorBody,
+    extract::{JsonBody, QueryParams},
+};
+
+/// Event kinds steward writes itself; clients may not forge them.
+pub(crate) const RESERVED_KIND_PREFIXES: [&str; 10] = [
+    "audit",
+    "token",
+    "steward",
+    "deploy",
+    "migration",
+    "alert",
+    "incident",
+    "upgrade",
+    "perf",
+    "api",
+];
+
+/// How often a stream looks for events written by other steward replicas
+/// (local appends wake it at once).
+const STREAM_POLL: Duration = Duration::from_secs(1);
+
+/// Filters for listing events.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only events at or after this time: RFC 3339 (`2026-11-28T10:00:00Z`)
+    /// or a duration ago (`15m`, `2h`).
+    since: Option<String>,
+    /// Only events before this time: RFC 3339 or a duration ago.
+    until: Option<String>,
+    /// Only this kind and its sub-kinds (`deploy` matches `deploy.started`).
+    kind: Option<String>,
+    /// Only events about this service.
+    service: Option<String>,
+    /// Only events by this actor (e.g. `token:ci`, `system`).
+    actor: Option<String>,
+    /// Only events whose summary or payload contains this text.
+    q: Option<String>,
+    /// Continue from a previous page's `next_cursor`.
+    cursor: Option<i64>,
+    /// `desc` (newest first, the default) or `asc`.
+    order: Option<Order>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<u32>,
+}
+
+/// Filters for following events.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StreamParams {
+    /// Only this kind and its sub-kinds.
+    kind: Option<String>,
+    /// Only events about this service.
+    service: Option<String>,
+    /// Only events by this actor.
+    actor: Option<String>,
+    /// Only events whose summary or payload contains this text.
+    q: Option<String>,
+    /// Start after this event id (like the `Last-Event-ID` header, which
+    /// wins when both are given). Without either, only new events are sent.
+    after: Option<i64>,
+}
+
+/// An event sent by a client (CI annotations, external changes).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppendEvent {
+    /// Dotted kind, e.g. `ci.build.finished`; steward's own prefixes
+    /// (`deploy`, `audit`, ...) are reserved.
+    kind: EventKind,
+    /// One line for humans.
+    summary: String,
+    /// The service concerned.
+    service: Option<Name>,
+    /// The version concerned.
+    version: Option<Version>,
+    /// Defaults to `info`.
+    severity: Option<Severity>,
+    /// Structured details.
+    #[schema(value_type = Option<Object>)]
+    payload: Option<serde_json::Value>,
+}
+
+/// Parses an RFC 3339 time or a Prometheus duration meaning "that long ago".
+fn parse_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let ago = parse_duration(text).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("invalid query parameter: {field}: expected an RFC 3339 time or a duration such as `15m`, got `{text}`"),
+        )
+    })?;
+    chrono::Duration::from_std(ago)
+        .ok()
+        .and_then(|ago| now.checked_sub_signed(ago))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("invalid query parameter: {field}: `{text}` is too far back"),
+            )
+        })
+}
+
+/// Lists events, newest first unless `order=asc`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    operation_id = "list_events",
+    tag = "events",
+    params(ListParams),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "A page of events", body = EventPage),
+        (status = 400, description = "Invalid filter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<EventPage>, ApiError> {
+    let now = Utc::now();
+    if let Some(limit) = params.limit
+        && !(1..=MAX_PAGE).contains(&limit)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "invalid query parameter: limit: must be between 1 and {MAX_PAGE}, got {limit}"
+            ),
+        ));
+    }
+    let query = EventQuery {
+        since: params
+            .since
+            .as_deref()
+            .map(|t| parse_time("since", t, now))
+            .transpose()?,
+        until: params
+            .until
+            .as_deref()
+            .map(|t| parse_time("until", t, now))
+            .transpose()?,
+        kind: params.kind,
+        service: params.service,
+        actor: params.actor,
+        text: params.q,
+        cursor: params.cursor.map(EventId),
+        order: params.order.unwrap_or_default(),
+        limit: params.limit,
+    };
+    Ok(Json(state.store().events(&query).await?))
+}
+
+/// Reads one event.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}",
+    operation_id = "get_event",
+    tag = "events",
+    params(("id" = i64, Path, description = "Event id")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The event", body = Event),
+        (status = 404, description = "No such event", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Json<Event>, ApiError> {
+    Ok(Json(state.store().event(EventId(id)).await?))
+}
+
+/// Appends an event from outside steward (operator role).
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    operation_id = "append_event",
+    tag = "events",
+    request_body = AppendEvent,
+    security(("token" = [])),
+    responses(
+        (status = 201, description = "The stored event", body = Event),
+        (status = 403, description = "Needs the operator role", body = ErrorBody),
+        (status = 422, description = "Invalid event", body = ErrorBody),
+    )
+)]
+pub(crate) async fn append(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    JsonBody(body): JsonBody<AppendEvent>,
+) -> Result<(StatusCode, Json<Event>), ApiError> {
+    let domain = body.kind.split('.').next().unwrap_or_default();
+    if RESERVED_KIND_PREFIXES.contains(&domain) {
+        return Err(ApiError::invalid(
+            "reserved_kind",
+            format!(
+                "kind: `{domain}.*` events are written by steward itself; use another prefix, e.g. `ci.` or `annotation.`"
+            ),
+        ));
+    }
+    if body.summary.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "summary: must not be empty",
+        ));
+    }
+    let mut event = NewEvent::new(body.kind, principal.actor, body.summary)
+        .severity(body.severity.unwrap_or_default())
+        .payload(body.payload.unwrap_or(serde_json::Value::Null));
+    event.service = body.service;
+    event.version = body.version;
+    let stored = state.store().append(event).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Follows new events as server-sent events: each `data` is one event as
+/// JSON and each `id` its event id, so a client that reconnects with
+/// `Last-Event-ID` misses nothing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/stream",
+    operation_id = "stream_events",
+    tag = "events",
+    params(
+        StreamParams,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id"),
+    ),
+    security(("token" = [])),
+    responses((status = 200, description = "A stream of events", content_type = "text/event-stream", body = Event))
+)]
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    headers: HeaderMap,
+    QueryParams(params): QueryParams<StreamParams>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let last_event_id = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_header", "Last-Event-ID must be an event id")
+                })?,
+        ),
+        None => None,
+    };
+    let start = match last_event_id.or(params.after) {
+        Some(id) => EventId(id),
+        None => *state.store().subscribe().borrow(),
+    };
+    let filters = EventQuery {
+        kind: params.kind,
+        service: params.service,
+        actor: params.actor,
+        text: params.q,
+        order: Order::Asc,
+        limit: Some(500),
+        ..EventQuery::default()
+    };
+    let (sender, receiver) = mpsc::channel(64);
+    tokio::spawn(follow(state, filters, start, sender));
+    Ok(Sse::new(ReceiverStream::new(receiver))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Sends every matching event after `cursor`, then waits for news until
+/// the client goes away or the server shuts down.
+async fn follow(
+    state: AppState,
+    filters: EventQuery,
+    mut cursor: EventId,
+    sender: mpsc::Sender<Result<SseEvent, Infallible>>,
+) {
+    let store = state.store().clone();
+    let mut latest = store.subscribe();
+    let shutdown = state.shutdown().clone();
+    loop {
+        // Everything up to `horizon` is committed, and ids commit in order,
+        // so after draining the query the cursor may skip to the horizon
+        // even when the last events did not match the filters.
+        let horizon = *latest.borrow_and_update();
+        loop {
+            let query = EventQuery {
+                cursor: Some(cursor),
+                ..filters.clone()
+            };
+            let page = match store.events(&query).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(error = %err, "event stream stopped by a store error");
+                    let body = serde_json::json!({"error": {"code": "store_error", "message": "the event stream stopped; reconnect with Last-Event-ID"}});
+                    let _ = sender
+                        .send(Ok(SseEvent::default()
+                            .event("error")
+                            .data(body.to_string())))
+                        .await;
+                    return;
+                }
+            };
+            for event in &page.events {
+                cursor = event.id;
+                let data = serde_json::to_string(event).expect("events serialize");
+                if sender
+                    .send(Ok(SseEvent::default().id(event.id.to_string()).data(data)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if page.next_cursor.is_none() {
+                break;
+            }
+        }
+        cursor = cursor.max(horizon);
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = sender.closed() => return,
+            changed = latest.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(STREAM_POLL) => {
+                if let Err(err) = store.refresh_latest().await {
+                    tracing::debug!(error = %err, "cannot poll for new events");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,6 @@
+//! Handlers, one module per resource.
+
+pub(crate) mod events;
+pub(crate) mod health;
+pub(crate) mod status;
+pub(crate) mod tokens;

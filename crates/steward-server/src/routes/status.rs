@@ -1,0 +1,181 @@
+//! What steward knows: itself, the configured services and databases, and
+//! the caller's identity.
+
+use axum::{Json, extract::State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use steward_config::{Probe, ServiceConfig};
+use steward_core::Event;
+use steward_store::EventQuery;
+use utoipa::ToSchema;
+
+use crate::{ApiError, AppState, Principal, auth::Viewer, error::ErrorBody};
+
+/// Steward itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StewardStatus {
+    /// Steward's version.
+    version: String,
+    /// When this server started.
+    started_at: DateTime<Utc>,
+    /// Seconds since start.
+    uptime_seconds: i64,
+    /// `sqlite` or `postgres`.
+    store: String,
+    /// Version of steward's own schema.
+    schema_version: i64,
+    /// Where the configuration came from.
+    config: String,
+    /// Id of the newest journal event.
+    latest_event_id: i64,
+}
+
+/// One configured service and what steward knows of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ServiceStatus {
+    /// Service name.
+    name: String,
+    /// Desired replicas.
+    replicas: u32,
+    /// Public port, if any.
+    port: Option<u16>,
+    /// Backends it can run on (`process`, `docker`).
+    backends: Vec<String>,
+    /// Services it depends on.
+    depends_on: Vec<String>,
+    /// The health check, e.g. `http /healthz every 2s`.
+    health: Option<String>,
+    /// What steward knows of its state; `not_deployed` until a deployment
+    /// has run it.
+    state: String,
+    /// The newest journal event about it.
+    last_event: Option<Event>,
+}
+
+/// One configured database.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DatabaseStatus {
+    /// Database name.
+    name: String,
+    /// Engine, from the URL scheme.
+    engine: String,
+    /// Migrations directory, if configured.
+    migrations: Option<String>,
+}
+
+/// Everything `steward status` shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Status {
+    /// Steward itself.
+    steward: StewardStatus,
+    /// Configured services, in configuration order.
+    services: Vec<ServiceStatus>,
+    /// Configured databases.
+    databases: Vec<DatabaseStatus>,
+}
+
+fn describe_health(service: &ServiceConfig) -> Option<String> {
+    let health = service.health.as_ref()?;
+    let probe = match health.probe() {
+        Probe::Http(path) => format!("http {path}"),
+        Probe::Tcp => "tcp".to_owned(),
+        Probe::Command(argv) => format!("command {}", argv.join(" ")),
+    };
+    Some(format!("{probe} every {}", health.interval))
+}
+
+/// Steward's state, the configured services and databases.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    operation_id = "status",
+    tag = "status",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "What steward knows", body = Status),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+) -> Result<Json<Status>, ApiError> {
+    let store = state.store();
+    let loaded = state.config();
+    let mut services = Vec::with_capacity(loaded.config.services.len());
+    for service in &loaded.config.services {
+        let last = store
+            .events(&EventQuery {
+                service: Some(service.name.to_string()),
+                limit: Some(1),
+                ..EventQuery::default()
+            })
+            .await?;
+        let mut backends = Vec::new();
+        if service.process.is_some() {
+            backends.push("process".to_owned());
+        }
+        if service.docker.is_some() {
+            backends.push("docker".to_owned());
+        }
+        services.push(ServiceStatus {
+            name: service.name.to_string(),
+            replicas: service.replicas,
+            port: service.port,
+            backends,
+            depends_on: service.depends_on.iter().map(ToString::to_string).collect(),
+            health: describe_health(service),
+            state: "not_deployed".to_owned(),
+            last_event: last.events.into_iter().next(),
+        });
+    }
+    let databases = loaded
+        .config
+        .databases
+        .iter()
+        .map(|database| DatabaseStatus {
+            name: database.name.to_string(),
+            engine: database
+                .url
+                .expose()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            migrations: database
+                .migrations
+                .as_ref()
+                .map(|path| path.display().to_string()),
+        })
+        .collect();
+    let started_at = state.started_at();
+    Ok(Json(Status {
+        steward: StewardStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at,
+            uptime_seconds: (Utc::now() - started_at).num_seconds(),
+            store: store.backend().as_str().to_owned(),
+            schema_version: store.schema_version().await?,
+            config: loaded.display_name(),
+            latest_event_id: store.subscribe().borrow().0,
+        },
+        services,
+        databases,
+    }))
+}
+
+/// The calling token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/whoami",
+    operation_id = "whoami",
+    tag = "status",
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The token that made this request", body = Principal),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub(crate) async fn whoami(Viewer(principal): Viewer) -> Json<Principal> {
+    Json(principal)
+}

@@ -1,0 +1,309 @@
+//! Real servers on loopback: bootstrap, probes, streaming, TLS, restart
+//! and graceful shutdown.
+
+use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use steward_config::{Environment, LoadedConfig, load_str};
+use steward_server::{ADMIN_TOKEN_FILE, Running, start};
+use steward_store::EventQuery;
+use tokio_util::sync::CancellationToken;
+
+fn config(dir: &Path, extra: &str) -> LoadedConfig {
+    let text = format!("[server]\nlisten = \"127.0.0.1:0\"\n{extra}\n");
+    load_str("serve.toml", &text, dir, &Environment::default()).unwrap()
+}
+
+async fn admin_token(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join(".steward").join(ADMIN_TOKEN_FILE))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Reads server-sent events until one whose data satisfies `wanted`;
+/// returns its (id, data).
+async fn next_event(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffer: &mut String,
+    wanted: impl Fn(&Value) -> bool,
+) -> (i64, Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let mut id = None;
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(value) = line.strip_prefix("id:") {
+                    id = value.trim().parse().ok();
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim_start());
+                }
+            }
+            if let (Some(id), Ok(value)) = (id, serde_json::from_str::<Value>(&data))
+                && wanted(&value)
+            {
+                return (id, value);
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("an event arrives")
+            .expect("the stream stays open")
+            .unwrap();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+async fn stop(running: Running) {
+    running.shutdown();
+    tokio::time::timeout(Duration::from_secs(30), running.wait())
+        .await
+        .expect("shutdown completes")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_bootstraps_an_admin_token_and_restart_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), ""), CancellationToken::new())
+        .await
+        .unwrap();
+    let file = running
+        .admin_token_file
+        .clone()
+        .expect("a token was created");
+    assert_eq!(file, dir.path().join(".steward/admin.token"));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let token = admin_token(dir.path()).await;
+
+    let client = reqwest::Client::new();
+    let health: Value = client
+        .get(format!("{}/healthz", running.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let me: Value = client
+        .get(format!("{}/api/v1/whoami", running.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["role"].as_str(), me["name"].as_str()),
+        (Some("admin"), Some("admin"))
+    );
+    stop(running).await;
+
+    let again = start(config(dir.path(), ""), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.admin_token_file, None,
+        "an admin token exists, none is created"
+    );
+    assert_eq!(
+        admin_token(dir.path()).await,
+        token,
+        "the file is left alone"
+    );
+    let store = again.store.clone();
+    let lifecycle = store
+        .events(&EventQuery {
+            kind: Some("steward".into()),
+            order: steward_store::Order::Asc,
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = lifecycle.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["steward.started", "steward.stopped", "steward.started"]
+    );
+    stop(again).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_delivers_new_events_and_resumes_after_last_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), ""), CancellationToken::new())
+        .await
+        .unwrap();
+    let token = admin_token(dir.path()).await;
+    let client = reqwest::Client::new();
+    let post = |summary: &'static str| {
+        let client = client.clone();
+        let url = format!("{}/api/v1/events", running.url());
+        let token = token.clone();
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"kind": "ci.note", "summary": summary}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+
+    let response = client
+        .get(format!("{}/api/v1/events/stream?kind=ci", running.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let first = post("first").await;
+    let (id, event) = next_event(&mut stream, &mut buffer, |e| e["summary"] == "first").await;
+    assert_eq!(id, first);
+    assert_eq!(event["kind"], "ci.note");
+    drop(stream);
+
+    // Events appended while nobody listens are replayed on resume.
+    let second = post("second").await;
+    let third = post("third").await;
+    let response = client
+        .get(format!("{}/api/v1/events/stream?kind=ci", running.url()))
+        .bearer_auth(&token)
+        .header("Last-Event-ID", first.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let (id, _) = next_event(&mut stream, &mut buffer, |_| true).await;
+    assert_eq!(id, second);
+    let (id, _) = next_event(&mut stream, &mut buffer, |_| true).await;
+    assert_eq!(id, third);
+
+    // An open stream does not hold up shutdown.
+    stop(running).await;
+    let rest = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap();
+    assert!(
+        !matches!(rest, Some(Ok(ref chunk)) if String::from_utf8_lossy(chunk).contains("data:"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    std::fs::write(dir.path().join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(
+        dir.path().join("key.pem"),
+        certified.key_pair.serialize_pem(),
+    )
+    .unwrap();
+    let running = start(
+        config(
+            dir.path(),
+            "[server.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"",
+        ),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(running.url().starts_with("https://"));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let health: Value = client
+        .get(format!("{}/healthz", running.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/healthz", running.local_addr))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "plain HTTP is not served"
+    );
+    stop(running).await;
+}
+
+#[tokio::test]
+async fn a_bad_certificate_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), "not a certificate").unwrap();
+    std::fs::write(dir.path().join("key.pem"), "not a key").unwrap();
+    let err = match start(
+        config(
+            dir.path(),
+            "[server.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"",
+        ),
+        CancellationToken::new(),
+    )
+    .await
+    {
+        Ok(_) => panic!("started with a bad certificate"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        err.starts_with("cannot load TLS certificate from") && err.contains("cert.pem"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_on_postgresql_state() {
+    let Some(url) = steward_store::testing::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(
+        config(dir.path(), &format!("state_url = \"{url}\"")),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let token = admin_token(dir.path()).await;
+    let status: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/status", running.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["steward"]["store"], "postgres");
+    stop(running).await;
+}

@@ -1,0 +1,154 @@
+//! Test fixtures: an application over a fresh store with a token of each
+//! role, and a small client for `oneshot` requests.
+
+use std::path::Path;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use steward_config::{Environment, LoadedConfig, load_str};
+use steward_core::{Actor, Name, Role};
+use steward_server::{AppState, router};
+use steward_store::{Store, testing::TestStore};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// A configuration with two services, for status and validation.
+pub(crate) const CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[[services]]
+name = "agent-worker"
+replicas = 2
+port = 18081
+process.command = ["agent", "--port", "{port}"]
+health = { http = "/healthz", interval = "5s" }
+
+[[services]]
+name = "gateway"
+port = 18080
+depends_on = ["agent-worker"]
+process.command = ["gateway", "--port", "{port}"]
+health = { tcp = true }
+"#;
+
+/// Loads [`CONFIG`] with `data_dir` as its base directory.
+pub(crate) fn config(dir: &Path) -> LoadedConfig {
+    load_str("test.toml", CONFIG, dir, &Environment::default()).expect("test config is valid")
+}
+
+/// An application over a fresh SQLite store, with tokens of every role.
+pub(crate) struct App {
+    pub(crate) router: Router,
+    pub(crate) store: Store,
+    pub(crate) admin: String,
+    pub(crate) operator: String,
+    pub(crate) viewer: String,
+    _test: TestStore,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    pub(crate) async fn new() -> Self {
+        let test = steward_store::testing::sqlite().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = test.store.clone();
+        let mut tx = store.begin().await.unwrap();
+        let mut tokens = Vec::new();
+        for (name, role) in [
+            ("root", Role::Admin),
+            ("deployer", Role::Operator),
+            ("watcher", Role::Viewer),
+        ] {
+            let name = Name::new(name).unwrap();
+            tokens.push(
+                tx.create_token(&name, role, &Actor::system())
+                    .await
+                    .unwrap()
+                    .secret
+                    .into_exposed(),
+            );
+        }
+        tx.commit().await.unwrap();
+        let state = AppState::new(store.clone(), config(dir.path()), CancellationToken::new());
+        App {
+            router: router(state),
+            store,
+            viewer: tokens.pop().unwrap(),
+            operator: tokens.pop().unwrap(),
+            admin: tokens.pop().unwrap(),
+            _test: test,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, bytes) = self
+            .call_raw(method, uri, token, body.map(|b| b.to_string()))
+            .await;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, value)
+    }
+
+    /// Sends a request with a raw JSON body and returns the raw response body.
+    pub(crate) async fn call_raw(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body)),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, bytes)
+    }
+}
+
+/// Asserts the standard error shape and returns its code.
+pub(crate) fn error_code(body: &Value) -> &str {
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    code
+}
