@@ -179,7 +179,11 @@ impl Report {
             let _ = writeln!(out, "{:gutter$} | {:pad$}{}", "", "", "^".repeat(width));
         }
         if let Some(hint) = &diagnostic.hint {
-            let _ = writeln!(out, "  = help: {hint}");
+            let gutter = match &diagnostic.location {
+                Location::File { line, .. } => line.to_string().len(),
+                _ => 1,
+            };
+            let _ = writeln!(out, "{:gutter$} = help: {hint}", "");
         }
         out.push('\n');
     }

@@ -159,9 +159,7 @@ pub fn load_str(
 /// wherever steward is started from.
 fn resolve_paths(config: &mut Config, base_dir: &Path) {
     let resolve = |path: &mut PathBuf| {
-        if path.is_relative() {
-            *path = base_dir.join(&*path);
-        }
+        *path = normalize(&base_dir.join(&*path));
     };
     resolve(&mut config.server.data_dir);
     if let Some(tls) = &mut config.server.tls {
@@ -200,10 +198,39 @@ fn resolve_sqlite_url(url: &str, base_dir: &Path) -> String {
     if file.is_empty() || file == ":memory:" || Path::new(file).is_absolute() {
         return url.to_owned();
     }
-    let resolved = base_dir.join(file);
+    let resolved = normalize(&base_dir.join(file));
     match query {
         Some(query) => format!("sqlite://{}?{query}", resolved.display()),
         None => format!("sqlite://{}", resolved.display()),
+    }
+}
+
+/// Removes `.` and resolves `..` lexically, so paths shown to users read
+/// like the directories they name (`a/b/../c` becomes `a/c`). Symlinks are
+/// not followed: the configuration means the path as written.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !matches!(
+                    out.components().next_back(),
+                    Some(Component::RootDir | Component::Prefix(_))
+                ) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 

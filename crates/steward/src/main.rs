@@ -1,2 +1,90 @@
-//! placeholder
-fn main() {}
+//! The `steward` binary: parses arguments, runs one command, prints its
+//! result, and maps any failure to an exit code in one place
+//! ([`exit_code`]). All behaviour lives in the library crates; this is
+//! glue.
+
+mod cli;
+mod client;
+mod commands;
+mod local;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    cli::{Cli, Command, LogFormat},
+    client::ClientError,
+};
+
+/// A mistake in how steward was invoked, found before doing anything.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            output::error(&format!("cannot start the async runtime: {err}"));
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err);
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// Logs go to stderr; `up` logs at info, client commands only warnings.
+fn init_logging(cli: &Cli) {
+    let default = match cli.command {
+        Command::Up(_) => "info",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Prints an error: a configuration report as rendered, anything else as
+/// its chain of causes.
+fn report(err: &anyhow::Error) {
+    if let Some(steward_config::Error::Invalid(report)) = err.downcast_ref() {
+        output::error_raw(&report.render());
+        return;
+    }
+    output::error(&format!("{err:#}"));
+}
+
+/// The exit code for an error: 2 for usage and configuration errors
+/// (including requests the server rejected as invalid), 1 for everything
+/// else.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<steward_config::Error>().is_some()
+            || cause.downcast_ref::<UsageError>().is_some()
+        {
+            return 2;
+        }
+        if let Some(ClientError::Api { status, .. }) = cause.downcast_ref::<ClientError>() {
+            return if matches!(status, 400 | 422) { 2 } else { 1 };
+        }
+    }
+    1
+}

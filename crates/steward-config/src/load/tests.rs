@@ -58,3 +58,23 @@ fn semantic_checks_still_run_when_the_schema_check_fails() {
         ]
     );
 }
+
+#[test]
+fn paths_are_normalized_lexically() {
+    let cases = [
+        ("/a/b/../c", "/a/c"),
+        ("a/./b", "a/b"),
+        ("../x", "../x"),
+        ("a/../../x", "../x"),
+        ("/..", "/"),
+        (".", "."),
+        ("a/..", "."),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(
+            normalize(Path::new(input)),
+            PathBuf::from(expected),
+            "{input}"
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! One module per command; [`run`] dispatches.
+
+mod check_config;
+mod events;
+mod status;
+mod token;
+mod up;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the command the user asked for.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Up(args) => up::run(&global, args).await,
+        Command::CheckConfig(args) => check_config::run(&global, &args),
+        Command::ConfigSchema => {
+            crate::output::json(&steward_config::json_schema());
+            Ok(())
+        }
+        Command::Token(command) => token::run(&global, command).await,
+        Command::Events(command) => events::run(&global, command).await,
+        Command::Status => status::run(&global).await,
+    }
+}

@@ -1,0 +1,118 @@
+//! Everything the binary prints: tables for people, JSON for scripts, and
+//! error lines. The one module allowed to write to stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use comfy_table::{ContentArrangement, Table, presets::NOTHING};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Prints a value as pretty JSON.
+pub(crate) fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(err) => error(&format!("cannot encode output as JSON: {err}")),
+    }
+}
+
+/// Prints a value as one line of JSON and flushes, for streams.
+pub(crate) fn json_line<T: Serialize>(value: &T) {
+    if let Ok(text) = serde_json::to_string(value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+/// Prints a line.
+pub(crate) fn line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// Prints an error line to stderr.
+pub(crate) fn error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+/// Prints pre-rendered error text to stderr.
+pub(crate) fn error_raw(text: &str) {
+    eprint!("{text}");
+}
+
+/// Prints a note to stderr (messages that are not the command's result).
+pub(crate) fn note(message: &str) {
+    eprintln!("{message}");
+}
+
+/// A borderless table with a header row.
+pub(crate) fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    table
+}
+
+/// Prints a table.
+pub(crate) fn print_table(table: &Table) {
+    // comfy-table pads every cell, the first one too; trim for tidy output.
+    for row in table.to_string().lines() {
+        println!(
+            "{}",
+            row.trim_end().strip_prefix(' ').unwrap_or(row.trim_end())
+        );
+    }
+}
+
+/// A JSON string field, or `-`.
+pub(crate) fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An RFC 3339 time from JSON, shortened to seconds.
+pub(crate) fn time(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|time| {
+            time.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        })
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// One journal event as a table row.
+pub(crate) fn event_row(event: &Value) -> Vec<String> {
+    vec![
+        text(&event["id"]),
+        time(&event["time"]),
+        text(&event["kind"]),
+        text(&event["service"]),
+        text(&event["actor"]),
+        text(&event["severity"]),
+        text(&event["summary"]),
+    ]
+}
+
+/// Header of [`event_row`] tables.
+pub(crate) const EVENT_HEADER: [&str; 7] = [
+    "ID", "TIME", "KIND", "SERVICE", "ACTOR", "SEVERITY", "SUMMARY",
+];
+
+/// One journal event as a single line, for following.
+pub(crate) fn event_line(event: &Value) -> String {
+    let row = event_row(event);
+    format!(
+        "{} {} {:<24} {:<14} {:<16} {:<8} {}",
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+    )
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `steward` binary: real `steward up` processes
+//! on loopback, driven by the real CLI.
+
+mod check_config;
+mod cli;
+mod support;
