@@ -1,6 +1,8 @@
 //! Authentication and roles: 401 without a valid token, 403 with a weaker
 //! role, and the probes open to all.
 
+use std::io::Write;
+
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -129,4 +131,54 @@ async fn readiness_fails_when_the_store_is_gone() {
     let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "unavailable");
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool() {
+    let Some(promtool) = std::env::var("STEWARD_TEST_PROMTOOL")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipping: STEWARD_TEST_PROMTOOL is not set (scripts/test.sh sets it)");
+        }
+        return;
+    };
+    let app = App::new().await;
+    // Some traffic so that every family has samples.
+    app.call(Method::GET, "/api/v1/events", Some(&app.viewer), None)
+        .await;
+    app.call(Method::GET, "/api/v1/events", None, None).await;
+    let (_, body) = app.call_raw(Method::GET, "/metrics", None, None).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("steward_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("steward_store_operation_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("steward_journal_appends_total"), "{text}");
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && output.stdout.is_empty() && output.stderr.is_empty(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
