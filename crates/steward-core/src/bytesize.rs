@@ -1,7 +1,7 @@
 //! Byte sizes written for humans (`256MiB`, `1.5GB`, `512M`), used for
 //! memory limits and disk-space checks.
 
-use std::{borrow::Cow, fmt, str::FromStr};
+use std::{fmt, str::FromStr};
 
 use crate::Error;
 
@@ -90,38 +90,12 @@ impl fmt::Display for ByteSize {
     }
 }
 
-impl fmt::Debug for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl serde::Serialize for ByteSize {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl schemars::JsonSchema for ByteSize {
-    fn schema_name() -> Cow<'static, str> {
-        "ByteSize".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]+(\\.[0-9]+)?\\s*([KMGT]i?B|[KMGT]|B)?$",
-            "description": "A size in bytes with a unit, e.g. `256MiB`, `1GB` or `512M`",
-        })
-    }
-}
+crate::text_form::text_form!(
+    ByteSize,
+    schema = "ByteSize",
+    pattern = "^[0-9]+(\\.[0-9]+)?\\s*([KMGT]i?B|[KMGT]|B)?$",
+    description = "A size in bytes with a unit, e.g. `256MiB`, `1GB` or `512M`"
+);
 
 #[cfg(test)]
 mod tests;

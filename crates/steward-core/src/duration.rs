@@ -1,7 +1,7 @@
 //! Durations in Prometheus syntax (`90s`, `1h30m`, `500ms`, `2d`), the one
 //! syntax used across steward's configuration, API and rule files.
 
-use std::{borrow::Cow, fmt, str::FromStr, time::Duration};
+use std::{fmt, str::FromStr, time::Duration};
 
 use crate::{Error, Result};
 
@@ -124,38 +124,12 @@ impl fmt::Display for HumanDuration {
     }
 }
 
-impl fmt::Debug for HumanDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl serde::Serialize for HumanDuration {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl schemars::JsonSchema for HumanDuration {
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$",
-            "description": "A duration in Prometheus syntax, e.g. `500ms`, `30s`, `1h30m`",
-        })
-    }
-}
+crate::text_form::text_form!(
+    HumanDuration,
+    schema = "Duration",
+    pattern = "^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$",
+    description = "A duration in Prometheus syntax, e.g. `500ms`, `30s`, `1h30m`"
+);
 
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ mod name;
 mod role;
 mod secret;
 mod severity;
+mod text_form;
 mod version;
 
 pub use bytesize::ByteSize;

@@ -12,7 +12,7 @@ use steward_store::TokenInfo;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    ApiError, AppState,
+    ApiError, AppState, Principal,
     auth::Admin,
     error::ErrorBody,
     extract::{JsonBody, QueryParams},
@@ -45,6 +45,16 @@ pub(crate) struct CreatedToken {
     token: TokenInfo,
     /// The bearer token to hand to its user.
     secret: String,
+}
+
+/// The journal event of a change to a token, by `principal`.
+fn token_event(kind: &str, verb: &str, principal: &Principal, token: &TokenInfo) -> NewEvent {
+    NewEvent::new(
+        EventKind::new(kind).expect("valid kind"),
+        principal.actor.clone(),
+        format!("{verb} {} token `{}`", token.role, token.name),
+    )
+    .payload(json!({"id": token.id, "name": token.name, "role": token.role}))
 }
 
 /// Lists tokens (never their secrets).
@@ -147,14 +157,12 @@ pub(crate) async fn revoke(
             ),
         ));
     }
-    tx.append(
-        NewEvent::new(
-            EventKind::new("token.revoked").expect("valid kind"),
-            principal.actor.clone(),
-            format!("revoked {} token `{}`", revoked.role, revoked.name),
-        )
-        .payload(json!({"id": revoked.id, "name": revoked.name, "role": revoked.role})),
-    )
+    tx.append(token_event(
+        "token.revoked",
+        "revoked",
+        &principal,
+        &revoked,
+    ))
     .await?;
     tx.commit().await?;
     Ok(Json(revoked))

@@ -57,6 +57,20 @@ async fn next_event(
     }
 }
 
+/// GETs `path` (with a token when given) and decodes the JSON answer.
+async fn get_json(
+    client: &reqwest::Client,
+    running: &Running,
+    path: &str,
+    token: Option<&str>,
+) -> Value {
+    let mut request = client.get(format!("{}{path}", running.url()));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn stop(running: Running) {
     running.shutdown();
     tokio::time::timeout(Duration::from_secs(30), running.wait())
@@ -83,24 +97,9 @@ async fn first_start_bootstraps_an_admin_token_and_restart_keeps_it() {
     let token = admin_token(dir.path()).await;
 
     let client = reqwest::Client::new();
-    let health: Value = client
-        .get(format!("{}/healthz", running.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&client, &running, "/healthz", None).await;
     assert_eq!(health["status"], "ok");
-    let me: Value = client
-        .get(format!("{}/api/v1/whoami", running.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = get_json(&client, &running, "/api/v1/whoami", Some(&token)).await;
     assert_eq!(
         (me["role"].as_str(), me["name"].as_str()),
         (Some("admin"), Some("admin"))
@@ -239,14 +238,7 @@ async fn serves_https_with_the_configured_certificate() {
         )
         .build()
         .unwrap();
-    let health: Value = client
-        .get(format!("{}/healthz", running.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&client, &running, "/healthz", None).await;
     assert_eq!(health["status"], "ok");
     let plain = reqwest::Client::new()
         .get(format!("http://{}/healthz", running.local_addr))
@@ -295,15 +287,13 @@ async fn runs_on_postgresql_state() {
     .await
     .unwrap();
     let token = admin_token(dir.path()).await;
-    let status: Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/status", running.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(
+        &reqwest::Client::new(),
+        &running,
+        "/api/v1/status",
+        Some(&token),
+    )
+    .await;
     assert_eq!(status["steward"]["store"], "postgres");
     stop(running).await;
 }
