@@ -1,0 +1,57 @@
+//! The MigrationManager: versioned migrations for the operated system's
+//! databases (SQLite, PostgreSQL, MariaDB/MySQL) and for steward's own.
+//!
+//! A run is a plan first: [`source`] reads a directory (steward's layout or
+//! sqlx, golang-migrate and diesel layouts unchanged), [`split`] cuts each
+//! file into statements with their lines, [`lint`] reports risky changes,
+//! and the plan compares files with the target's history. Applying takes a
+//! lock that dies with its holder, backs up, runs each migration with its
+//! history row in one transaction where the engine allows it (statement by
+//! statement with recorded progress where it does not), verifies integrity
+//! and fingerprints the schema.
+
+mod error;
+pub mod lint;
+pub mod source;
+pub mod split;
+mod version;
+
+pub use error::{Error, Result};
+pub use source::{Migration, MigrationKind, Source, SqlFile};
+pub use split::{Statement, split};
+pub use version::MigrationVersion;
+
+/// The SQL dialect of a target database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// SQLite 3.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MariaDB or MySQL.
+    Mysql,
+}
+
+impl Dialect {
+    /// The dialect of a database URL, by its scheme.
+    pub fn from_url(url: &str) -> Result<Self> {
+        match url.split(':').next().unwrap_or_default() {
+            "sqlite" => Ok(Dialect::Sqlite),
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "mysql" | "mariadb" => Ok(Dialect::Mysql),
+            other => Err(Error::UnsupportedUrl {
+                scheme: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::Mysql => "mysql",
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Lint findings for migration SQL (being written).

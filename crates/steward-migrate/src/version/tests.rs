@@ -1,0 +1,25 @@
+//! Unit tests for the `version` module.
+
+use super::*;
+
+fn v(text: &str) -> MigrationVersion {
+    MigrationVersion::parse(text).unwrap()
+}
+
+#[test]
+fn orders_numerically_by_segment() {
+    assert!(v("2") < v("10"));
+    assert!(v("1.2") < v("1.10"));
+    assert!(v("1_1") == v("1.1"));
+    assert!(v("1.0") == v("1"));
+    assert!(v("2019-08-14-123456") < v("2019-08-15-000000"));
+    assert!(v("20240101120000") > v("3"));
+    assert_eq!(v("001").to_string(), "001");
+}
+
+#[test]
+fn rejects_non_versions() {
+    for bad in ["", "v1", "1..2", "1.a", "-1", "1-"] {
+        assert!(MigrationVersion::parse(bad).is_none(), "{bad}");
+    }
+}
