@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs steward's whole test suite on a fresh machine.
 #
-# Installs what the tests need when it is missing (PostgreSQL and
+# Installs what the tests need when it is missing (PostgreSQL, MariaDB and
 # Prometheus' promtool from Debian's packages), starts a throwaway
-# PostgreSQL cluster on a free loopback port, exports the variables that
-# turn the service-backed tests on, and runs every test of the workspace.
+# PostgreSQL cluster and a throwaway MariaDB server on free loopback ports,
+# exports the variables that turn the service-backed tests on, and runs
+# every test of the workspace.
 # The tests it enables never skip here: if a service cannot be provided,
 # this script fails instead.
 #
 # Extra arguments go to the test runner, e.g. `scripts/test.sh -p steward-store`.
+# `scripts/test.sh --serve` only starts the services, prints the variables
+# to export, and keeps them running until interrupted (for development).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,9 +25,16 @@ pg_bindir() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
+mariadbd_bin() {
+    for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld "$(command -v mariadbd 2>/dev/null)"; do
+        [ -n "$candidate" ] && [ -x "$candidate" ] && { echo "$candidate"; return; }
+    done
+}
+
 # --- install what is missing -------------------------------------------------
 packages=()
 [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || packages+=(postgresql)
+[ -n "$(mariadbd_bin)" ] && command -v mariadb-install-db >/dev/null 2>&1 || packages+=(mariadb-server mariadb-client)
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 if [ ${#packages[@]} -gt 0 ]; then
@@ -49,6 +59,10 @@ cleanup() {
     if [ -f "$workdir/data/postmaster.pid" ]; then
         "${pg_ctl_as[@]}" "$(pg_bindir)/pg_ctl" -D "$workdir/data" -m immediate stop >/dev/null 2>&1 || true
     fi
+    if [ -f "$workdir/mariadb.pid" ]; then
+        kill "$(cat "$workdir/mariadb.pid")" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$(cat "$workdir/mariadb.pid")" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -rf "$workdir"
     exit $status
 }
@@ -65,10 +79,43 @@ log "starting PostgreSQL on 127.0.0.1:$pg_port"
     start >/dev/null || { cat "$workdir/postgres.log" >&2; exit 1; }
 
 export STEWARD_TEST_POSTGRES_URL="postgres://steward@127.0.0.1:$pg_port/postgres"
+
+# --- throwaway MariaDB -------------------------------------------------------------
+my_port=$(free_port)
+log "starting MariaDB on 127.0.0.1:$my_port"
+mariadb_user=()
+[ "$(id -u)" -eq 0 ] && mariadb_user=(--user=root)
+mkdir -p "$workdir/mariadb"
+mariadb-install-db --no-defaults --datadir="$workdir/mariadb" "${mariadb_user[@]}" \
+    --auth-root-authentication-method=normal --skip-test-db >"$workdir/mariadb-install.log" 2>&1 ||
+    { cat "$workdir/mariadb-install.log" >&2; exit 1; }
+# Durability settings off: this server lives for one test run.
+"$(mariadbd_bin)" --no-defaults --datadir="$workdir/mariadb" "${mariadb_user[@]}" \
+    --socket="$workdir/mariadb.sock" --port="$my_port" --bind-address=127.0.0.1 \
+    --pid-file="$workdir/mariadb.pid" --skip-log-bin --innodb-buffer-pool-size=64M \
+    --innodb-flush-log-at-trx-commit=0 --sync-binlog=0 --max-connections=300 \
+    >"$workdir/mariadb.log" 2>&1 &
+for _ in $(seq 1 100); do
+    mariadb-admin --no-defaults --socket="$workdir/mariadb.sock" -uroot ping >/dev/null 2>&1 && break
+    sleep 0.2
+done
+mariadb --no-defaults --socket="$workdir/mariadb.sock" -uroot -e \
+    "CREATE USER 'steward'@'%' IDENTIFIED BY 'steward'; GRANT ALL PRIVILEGES ON *.* TO 'steward'@'%' WITH GRANT OPTION;" ||
+    { cat "$workdir/mariadb.log" >&2; exit 1; }
+export STEWARD_TEST_MYSQL_URL="mysql://steward:steward@127.0.0.1:$my_port/"
 export STEWARD_TEST_PROMTOOL
 STEWARD_TEST_PROMTOOL=$(command -v promtool)
 log "STEWARD_TEST_POSTGRES_URL=$STEWARD_TEST_POSTGRES_URL"
+log "STEWARD_TEST_MYSQL_URL=mysql://steward:***@127.0.0.1:$my_port/"
 log "STEWARD_TEST_PROMTOOL=$STEWARD_TEST_PROMTOOL"
+
+if [ "${1:-}" = "--serve" ]; then
+    echo "export STEWARD_TEST_POSTGRES_URL='$STEWARD_TEST_POSTGRES_URL'"
+    echo "export STEWARD_TEST_MYSQL_URL='$STEWARD_TEST_MYSQL_URL'"
+    echo "export STEWARD_TEST_PROMTOOL='$STEWARD_TEST_PROMTOOL'"
+    log "services are up; interrupt to stop them"
+    while true; do sleep 3600; done
+fi
 
 # --- run the tests -------------------------------------------------------------
 if cargo nextest --version >/dev/null 2>&1; then

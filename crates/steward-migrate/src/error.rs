@@ -31,6 +31,61 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The target database could not be reached.
+    #[error("cannot connect to the {} database: {detail}", dialect.as_str())]
+    Connect {
+        /// Its engine.
+        dialect: crate::Dialect,
+        /// The driver's message.
+        detail: String,
+    },
+    /// A query of steward's own (history, catalogue) failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Another run holds the migration lock.
+    #[error(
+        "the database is being migrated by {holder}; wait for it to finish or raise the lock timeout"
+    )]
+    Locked {
+        /// Who holds the lock.
+        holder: String,
+    },
+    /// A history row cannot be read back.
+    #[error("history row {rank} is corrupt: {detail}")]
+    CorruptHistory {
+        /// The row's rank.
+        rank: i64,
+        /// What could not be read.
+        detail: String,
+    },
+    /// A backup could not be taken, listed or restored.
+    #[error("backup: {detail}")]
+    Backup {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The files and the history disagree (changed, missing, out of order,
+    /// failed migrations).
+    #[error("validation failed:\n{}", problems.join("\n"))]
+    Invalid {
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+    /// Lint findings at or above the denied severity.
+    #[error("lint denied the plan: {count} finding(s) at {deny} or above")]
+    Denied {
+        /// How many findings.
+        count: usize,
+        /// The denied severity.
+        deny: steward_core::Severity,
+    },
+    /// A migration failed; [`FailedMigration::outcome`] says what state the
+    /// database was left in.
+    #[error("{0}")]
+    MigrationFailed(Box<FailedMigration>),
+    /// The request cannot be done (e.g. undo without a down file).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl ErrorCode for Error {
@@ -39,15 +94,50 @@ impl ErrorCode for Error {
             Error::UnsupportedUrl { .. } => "unsupported_database_url",
             Error::Read { .. } => "migrations_unreadable",
             Error::Source { .. } => "migrations_invalid",
+            Error::Connect { .. } => "database_unreachable",
+            Error::Database(_) => "database_error",
+            Error::Locked { .. } => "migration_locked",
+            Error::CorruptHistory { .. } => "history_corrupt",
+            Error::Backup { .. } => "backup_failed",
+            Error::Invalid { .. } => "migrations_diverged",
+            Error::Denied { .. } => "lint_denied",
+            Error::MigrationFailed(_) => "migration_failed",
+            Error::Refused(_) => "migration_refused",
         }
     }
 
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::UnsupportedUrl { .. } | Error::Source { .. } => ErrorKind::InvalidInput,
-            Error::Read { .. } => ErrorKind::Unavailable,
+            Error::UnsupportedUrl { .. }
+            | Error::Source { .. }
+            | Error::Denied { .. }
+            | Error::Refused(_) => ErrorKind::InvalidInput,
+            Error::Read { .. } | Error::Connect { .. } => ErrorKind::Unavailable,
+            Error::Locked { .. } | Error::Invalid { .. } => ErrorKind::Conflict,
+            Error::Database(_)
+            | Error::CorruptHistory { .. }
+            | Error::Backup { .. }
+            | Error::MigrationFailed { .. } => ErrorKind::Internal,
         }
     }
+}
+
+/// Where and why a migration failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{migration} failed at {}:{line}: {detail}\n  statement: {statement}\n  {outcome}", file.display())]
+pub struct FailedMigration {
+    /// `3 add_index`.
+    pub migration: String,
+    /// The file that failed.
+    pub file: PathBuf,
+    /// Line of the failing statement.
+    pub line: usize,
+    /// The statement (shortened).
+    pub statement: String,
+    /// The database's message.
+    pub detail: String,
+    /// What state the database was left in.
+    pub outcome: String,
 }
 
 /// Result with this crate's [`Error`].

@@ -10,13 +10,28 @@
 //! statement with recorded progress where it does not), verifies integrity
 //! and fingerprints the schema.
 
+pub mod backup;
+mod catalog;
+mod conn;
 mod error;
+pub mod history;
 pub mod lint;
+mod lock;
+mod manager;
+pub mod progress;
 pub mod source;
 pub mod split;
+pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod version;
 
-pub use error::{Error, Result};
+pub use error::{Error, FailedMigration, Result};
+pub use lint::{Finding, LintContext, denied, lint_migration};
+pub use manager::{
+    Applied, BackupPolicy, Drift, MigrationManager, Options, Plan, PlanStep, PlannedStatement,
+    RepairAction, RunReport, default_actor,
+};
 pub use source::{Migration, MigrationKind, Source, SqlFile};
 pub use split::{Statement, split};
 pub use version::MigrationVersion;

@@ -357,7 +357,7 @@ fn split_version(text: &str, separator: char) -> Option<(MigrationVersion, Strin
 }
 
 /// Whether the file's leading comments ask to run outside a transaction.
-fn wants_no_transaction(content: &str) -> bool {
+pub(crate) fn wants_no_transaction(content: &str) -> bool {
     content
         .lines()
         .map(str::trim)

@@ -91,10 +91,25 @@ impl Splitter<'_> {
             if is_word_byte(byte) {
                 let end = at + rest.bytes().take_while(|b| is_word_byte(*b)).count();
                 let word = self.text[at..end].to_ascii_uppercase();
+                let mut end = end;
                 if has_body(&head) {
                     match word.as_str() {
                         "BEGIN" | "CASE" => depth += 1,
-                        "END" => depth = depth.saturating_sub(1),
+                        "END" => {
+                            // `END IF`, `END LOOP`, `END WHILE` and `END
+                            // REPEAT` close blocks whose openers are not
+                            // counted (IF is also a function and a clause);
+                            // `END CASE` closes a counted CASE.
+                            let (next, next_end) = self.next_word(end);
+                            match next.as_str() {
+                                "IF" | "LOOP" | "WHILE" | "REPEAT" => end = next_end,
+                                "CASE" => {
+                                    depth = depth.saturating_sub(1);
+                                    end = next_end;
+                                }
+                                _ => depth = depth.saturating_sub(1),
+                            }
+                        }
                         _ => {}
                     }
                 }
@@ -110,6 +125,22 @@ impl Splitter<'_> {
             self.push(begin, self.bytes.len());
         }
         self.statements
+    }
+
+    /// The next word after `at` (uppercased, skipping whitespace) and the
+    /// index after it; an empty word when something else comes first.
+    fn next_word(&self, at: usize) -> (String, usize) {
+        let start = at
+            + self.text[at..]
+                .bytes()
+                .take_while(u8::is_ascii_whitespace)
+                .count();
+        let end = start
+            + self.text[start..]
+                .bytes()
+                .take_while(|b| is_word_byte(*b))
+                .count();
+        (self.text[start..end].to_ascii_uppercase(), end)
     }
 
     fn push(&mut self, start: usize, end: usize) {

@@ -119,3 +119,18 @@ fn multibyte_text_is_kept_intact() {
         ["INSERT INTO t VALUES ('é;ü')", "SELECT '✓'"]
     );
 }
+
+#[test]
+fn mysql_compound_statement_ends_do_not_close_the_body() {
+    let text = "CREATE TRIGGER t BEFORE UPDATE ON a FOR EACH ROW BEGIN\n  IF NEW.x < 0 THEN SET NEW.x = 0; END IF;\n  CASE NEW.y WHEN 1 THEN SET NEW.z = 1; ELSE SET NEW.z = 2; END CASE;\n  WHILE NEW.x > 10 DO SET NEW.x = NEW.x - 1; END WHILE;\n  SET NEW.w = IF(NEW.x > 1, 1, 0);\nEND;\nSELECT 1;";
+    let found = sqls(text, Dialect::Mysql);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].ends_with("END"), "{}", found[0]);
+    assert_eq!(found[1], "SELECT 1");
+}
+
+#[test]
+fn mysql_end_case_inside_a_delimited_routine() {
+    let text = "DELIMITER //\nCREATE PROCEDURE p(x INT) BEGIN CASE x WHEN 1 THEN SELECT 1; END CASE; END//\nDELIMITER ;\nSELECT 2;";
+    assert_eq!(sqls(text, Dialect::Mysql).len(), 2);
+}
