@@ -218,11 +218,17 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<BackupInfo>> {
     let mut deleted = Vec::new();
     for backup in list(dir)?.into_iter().skip(keep) {
         let _ = std::fs::remove_file(sidecar(&backup.path));
-        std::fs::remove_file(&backup.path).map_err(|source| Error::Read {
-            path: backup.path.clone(),
-            source,
-        })?;
-        deleted.push(backup);
+        match std::fs::remove_file(&backup.path) {
+            Ok(()) => deleted.push(backup),
+            // Pruned meanwhile by another run sharing the directory.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Read {
+                    path: backup.path.clone(),
+                    source,
+                });
+            }
+        }
     }
     Ok(deleted)
 }

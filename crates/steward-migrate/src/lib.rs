@@ -28,6 +28,7 @@ mod version;
 
 pub use error::{Error, FailedMigration, Result};
 pub use lint::{Finding, LintContext, denied, lint_migration};
+pub use lock::sqlite_file;
 pub use manager::{
     Applied, BackupPolicy, Drift, MigrationManager, Options, Plan, PlanStep, PlannedStatement,
     RepairAction, RunReport, default_actor,

@@ -92,7 +92,7 @@ pub(crate) fn sqlite_lock_path(url: &str) -> Option<PathBuf> {
 }
 
 /// The database file of a SQLite URL, or `None` for an in-memory one.
-pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

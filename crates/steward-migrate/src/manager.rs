@@ -546,7 +546,7 @@ impl MigrationManager {
         &self,
         conn: &mut Conn,
         migration: &Migration,
-        _index: usize,
+        index: usize,
         backup: Option<&BackupInfo>,
     ) -> Result<usize> {
         let statements = split(&migration.up.content, self.dialect);
@@ -569,10 +569,15 @@ impl MigrationManager {
                     backup: backup.map(|b| b.id.as_str()),
                 })
                 .await?;
-            for statement in &statements {
+            for (done, statement) in statements.iter().enumerate() {
                 conn.execute(&statement.sql)
                     .await
                     .map_err(|err| Failure::statement(&migration.up.path, statement, &err))?;
+                self.progress.event(&ProgressEvent::StatementDone {
+                    index,
+                    done: done + 1,
+                    statements: statements.len(),
+                });
             }
             self.verify(conn, migration).await?;
             let fingerprint = conn.fingerprint().await?;
@@ -611,7 +616,7 @@ impl MigrationManager {
         &self,
         conn: &mut Conn,
         migration: &Migration,
-        _index: usize,
+        index: usize,
         resume_from: usize,
         rank: i64,
         backup: Option<&BackupInfo>,
@@ -640,6 +645,11 @@ impl MigrationManager {
                     .map_err(|err| Failure::statement(&migration.up.path, statement, &err))?;
                 done += 1;
                 conn.record_progress(rank, done as i64).await?;
+                self.progress.event(&ProgressEvent::StatementDone {
+                    index,
+                    done,
+                    statements: statements.len(),
+                });
             }
             self.verify(conn, migration).await?;
             Ok::<(), Failure>(())

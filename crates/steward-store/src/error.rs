@@ -24,7 +24,7 @@ pub enum Error {
     Connect(#[source] sqlx::Error),
     /// Steward's schema could not be brought up to date.
     #[error("cannot migrate the state database schema: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[from] steward_migrate::Error),
     /// A query failed.
     #[error("state database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -58,6 +58,7 @@ impl ErrorCode for Error {
             Error::UnsupportedUrl { .. } => "unsupported_state_url",
             Error::CreateDir { .. } => "state_dir_unavailable",
             Error::Connect(_) => "store_unavailable",
+            Error::Migrate(steward_migrate::Error::Connect { .. }) => "store_unavailable",
             Error::Migrate(_) => "store_migration_failed",
             Error::Database(err) if is_unavailable(err) => "store_unavailable",
             Error::Database(_) => "store_error",
@@ -72,6 +73,7 @@ impl ErrorCode for Error {
         match self {
             Error::UnsupportedUrl { .. } | Error::InvalidQuery(_) => ErrorKind::InvalidInput,
             Error::Connect(_) | Error::CreateDir { .. } => ErrorKind::Unavailable,
+            Error::Migrate(err) if err.kind() != ErrorKind::Internal => err.kind(),
             Error::Database(err) if is_unavailable(err) => ErrorKind::Unavailable,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,

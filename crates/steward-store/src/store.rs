@@ -13,15 +13,23 @@ use std::{
 use sqlx::{
     Any, AnyConnection, AnyPool, ConnectOptions, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
-    migrate::Migrator,
 };
 use steward_core::EventId;
+use steward_migrate::{BackupPolicy, MigrationManager, Options, Source};
 use tokio::sync::watch;
 
 use crate::{Error, Result, metrics::StoreMetrics};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+/// Steward's own schema, per engine, migrated by steward's migration
+/// engine like any other database.
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
+    "V1__journal_and_tokens.sql",
+    include_str!("../migrations/sqlite/V1__journal_and_tokens.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
+    "V1__journal_and_tokens.sql",
+    include_str!("../migrations/postgres/V1__journal_and_tokens.sql"),
+)];
 
 /// Which database engine holds the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -90,6 +98,11 @@ impl Store {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => (url.to_owned(), false),
         };
+        // An in-memory database lives in the pool's one connection, so the
+        // engine (its own connection) cannot migrate it; the pool does.
+        if !in_memory {
+            migrate(&url, backend).await?;
+        }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(Error::Connect)?
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
@@ -115,16 +128,16 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(Error::Connect)?;
-        match backend {
-            Backend::Sqlite => {
+        if backend == Backend::Sqlite {
+            if in_memory {
+                for (_, sql) in SQLITE_MIGRATIONS {
+                    sqlx::raw_sql(sql).execute(&pool).await?;
+                }
+            } else {
                 // WAL is a property of the file: readers never block the
                 // writer, and it survives reconnects.
-                if !in_memory {
-                    pool.execute("PRAGMA journal_mode = WAL").await?;
-                }
-                SQLITE_MIGRATIONS.run(&pool).await?;
+                pool.execute("PRAGMA journal_mode = WAL").await?;
             }
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
             .fetch_one(&pool)
@@ -147,12 +160,15 @@ impl Store {
     }
 
     /// The version of steward's own schema (the newest applied migration).
-    pub async fn schema_version(&self) -> Result<i64> {
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_one(self.pool())
-                .await?;
-        Ok(version.unwrap_or(0))
+    pub async fn schema_version(&self) -> Result<String> {
+        let version: Option<String> = sqlx::query_scalar(
+            "SELECT version FROM steward_schema_history WHERE success = 1 AND kind IN ('versioned', 'baseline') \
+             ORDER BY installed_rank DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?
+        .flatten();
+        Ok(version.unwrap_or_else(|| "0".to_owned()))
     }
 
     /// Checks that the database answers.
@@ -259,6 +275,39 @@ impl Tx {
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
+}
+
+/// Brings steward's own schema up to date with the migration engine:
+/// locked against other steward replicas, recorded in
+/// `steward_schema_history`, backed up before each change on SQLite (in
+/// `backups/state` beside the file). On PostgreSQL every migration of
+/// steward's schema is transactional, so a failure leaves nothing to
+/// restore and no dump is taken.
+async fn migrate(url: &str, backend: Backend) -> Result<()> {
+    let files = match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+    };
+    let source = Source::from_files(
+        files
+            .iter()
+            .map(|(name, sql)| (name.into(), (*sql).to_owned())),
+    )?;
+    let (backup_dir, policy) = match steward_migrate::sqlite_file(url) {
+        Some(file) => (
+            file.parent()
+                .map_or_else(|| Path::new(".").to_owned(), Path::to_owned)
+                .join("backups/state"),
+            BackupPolicy::PerMigration,
+        ),
+        None => (std::env::temp_dir(), BackupPolicy::Off),
+    };
+    let mut options = Options::new(backup_dir);
+    options.backup = policy;
+    options.applied_by = format!("steward {}", env!("CARGO_PKG_VERSION"));
+    options.lock_timeout = Duration::from_secs(60);
+    MigrationManager::new(url, source, options)?.apply().await?;
+    Ok(())
 }
 
 /// Makes sure a SQLite URL creates its file (and directory) when missing.

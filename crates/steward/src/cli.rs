@@ -96,6 +96,128 @@ pub(crate) enum Command {
     Events(EventsCommand),
     /// Show steward's state and the services it knows.
     Status,
+    /// Database migrations: status, plan, apply, down, repair, backups.
+    Migrate(MigrateArgs),
+}
+
+/// Which database to migrate, and how.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// A database of the configuration, by name (default: the only one).
+    #[arg(long, short = 'd', global = true, conflicts_with = "url")]
+    pub(crate) database: Option<String>,
+    /// Database URL, to migrate without a configuration (sqlite://, postgres://, mysql://).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub(crate) url: Option<String>,
+    /// Migrations directory (default: the configured one, else ./migrations).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) dir: Option<PathBuf>,
+    /// Where backups go (default: <data_dir>/backups/<database>).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) backup_dir: Option<PathBuf>,
+    /// How long to wait for another run's lock.
+    #[arg(long, global = true, default_value = "30s", value_name = "DURATION")]
+    pub(crate) lock_timeout: steward_core::HumanDuration,
+    /// When to back up: auto (SQLite before each migration, others once per run when the dump tool is installed), per-migration, per-run, off.
+    #[arg(long, global = true, value_enum, default_value_t = BackupArg::Auto)]
+    pub(crate) backup: BackupArg,
+    /// Backups to keep after a successful run.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub(crate) keep_backups: usize,
+    #[command(subcommand)]
+    pub(crate) command: MigrateCommand,
+}
+
+/// Backup policies.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum BackupArg {
+    /// The engine's default.
+    Auto,
+    /// Before each migration.
+    PerMigration,
+    /// Once per run.
+    PerRun,
+    /// Never.
+    Off,
+}
+
+/// Lint severities a plan may be refused at.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum SeverityArg {
+    /// Any finding.
+    Info,
+    /// Warnings and errors.
+    Warning,
+    /// Errors only.
+    Error,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MigrateCommand {
+    /// List applied, pending, changed, missing, out-of-order and failed migrations.
+    Status,
+    /// Fail (exit 1) when any migration is changed, missing, failed or out of order.
+    Validate {
+        /// Pending migrations older than the newest applied one are not a problem.
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Print the exact SQL that apply would run, in order, with lint findings.
+    Plan {
+        /// Fail when a finding is at least this severe.
+        #[arg(long, value_enum)]
+        deny: Option<SeverityArg>,
+        /// Plan only up to this version.
+        #[arg(long)]
+        target: Option<String>,
+        /// Include pending migrations older than the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Apply pending migrations.
+    Apply {
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply only up to this version.
+        #[arg(long)]
+        target: Option<String>,
+        /// Refuse when a lint finding is at least this severe.
+        #[arg(long, value_enum)]
+        deny: Option<SeverityArg>,
+        /// Run pending migrations older than the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Undo the newest migration, or every one above --to, with their down files.
+    Down {
+        /// Undo every migration newer than this version (0 for all).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Re-align checksums of edited migrations and clear failed rows (shows the changes first).
+    Repair {
+        /// Make the changes without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Adopt an existing database: record VERSION as applied.
+    Baseline {
+        /// The version the database already has.
+        version: String,
+    },
+    /// Report whether the live schema differs from what the migrations produced.
+    Drift,
+    /// List backups.
+    Backups,
+    /// Restore a backup (by id or unique id prefix).
+    Restore {
+        /// The backup.
+        backup: String,
+        /// Restore without asking.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,14 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 2;
         }
+        if let Some(
+            steward_migrate::Error::Source { .. }
+            | steward_migrate::Error::UnsupportedUrl { .. }
+            | steward_migrate::Error::Read { .. },
+        ) = cause.downcast_ref::<steward_migrate::Error>()
+        {
+            return 2;
+        }
         if let Some(ClientError::Api { status, .. }) = cause.downcast_ref::<ClientError>() {
             return if matches!(status, 400 | 422) { 2 } else { 1 };
         }

@@ -23,7 +23,7 @@ pub(crate) struct StewardStatus {
     /// `sqlite` or `postgres`.
     store: String,
     /// Version of steward's own schema.
-    schema_version: i64,
+    schema_version: String,
     /// Where the configuration came from.
     config: String,
     /// Id of the newest journal event.

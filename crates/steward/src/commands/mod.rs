@@ -2,6 +2,7 @@
 
 mod check_config;
 mod events;
+mod migrate;
 mod status;
 mod token;
 mod up;
@@ -21,5 +22,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token::run(&global, command).await,
         Command::Events(command) => events::run(&global, command).await,
         Command::Status => status::run(&global).await,
+        Command::Migrate(args) => migrate::run(&global, args).await,
     }
 }
