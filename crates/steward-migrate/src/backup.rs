@@ -224,7 +224,7 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<BackupInfo>> {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {
                 return Err(Error::Read {
-                    path: backup.path.clone(),
+                    path: backup.path,
                     source,
                 });
             }
