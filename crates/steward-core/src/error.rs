@@ -16,6 +16,9 @@ pub enum ErrorKind {
     Forbidden,
     /// A dependency is not reachable right now; retrying may help (HTTP 503).
     Unavailable,
+    /// The operation ran and failed for a reason the caller should read
+    /// (a migration's SQL error, a failed health check) (HTTP 422, exit 1).
+    Failed,
     /// A bug or an unexpected failure; details stay in the logs (HTTP 500).
     Internal,
 }

@@ -114,10 +114,12 @@ impl ErrorCode for Error {
             | Error::Refused(_) => ErrorKind::InvalidInput,
             Error::Read { .. } | Error::Connect { .. } => ErrorKind::Unavailable,
             Error::Locked { .. } | Error::Invalid { .. } => ErrorKind::Conflict,
+            // The target database's messages and the dump tools' output are
+            // for the operator, not steward internals.
             Error::Database(_)
             | Error::CorruptHistory { .. }
             | Error::Backup { .. }
-            | Error::MigrationFailed { .. } => ErrorKind::Internal,
+            | Error::MigrationFailed(_) => ErrorKind::Failed,
         }
     }
 }

@@ -474,7 +474,7 @@ impl MigrationManager {
                 backup::restore(conn, &self.url, &backup).await?;
                 self.progress.event(&ProgressEvent::RolledBack {
                     migration: step.migration.clone(),
-                    backup: backup.id.clone(),
+                    backup: Some(backup.id.clone()),
                 });
                 resume_from = 0;
             }
@@ -600,6 +600,10 @@ impl MigrationManager {
             }
             Err(failure) => {
                 conn.execute("ROLLBACK").await?;
+                self.progress.event(&ProgressEvent::RolledBack {
+                    migration: migration.label(),
+                    backup: None,
+                });
                 let outcome = "the transaction was rolled back: the database is as it was before this migration";
                 self.record_failure(conn, migration, &failure, 0, backup)
                     .await?;
@@ -685,7 +689,7 @@ impl MigrationManager {
                         backup::restore(conn, &self.url, backup).await?;
                         self.progress.event(&ProgressEvent::RolledBack {
                             migration: migration.label(),
-                            backup: backup.id.clone(),
+                            backup: Some(backup.id.clone()),
                         });
                         // The restore brought back the history of the
                         // backup's time; record what happened after it.

@@ -59,12 +59,13 @@ pub enum ProgressEvent {
         /// The error, as shown to users.
         error: String,
     },
-    /// The database was restored to a backup after a failure.
+    /// A failed migration was rolled back: its transaction, or the
+    /// database restored from a backup.
     RolledBack {
         /// `3 add_index`.
         migration: String,
-        /// The backup restored.
-        backup: String,
+        /// The backup restored, when it was not a transaction rollback.
+        backup: Option<String>,
     },
     /// A down migration was applied.
     MigrationUndone {

@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState, auth, http_metrics,
-    routes::{events, health, status, tokens},
+    routes::{databases, events, health, status, tokens},
 };
 
 /// The OpenAPI description of steward's API.
@@ -41,6 +41,7 @@ use crate::{
         (name = "events", description = "The journal of every change and observation"),
         (name = "tokens", description = "API tokens and roles"),
         (name = "status", description = "What steward knows"),
+        (name = "migrations", description = "Database migrations of the operated system"),
         (name = "operations", description = "Probes and metrics of steward itself"),
     )
 )]
@@ -83,7 +84,17 @@ fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .routes(routes!(tokens::revoke))
         .routes(routes!(status::status))
         .routes(routes!(status::whoami))
-        .routes(routes!(openapi_json));
+        .routes(routes!(openapi_json))
+        .routes(routes!(databases::list))
+        .routes(routes!(databases::status))
+        .routes(routes!(databases::plan))
+        .routes(routes!(databases::apply))
+        .routes(routes!(databases::down))
+        .routes(routes!(databases::repair))
+        .routes(routes!(databases::baseline))
+        .routes(routes!(databases::drift))
+        .routes(routes!(databases::backups))
+        .routes(routes!(databases::restore));
     let open = OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

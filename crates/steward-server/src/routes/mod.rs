@@ -1,5 +1,6 @@
 //! Handlers, one module per resource.
 
+pub(crate) mod databases;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod status;

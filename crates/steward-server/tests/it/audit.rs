@@ -22,42 +22,90 @@ async fn audit_events(app: &App) -> Vec<steward_core::Event> {
 #[tokio::test]
 async fn every_mutating_route_is_journaled_with_its_actor() {
     let app = App::new().await;
+    // A valid request for every mutating operation, in an order in which
+    // each succeeds. The document must not have any other.
+    let mutations: Vec<(Method, &str, Option<Value>)> = vec![
+        (
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({"kind": "ci.deploy.requested", "summary": "ci asked"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "temp", "role": "viewer"})),
+        ),
+        (Method::DELETE, "/api/v1/tokens/deployer", None),
+        (
+            Method::POST,
+            "/api/v1/databases/agents/baseline",
+            Some(json!({"version": "0"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/databases/agents/apply",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/databases/agents/down",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/databases/agents/repair",
+            Some(json!({})),
+        ),
+        (Method::POST, "/api/v1/databases/agents/restore", None),
+    ];
     let document = serde_json::to_value(steward_server::openapi()).unwrap();
-    // A valid request for every mutating operation in the document.
-    let mut mutations: Vec<(Method, String, Option<Value>)> = Vec::new();
+    let mut documented = Vec::new();
     for (template, item) in document["paths"].as_object().unwrap() {
-        for (method, _) in item.as_object().unwrap() {
-            let method: Method = method.to_uppercase().parse().unwrap();
-            if method == Method::GET {
-                continue;
+        for method in item.as_object().unwrap().keys() {
+            if method != "get" {
+                documented.push(format!("{} {}", method.to_uppercase(), template));
             }
-            let (path, body) = match (method.as_str(), template.as_str()) {
-                ("POST", "/api/v1/events") => (
-                    template.clone(),
-                    Some(json!({"kind": "ci.deploy.requested", "summary": "ci asked"})),
-                ),
-                ("POST", "/api/v1/tokens") => (
-                    template.clone(),
-                    Some(json!({"name": "temp", "role": "viewer"})),
-                ),
-                ("DELETE", "/api/v1/tokens/{id}") => ("/api/v1/tokens/deployer".to_owned(), None),
-                other => panic!("no test request for mutating route {other:?}; add one here"),
-            };
-            mutations.push((method, path, body));
         }
     }
-    assert_eq!(mutations.len(), 3, "{mutations:?}");
+    let mut covered: Vec<String> = mutations
+        .iter()
+        .map(|(method, path, _)| {
+            let template = path
+                .replace("/tokens/deployer", "/tokens/{id}")
+                .replace("/databases/agents/", "/databases/{name}/");
+            format!("{method} {template}")
+        })
+        .collect();
+    documented.sort();
+    covered.sort();
+    assert_eq!(
+        covered, documented,
+        "every mutating route needs a request here"
+    );
+
     for (method, path, body) in &mutations {
-        let (status, response) = app
-            .call(method.clone(), path, Some(&app.admin), body.clone())
-            .await;
+        let body = match (body, *path) {
+            (None, "/api/v1/databases/agents/restore") => {
+                let (_, backups) = app
+                    .call(
+                        Method::GET,
+                        "/api/v1/databases/agents/backups",
+                        Some(&app.admin),
+                        None,
+                    )
+                    .await;
+                Some(json!({"backup": backups[0]["id"]}))
+            }
+            (body, _) => body.clone(),
+        };
+        let (status, response) = app.call(method.clone(), path, Some(&app.admin), body).await;
         assert!(status.is_success(), "{method} {path}: {status} {response}");
     }
     let audited = audit_events(&app).await;
     for (method, path, _) in &mutations {
         let event = audited
             .iter()
-            .find(|e| e.payload["method"] == method.as_str() && e.payload["path"] == path.as_str())
+            .find(|e| e.payload["method"] == method.as_str() && e.payload["path"] == *path)
             .unwrap_or_else(|| panic!("{method} {path} was not journaled"));
         assert_eq!(event.actor.as_str(), "token:root");
         assert!(event.payload["status"].as_u64().unwrap() < 300);

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod errors;
 mod events;
+mod migrations;
 mod openapi;
 mod serve;
 mod support;

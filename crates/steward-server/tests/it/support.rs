@@ -35,10 +35,34 @@ port = 18080
 depends_on = ["agent-worker"]
 process.command = ["gateway", "--port", "{port}"]
 health = { tcp = true }
+
+[[databases]]
+name = "agents"
+url = "sqlite://agents.db"
+migrations = "migrations"
 "#;
 
-/// Loads [`CONFIG`] with `data_dir` as its base directory.
+/// Migrations of the test database `agents`.
+pub(crate) const MIGRATIONS: [(&str, &str); 4] = [
+    (
+        "V1__tasks.sql",
+        "CREATE TABLE tasks (id INTEGER PRIMARY KEY, prompt TEXT NOT NULL);",
+    ),
+    ("V1__tasks.down.sql", "DROP TABLE tasks;"),
+    (
+        "V2__runs.sql",
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, task_id INTEGER REFERENCES tasks (id));\nCREATE INDEX runs_task ON runs (task_id);",
+    ),
+    ("V2__runs.down.sql", "DROP TABLE runs;"),
+];
+
+/// Writes the migrations and loads [`CONFIG`] with `dir` as its base
+/// directory.
 pub(crate) fn config(dir: &Path) -> LoadedConfig {
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    for (name, sql) in MIGRATIONS {
+        std::fs::write(dir.join("migrations").join(name), sql).unwrap();
+    }
     load_str("test.toml", CONFIG, dir, &Environment::default()).expect("test config is valid")
 }
 
@@ -50,7 +74,7 @@ pub(crate) struct App {
     pub(crate) operator: String,
     pub(crate) viewer: String,
     _test: TestStore,
-    _dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl App {
@@ -83,7 +107,7 @@ impl App {
             operator: tokens.pop().unwrap(),
             admin: tokens.pop().unwrap(),
             _test: test,
-            _dir: dir,
+            dir,
         }
     }
 

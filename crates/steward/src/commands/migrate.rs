@@ -563,11 +563,15 @@ impl Progress for Reporter {
                     None => output::note(&text),
                 }
             }
-            ProgressEvent::RolledBack { migration, backup } => {
+            ProgressEvent::RolledBack {
+                migration,
+                backup: Some(backup),
+            } => {
                 output::note(&format!(
                     "restored backup {backup} after {migration} failed"
                 ));
             }
+            ProgressEvent::RolledBack { backup: None, .. } => {}
             ProgressEvent::MigrationFailed { .. } | ProgressEvent::Started { .. } => {}
         }
     }

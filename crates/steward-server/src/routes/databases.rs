@@ -1,0 +1,564 @@
+//! The configured databases and their migrations over the API: status,
+//! plan, apply, down, repair, baseline, drift, backups and restore. Runs
+//! are journaled as they go (`migration.started`, `migration.applied`,
+//! `migration.failed`, `migration.rolled_back`, ...), with the caller as
+//! actor.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use steward_core::{Actor, EventKind, NewEvent, Severity};
+use steward_migrate::{
+    Drift, MigrationManager, Options, Plan, RepairAction, RunReport, Source,
+    backup::BackupInfo,
+    progress::{Progress, ProgressEvent},
+    status::Status,
+};
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use crate::{
+    ApiError, AppState,
+    auth::{Operator, Viewer},
+    error::ErrorBody,
+    extract::JsonBody,
+};
+
+/// A configured database.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DatabaseSummary {
+    /// Its name.
+    name: String,
+    /// `sqlite`, `postgres` or `mysql`.
+    engine: String,
+    /// Its migrations directory.
+    migrations: Option<String>,
+    /// The newest applied version, when the database answered.
+    current: Option<String>,
+    /// Migrations not applied yet.
+    pending: usize,
+    /// Migrations that need attention (changed, missing, failed...).
+    problems: usize,
+    /// Why the status could not be read, if it could not.
+    error: Option<String>,
+}
+
+/// Options of an apply.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApplyRequest {
+    /// Apply only up to this version.
+    #[serde(default)]
+    target: Option<String>,
+    /// Run pending migrations older than the newest applied one.
+    #[serde(default)]
+    allow_out_of_order: bool,
+    /// Refuse when a lint finding is at least this severe.
+    #[serde(default)]
+    deny: Option<Severity>,
+}
+
+/// Options of a down.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DownRequest {
+    /// Undo every migration newer than this version; without it, the newest.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Options of a repair.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RepairRequest {
+    /// Only report what would change.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// A baseline to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BaselineRequest {
+    /// The version the database already has.
+    version: String,
+}
+
+/// A backup to restore.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RestoreRequest {
+    /// Backup id (or unique id prefix).
+    backup: String,
+}
+
+/// The manager of a configured database, acting for `actor`.
+fn manager(
+    state: &AppState,
+    name: &str,
+    actor: &str,
+    configure: impl FnOnce(&mut Options),
+) -> Result<MigrationManager, ApiError> {
+    let loaded = state.config();
+    let database = loaded
+        .config
+        .databases
+        .iter()
+        .find(|d| d.name.as_str() == name)
+        .ok_or_else(|| ApiError::not_found(format!("no database `{name}` is configured")))?;
+    let dir = database.migrations.as_ref().ok_or_else(|| {
+        ApiError::invalid(
+            "no_migrations",
+            format!("database `{name}` has no migrations directory"),
+        )
+    })?;
+    let source = Source::from_dir(dir).map_err(|err| ApiError::from_error(&err))?;
+    let mut options = Options::new(loaded.data_dir().join("backups").join(name));
+    options.applied_by = actor.to_owned();
+    configure(&mut options);
+    MigrationManager::new(database.url.expose(), source, options)
+        .map_err(|err| ApiError::from_error(&err))
+}
+
+fn migrate_error(err: steward_migrate::Error) -> ApiError {
+    ApiError::from_error(&err)
+}
+
+/// Lists configured databases with a summary of their migrations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases",
+    operation_id = "list_databases",
+    tag = "migrations",
+    security(("token" = [])),
+    responses((status = 200, description = "Configured databases", body = Vec<DatabaseSummary>))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Viewer(principal): Viewer,
+) -> Result<Json<Vec<DatabaseSummary>>, ApiError> {
+    let mut summaries = Vec::new();
+    for database in &state.config().config.databases {
+        let status = match manager(
+            &state,
+            database.name.as_str(),
+            principal.actor.as_str(),
+            |_| {},
+        ) {
+            Ok(manager) => manager.status().await.map_err(|err| err.to_string()),
+            Err(err) => Err(format!("{err:?}")),
+        };
+        let (current, pending, problems, error) = match status {
+            Ok(status) => (
+                status.current.clone(),
+                status
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.state,
+                            steward_migrate::status::State::Pending
+                                | steward_migrate::status::State::Outdated
+                        )
+                    })
+                    .count(),
+                status.problems(false).len(),
+                None,
+            ),
+            Err(error) => (None, 0, 0, Some(error)),
+        };
+        summaries.push(DatabaseSummary {
+            name: database.name.to_string(),
+            engine: database
+                .url
+                .expose()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            migrations: database
+                .migrations
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            current,
+            pending,
+            problems,
+            error,
+        });
+    }
+    Ok(Json(summaries))
+}
+
+/// Where every migration of a database stands.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases/{name}/migrations",
+    operation_id = "migration_status",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The status", body = Object),
+        (status = 404, description = "No such database", body = ErrorBody),
+    )
+)]
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    Viewer(principal): Viewer,
+    Path(name): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    Ok(Json(manager.status().await.map_err(migrate_error)?))
+}
+
+/// The SQL an apply would run, with lint findings; changes nothing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases/{name}/plan",
+    operation_id = "migration_plan",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    security(("token" = [])),
+    responses((status = 200, description = "The plan", body = Object))
+)]
+pub(crate) async fn plan(
+    State(state): State<AppState>,
+    Viewer(principal): Viewer,
+    Path(name): Path<String>,
+) -> Result<Json<Plan>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    Ok(Json(manager.plan().await.map_err(migrate_error)?))
+}
+
+/// Applies pending migrations (operator role), journaling each step.
+#[utoipa::path(
+    post,
+    path = "/api/v1/databases/{name}/apply",
+    operation_id = "migration_apply",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    request_body = ApplyRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "What was applied", body = Object),
+        (status = 409, description = "Locked by another run, or files diverge from the history", body = ErrorBody),
+        (status = 422, description = "A migration failed (the message says how the database was left)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn apply(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<ApplyRequest>,
+) -> Result<Json<RunReport>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |options| {
+        options.target = request.target;
+        options.allow_out_of_order = request.allow_out_of_order;
+        options.deny = request.deny;
+    })?;
+    let journal = JournalProgress::start(&state, &name, principal.actor.clone());
+    let result = manager
+        .with_progress(Arc::new(journal.clone()))
+        .apply()
+        .await;
+    journal.finish().await;
+    Ok(Json(result.map_err(migrate_error)?))
+}
+
+/// Undoes the newest migration, or every one above `to` (operator role).
+#[utoipa::path(
+    post,
+    path = "/api/v1/databases/{name}/down",
+    operation_id = "migration_down",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    request_body = DownRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "What was undone", body = Object),
+        (status = 422, description = "A down file is missing, or a down migration failed", body = ErrorBody),
+    )
+)]
+pub(crate) async fn down(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<DownRequest>,
+) -> Result<Json<RunReport>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let journal = JournalProgress::start(&state, &name, principal.actor.clone());
+    let result = manager
+        .with_progress(Arc::new(journal.clone()))
+        .down(request.to.as_deref())
+        .await;
+    journal.finish().await;
+    Ok(Json(result.map_err(migrate_error)?))
+}
+
+/// Re-aligns checksums and clears failed rows (operator role).
+#[utoipa::path(
+    post,
+    path = "/api/v1/databases/{name}/repair",
+    operation_id = "migration_repair",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    request_body = RepairRequest,
+    security(("token" = [])),
+    responses((status = 200, description = "The repairs made (or that would be made)", body = Vec<Object>))
+)]
+pub(crate) async fn repair(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<RepairRequest>,
+) -> Result<Json<Vec<RepairAction>>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    if request.dry_run {
+        return Ok(Json(manager.repair_plan().await.map_err(migrate_error)?));
+    }
+    let actions = manager.repair().await.map_err(migrate_error)?;
+    if !actions.is_empty() {
+        append(
+            &state,
+            "migration.repaired",
+            principal.actor,
+            Severity::Warning,
+            format!("repaired {} history row(s) of {name}", actions.len()),
+            json!({"database": name, "actions": actions}),
+        )
+        .await?;
+    }
+    Ok(Json(actions))
+}
+
+/// Adopts an existing database at a version (operator role).
+#[utoipa::path(
+    post,
+    path = "/api/v1/databases/{name}/baseline",
+    operation_id = "migration_baseline",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    request_body = BaselineRequest,
+    security(("token" = [])),
+    responses((status = 200, description = "The new status", body = Object))
+)]
+pub(crate) async fn baseline(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<BaselineRequest>,
+) -> Result<Json<Status>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    manager
+        .baseline(&request.version)
+        .await
+        .map_err(migrate_error)?;
+    append(
+        &state,
+        "migration.baseline",
+        principal.actor,
+        Severity::Info,
+        format!("adopted {name} at version {}", request.version),
+        json!({"database": name, "version": request.version}),
+    )
+    .await?;
+    Ok(Json(manager.status().await.map_err(migrate_error)?))
+}
+
+/// Compares the live schema with what the migrations produced.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases/{name}/drift",
+    operation_id = "migration_drift",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    security(("token" = [])),
+    responses((status = 200, description = "The drift report", body = Object))
+)]
+pub(crate) async fn drift(
+    State(state): State<AppState>,
+    Viewer(principal): Viewer,
+    Path(name): Path<String>,
+) -> Result<Json<Drift>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    Ok(Json(manager.drift().await.map_err(migrate_error)?))
+}
+
+/// Lists the backups of a database, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/databases/{name}/backups",
+    operation_id = "migration_backups",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    security(("token" = [])),
+    responses((status = 200, description = "Backups", body = Vec<Object>))
+)]
+pub(crate) async fn backups(
+    State(state): State<AppState>,
+    Viewer(principal): Viewer,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<BackupInfo>>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    Ok(Json(manager.backups().map_err(migrate_error)?))
+}
+
+/// Restores a backup over the live database (operator role).
+#[utoipa::path(
+    post,
+    path = "/api/v1/databases/{name}/restore",
+    operation_id = "migration_restore",
+    tag = "migrations",
+    params(("name" = String, Path, description = "Database name")),
+    request_body = RestoreRequest,
+    security(("token" = [])),
+    responses((status = 200, description = "The backup restored", body = Object))
+)]
+pub(crate) async fn restore(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<RestoreRequest>,
+) -> Result<Json<BackupInfo>, ApiError> {
+    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let backup = manager
+        .restore(&request.backup)
+        .await
+        .map_err(migrate_error)?;
+    append(
+        &state,
+        "migration.restored",
+        principal.actor,
+        Severity::Warning,
+        format!(
+            "restored {name} from backup {} ({})",
+            backup.id, backup.reason
+        ),
+        json!({"database": name, "backup": backup.id}),
+    )
+    .await?;
+    Ok(Json(backup))
+}
+
+async fn append(
+    state: &AppState,
+    kind: &str,
+    actor: Actor,
+    severity: Severity,
+    summary: String,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    let event = NewEvent::new(EventKind::new(kind).expect("valid kind"), actor, summary)
+        .severity(severity)
+        .payload(payload);
+    state.store().append(event).await?;
+    Ok(())
+}
+
+/// Journals a run's progress in order: the engine reports synchronously,
+/// a task appends the events one by one.
+#[derive(Clone)]
+struct JournalProgress {
+    sender: mpsc::UnboundedSender<ProgressEvent>,
+    writer: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl JournalProgress {
+    fn start(state: &AppState, database: &str, actor: Actor) -> Self {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<ProgressEvent>();
+        let state = state.clone();
+        let database = database.to_owned();
+        let writer = tokio::spawn(async move {
+            while let Some(event) = receiver.recv().await {
+                let Some((kind, severity, summary)) = describe(&event, &database) else {
+                    continue;
+                };
+                let payload = json!({"database": database, "progress": event});
+                if let Err(err) =
+                    append(&state, kind, actor.clone(), severity, summary, payload).await
+                {
+                    tracing::warn!(?err, database = %database, "cannot journal migration progress");
+                }
+            }
+        });
+        JournalProgress {
+            sender,
+            writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
+        }
+    }
+
+    /// Waits until every event sent so far is journaled.
+    async fn finish(self) {
+        let writer = self.writer.lock().await.take();
+        drop(self.sender);
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+    }
+}
+
+impl Progress for JournalProgress {
+    fn event(&self, event: &ProgressEvent) {
+        let _ = self.sender.send(event.clone());
+    }
+}
+
+/// The journal kind, severity and summary of a progress event (statement
+/// progress is not journaled).
+fn describe(event: &ProgressEvent, database: &str) -> Option<(&'static str, Severity, String)> {
+    Some(match event {
+        ProgressEvent::Started { total } if *total > 0 => (
+            "migration.started",
+            Severity::Info,
+            format!("applying {total} migration(s) to {database}"),
+        ),
+        ProgressEvent::BackupTaken { backup } => (
+            "migration.backup",
+            Severity::Info,
+            format!("backed up {database} ({}): {}", backup.reason, backup.id),
+        ),
+        ProgressEvent::MigrationApplied {
+            migration,
+            execution_ms,
+            ..
+        } => (
+            "migration.applied",
+            Severity::Info,
+            format!("applied {migration} to {database} in {execution_ms} ms"),
+        ),
+        ProgressEvent::MigrationFailed { migration, error } => (
+            "migration.failed",
+            Severity::Error,
+            format!(
+                "{migration} failed on {database}: {}",
+                error.lines().next().unwrap_or_default()
+            ),
+        ),
+        ProgressEvent::RolledBack { migration, backup } => (
+            "migration.rolled_back",
+            Severity::Warning,
+            match backup {
+                Some(backup) => {
+                    format!("restored {database} from backup {backup} after {migration} failed")
+                }
+                None => {
+                    format!("rolled back {migration} on {database}: its transaction was undone")
+                }
+            },
+        ),
+        ProgressEvent::MigrationUndone {
+            migration,
+            execution_ms,
+        } => (
+            "migration.undone",
+            Severity::Warning,
+            format!("undid {migration} on {database} in {execution_ms} ms"),
+        ),
+        _ => return None,
+    })
+}
