@@ -172,6 +172,12 @@ impl From<steward_store::Error> for ApiError {
     }
 }
 
+impl From<steward_migrate::Error> for ApiError {
+    fn from(err: steward_migrate::Error) -> Self {
+        ApiError::from_error(&err)
+    }
+}
+
 impl From<steward_core::Error> for ApiError {
     fn from(err: steward_core::Error) -> Self {
         ApiError::from_error(&err)

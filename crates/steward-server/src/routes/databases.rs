@@ -117,16 +117,11 @@ fn manager(
             format!("database `{name}` has no migrations directory"),
         )
     })?;
-    let source = Source::from_dir(dir).map_err(|err| ApiError::from_error(&err))?;
+    let source = Source::from_dir(dir)?;
     let mut options = Options::new(loaded.data_dir().join("backups").join(name));
     options.applied_by = actor.to_owned();
     configure(&mut options);
-    MigrationManager::new(database.url.expose(), source, options)
-        .map_err(|err| ApiError::from_error(&err))
-}
-
-fn migrate_error(err: steward_migrate::Error) -> ApiError {
-    ApiError::from_error(&err)
+    MigrationManager::new(database.url.expose(), source, options).map_err(ApiError::from)
 }
 
 /// Lists configured databases with a summary of their migrations.
@@ -213,7 +208,7 @@ pub(crate) async fn status(
     Path(name): Path<String>,
 ) -> Result<Json<Status>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
-    Ok(Json(manager.status().await.map_err(migrate_error)?))
+    Ok(Json(manager.status().await?))
 }
 
 /// The SQL an apply would run, with lint findings; changes nothing.
@@ -232,7 +227,7 @@ pub(crate) async fn plan(
     Path(name): Path<String>,
 ) -> Result<Json<Plan>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
-    Ok(Json(manager.plan().await.map_err(migrate_error)?))
+    Ok(Json(manager.plan().await?))
 }
 
 /// Applies pending migrations (operator role), journaling each step.
@@ -267,7 +262,7 @@ pub(crate) async fn apply(
         .apply()
         .await;
     journal.finish().await;
-    Ok(Json(result.map_err(migrate_error)?))
+    Ok(Json(result?))
 }
 
 /// Undoes the newest migration, or every one above `to` (operator role).
@@ -297,7 +292,7 @@ pub(crate) async fn down(
         .down(request.to.as_deref())
         .await;
     journal.finish().await;
-    Ok(Json(result.map_err(migrate_error)?))
+    Ok(Json(result?))
 }
 
 /// Re-aligns checksums and clears failed rows (operator role).
@@ -319,9 +314,9 @@ pub(crate) async fn repair(
 ) -> Result<Json<Vec<RepairAction>>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
     if request.dry_run {
-        return Ok(Json(manager.repair_plan().await.map_err(migrate_error)?));
+        return Ok(Json(manager.repair_plan().await?));
     }
-    let actions = manager.repair().await.map_err(migrate_error)?;
+    let actions = manager.repair().await?;
     if !actions.is_empty() {
         append(
             &state,
@@ -354,10 +349,7 @@ pub(crate) async fn baseline(
     JsonBody(request): JsonBody<BaselineRequest>,
 ) -> Result<Json<Status>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
-    manager
-        .baseline(&request.version)
-        .await
-        .map_err(migrate_error)?;
+    manager.baseline(&request.version).await?;
     append(
         &state,
         "migration.baseline",
@@ -367,7 +359,7 @@ pub(crate) async fn baseline(
         json!({"database": name, "version": request.version}),
     )
     .await?;
-    Ok(Json(manager.status().await.map_err(migrate_error)?))
+    Ok(Json(manager.status().await?))
 }
 
 /// Compares the live schema with what the migrations produced.
@@ -386,7 +378,7 @@ pub(crate) async fn drift(
     Path(name): Path<String>,
 ) -> Result<Json<Drift>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
-    Ok(Json(manager.drift().await.map_err(migrate_error)?))
+    Ok(Json(manager.drift().await?))
 }
 
 /// Lists the backups of a database, newest first.
@@ -405,7 +397,7 @@ pub(crate) async fn backups(
     Path(name): Path<String>,
 ) -> Result<Json<Vec<BackupInfo>>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
-    Ok(Json(manager.backups().map_err(migrate_error)?))
+    Ok(Json(manager.backups()?))
 }
 
 /// Restores a backup over the live database (operator role).
@@ -426,10 +418,7 @@ pub(crate) async fn restore(
     JsonBody(request): JsonBody<RestoreRequest>,
 ) -> Result<Json<BackupInfo>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
-    let backup = manager
-        .restore(&request.backup)
-        .await
-        .map_err(migrate_error)?;
+    let backup = manager.restore(&request.backup).await?;
     append(
         &state,
         "migration.restored",
