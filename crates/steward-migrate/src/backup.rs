@@ -233,8 +233,36 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<BackupInfo>> {
     Ok(deleted)
 }
 
-/// Restores `backup` into the database at `url`, through `conn`.
+/// Name of the file that records a restore in progress, beside the
+/// backups. A restore is not atomic on every engine (MariaDB's recreates the
+/// database), so one that was interrupted is finished by the next run.
+const RESTORE_MARKER: &str = "restore-in-progress.json";
+
+/// The backup whose restore was interrupted, if any.
+pub(crate) fn interrupted_restore(dir: &Path) -> Option<BackupInfo> {
+    let text = std::fs::read(dir.join(RESTORE_MARKER)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Restores `backup` into the database at `url`, through `conn`. The
+/// intent is written down first, so that a restore cut short by a crash is
+/// completed by the next run instead of leaving half a database.
 pub(crate) async fn restore(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<()> {
+    let marker = backup.path.parent().map(|dir| dir.join(RESTORE_MARKER));
+    if let Some(marker) = &marker {
+        let json = serde_json::to_vec(backup).expect("backup info serializes");
+        std::fs::write(marker, json).map_err(|source| Error::Backup {
+            detail: format!("cannot write {}: {source}", marker.display()),
+        })?;
+    }
+    restore_now(conn, url, backup).await?;
+    if let Some(marker) = &marker {
+        let _ = std::fs::remove_file(marker);
+    }
+    Ok(())
+}
+
+async fn restore_now(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<()> {
     if backup.dialect != conn.dialect() {
         return Err(Error::Backup {
             detail: format!(

@@ -419,7 +419,22 @@ impl MigrationManager {
     }
 
     async fn apply_locked(&self, conn: &mut Conn) -> Result<RunReport> {
+        self.finish_interrupted_restore(conn).await?;
         conn.ensure_history().await?;
+        // A statement-by-statement run that stopped part-way, with a backup
+        // from before it, is undone by restoring that backup; the plan is
+        // then made afresh and the backup serves as this run's.
+        let restored = match self.partial_run_backup(conn).await? {
+            Some(backup) => {
+                backup::restore(conn, &self.url, &backup).await?;
+                self.progress.event(&ProgressEvent::RolledBack {
+                    migration: "(interrupted run)".to_owned(),
+                    backup: Some(backup.id.clone()),
+                });
+                Some(backup)
+            }
+            None => None,
+        };
         let plan = self.plan_with(conn).await?;
         check(&plan.status, self.options.allow_out_of_order)?;
         if let Some(deny) = self.options.deny {
@@ -436,7 +451,9 @@ impl MigrationManager {
         }
         let policy = self.backup_policy();
         let mut run_backup: Option<BackupInfo> = None;
-        if policy == BackupPolicy::PerRun {
+        if policy == BackupPolicy::PerRun && restored.is_some() {
+            run_backup = restored;
+        } else if policy == BackupPolicy::PerRun {
             let taken =
                 backup::take(conn, &self.url, &self.options.backup_dir, "before run").await?;
             self.progress.event(&ProgressEvent::BackupTaken {
@@ -448,36 +465,19 @@ impl MigrationManager {
         let migrations: Vec<&Migration> = self.source.all().collect();
         for (position, step) in plan.steps.iter().enumerate() {
             let migration = migrations[step.index];
-            let history = conn.history().await?;
-            let previous = history
-                .iter()
-                .rev()
-                .find(|row| same_migration(row, migration));
-            // An interrupted statement-by-statement run with a backup taken
-            // before it is rolled back to the backup and run again whole;
-            // without a backup it resumes where it stopped.
-            let mut resume_from = step.resume_from;
-            // Computed before any await: a closure alive across an await
-            // makes the future not `Send` (rust-lang/rust#64552).
-            let earlier_backup = match previous {
-                Some(row) if !row.success && resume_from > 0 => match row.backup.as_deref() {
-                    Some(id) => backup::find(&self.options.backup_dir, id).ok(),
-                    None => None,
-                },
-                _ => None,
+            let resume_from = step.resume_from;
+            // A partial run without a backup continues in the row it left.
+            let rank = if resume_from > 0 {
+                let history = conn.history().await?;
+                history
+                    .iter()
+                    .rev()
+                    .find(|row| same_migration(row, migration))
+                    .filter(|row| !row.success)
+                    .map_or(0, |row| row.rank)
+            } else {
+                0
             };
-            let rank = match previous {
-                Some(row) if !row.success && resume_from > 0 => row.rank,
-                _ => 0,
-            };
-            if let Some(backup) = earlier_backup {
-                backup::restore(conn, &self.url, &backup).await?;
-                self.progress.event(&ProgressEvent::RolledBack {
-                    migration: step.migration.clone(),
-                    backup: Some(backup.id.clone()),
-                });
-                resume_from = 0;
-            }
             let mut migration_backup = run_backup.clone();
             if policy == BackupPolicy::PerMigration {
                 let reason = format!("before {}", step.migration);
@@ -501,7 +501,6 @@ impl MigrationManager {
                 self.run_transactional(conn, migration, position + 1, migration_backup.as_ref())
                     .await
             } else {
-                let rank = if resume_from > 0 { rank } else { 0 };
                 self.run_statementwise(
                     conn,
                     migration,
@@ -538,6 +537,41 @@ impl MigrationManager {
         }
         report.pruned = backup::prune(&self.options.backup_dir, self.options.keep_backups)?.len();
         Ok(report)
+    }
+
+    /// The backup taken before the oldest statement-by-statement run that
+    /// stopped part-way (interrupted, or failed with statements applied and
+    /// not restored), when that backup still exists.
+    async fn partial_run_backup(&self, conn: &mut Conn) -> Result<Option<BackupInfo>> {
+        let history = conn.history().await?;
+        let status = status::compute(&self.source, &history);
+        // An interrupted run may have committed a statement it did not get
+        // to record, so it counts even with nothing recorded.
+        let partial = status.entries.iter().filter(|entry| match entry.state {
+            State::Interrupted => true,
+            State::Failed => entry.statements_applied.unwrap_or(0) > 0,
+            _ => false,
+        });
+        for entry in partial {
+            let Some(id) = &entry.backup else { continue };
+            if let Ok(backup) = backup::find(&self.options.backup_dir, id) {
+                return Ok(Some(backup));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Completes a restore that a crash cut short, before anything else.
+    async fn finish_interrupted_restore(&self, conn: &mut Conn) -> Result<()> {
+        if let Some(backup) = backup::interrupted_restore(&self.options.backup_dir) {
+            tracing::warn!(backup = %backup.id, "finishing a restore that was interrupted");
+            backup::restore(conn, &self.url, &backup).await?;
+            self.progress.event(&ProgressEvent::RolledBack {
+                migration: "(interrupted restore)".to_owned(),
+                backup: Some(backup.id),
+            });
+        }
+        Ok(())
     }
 
     /// Runs `migration` and its checks in one transaction with its history
@@ -786,6 +820,7 @@ impl MigrationManager {
     }
 
     async fn down_locked(&self, conn: &mut Conn, to: Option<&str>) -> Result<RunReport> {
+        self.finish_interrupted_restore(conn).await?;
         let status = status::compute(&self.source, &conn.history().await?);
         let applied: Vec<MigrationVersion> = status
             .entries

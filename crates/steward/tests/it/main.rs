@@ -3,4 +3,5 @@
 
 mod check_config;
 mod cli;
+mod migrate;
 mod support;
