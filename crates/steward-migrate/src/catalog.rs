@@ -94,12 +94,42 @@ impl Conn {
         Ok(fingerprint_of(&self.schema_dump().await?))
     }
 
+    /// PostgreSQL objects that a failed or careless migration leaves
+    /// behind: invalid indexes and NOT VALID constraints (empty elsewhere).
+    pub(crate) async fn suspects(&mut self) -> Result<Suspects, sqlx::Error> {
+        if self.dialect() != Dialect::Postgres {
+            return Ok(Suspects::default());
+        }
+        let first = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+            rows.into_iter()
+                .filter_map(|row| row.into_iter().next().flatten())
+                .collect()
+        };
+        let invalid_indexes = first(
+            self.text_rows(
+                "SELECT n.nspname || '.' || c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid",
+            )
+            .await?,
+        );
+        let not_valid = first(
+            self.text_rows("SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE NOT convalidated")
+                .await?,
+        );
+        Ok(Suspects {
+            invalid_indexes,
+            not_valid,
+        })
+    }
+
     /// Integrity problems after a migration (empty when all is well):
     /// SQLite's integrity and foreign-key checks; on PostgreSQL, invalid
-    /// indexes and NOT VALID constraints the migration did not ask for.
+    /// indexes and NOT VALID constraints that appeared since `before` (NOT
+    /// VALID ones only when the migration did not ask for them).
     pub(crate) async fn integrity_problems(
         &mut self,
         migration_sql: &str,
+        before: &Suspects,
     ) -> Result<Vec<String>, sqlx::Error> {
         let mut problems = Vec::new();
         match self.dialect() {
@@ -125,16 +155,12 @@ impl Conn {
                 );
             }
             Dialect::Postgres => {
-                let invalid = self
-                    .text_rows(
-                        "SELECT n.nspname || '.' || c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid",
-                    )
-                    .await?;
+                let after = self.suspects().await?;
                 problems.extend(
-                    invalid
-                        .into_iter()
-                        .filter_map(|row| row.into_iter().next().flatten())
+                    after
+                        .invalid_indexes
+                        .iter()
+                        .filter(|index| !before.invalid_indexes.contains(index))
                         .map(|index| {
                             format!(
                                 "index {index} is invalid (a failed CREATE INDEX CONCURRENTLY?)"
@@ -142,13 +168,11 @@ impl Conn {
                         }),
                 );
                 if !migration_sql.to_ascii_uppercase().contains("NOT VALID") {
-                    let not_valid = self
-                        .text_rows("SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE NOT convalidated")
-                        .await?;
                     problems.extend(
-                        not_valid
-                            .into_iter()
-                            .filter_map(|row| row.into_iter().next().flatten())
+                        after
+                            .not_valid
+                            .iter()
+                            .filter(|constraint| !before.not_valid.contains(constraint))
                             .map(|constraint| format!("constraint {constraint} is NOT VALID")),
                     );
                 }
@@ -207,6 +231,14 @@ impl Conn {
             })
             .collect())
     }
+}
+
+/// Suspect PostgreSQL objects at one moment, to tell which a migration
+/// created.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Suspects {
+    invalid_indexes: Vec<String>,
+    not_valid: Vec<String>,
 }
 
 /// SHA-256 (hex) of dump lines.

@@ -26,6 +26,7 @@ use steward_core::Severity;
 use crate::{
     Dialect, Error, Migration, MigrationVersion, Result, Source, Statement,
     backup::{self, BackupInfo},
+    catalog::Suspects,
     conn::Conn,
     history::{HistoryRow, NewRow, RowKind},
     lint::{self, Finding},
@@ -592,6 +593,7 @@ impl MigrationManager {
         conn.execute(begin).await?;
         let started = Instant::now();
         let work = async {
+            let before = conn.suspects().await?;
             let rank = conn
                 .insert_history(&NewRow {
                     version: migration.version.as_ref().map(MigrationVersion::as_str),
@@ -613,7 +615,7 @@ impl MigrationManager {
                     statements: statements.len(),
                 });
             }
-            self.verify(conn, migration).await?;
+            self.verify(conn, migration, &before).await?;
             let fingerprint = conn.fingerprint().await?;
             conn.finish_history(
                 rank,
@@ -677,6 +679,7 @@ impl MigrationManager {
         };
         let mut done = resume_from;
         let work = async {
+            let before = conn.suspects().await?;
             for statement in statements.iter().skip(resume_from) {
                 conn.execute(&statement.sql)
                     .await
@@ -689,7 +692,7 @@ impl MigrationManager {
                     statements: statements.len(),
                 });
             }
-            self.verify(conn, migration).await?;
+            self.verify(conn, migration, &before).await?;
             Ok::<(), Failure>(())
         }
         .await;
@@ -747,7 +750,12 @@ impl MigrationManager {
     }
 
     /// The migration's verify queries and the engine's integrity checks.
-    async fn verify(&self, conn: &mut Conn, migration: &Migration) -> Result<(), Failure> {
+    async fn verify(
+        &self,
+        conn: &mut Conn,
+        migration: &Migration,
+        before: &Suspects,
+    ) -> Result<(), Failure> {
         if let Some(verify) = &migration.verify {
             for statement in split(&verify.content, self.dialect) {
                 let rows = conn
@@ -766,7 +774,9 @@ impl MigrationManager {
                 }
             }
         }
-        let problems = conn.integrity_problems(&migration.up.content).await?;
+        let problems = conn
+            .integrity_problems(&migration.up.content, before)
+            .await?;
         if !problems.is_empty() {
             return Err(Failure {
                 file: migration.up.path.clone(),
@@ -1260,7 +1270,7 @@ mod send_checks {
         send(m.plan_with(c));
         send(m.run_transactional(c, mig, 0, None));
         send(m.run_statementwise(c, mig, 0, 0, 0, None));
-        send(m.verify(c, mig));
+        send(m.verify(c, mig, &Suspects::default()));
         send(m.record_failure(c, mig, f, 0, None));
         send(c.history());
         send(backup::take(c, "", Path::new(""), ""));
@@ -1275,7 +1285,7 @@ mod send_checks {
         send(c.record_progress(0, 0));
         send(c.finish_history(0, true, 0, 0, None, None));
         send(c.fingerprint());
-        send(c.integrity_problems(""));
+        send(c.integrity_problems("", &Suspects::default()));
         send(c.ensure_history());
     }
 }

@@ -329,3 +329,52 @@ async fn sqlite_foreign_key_violations_roll_the_migration_back() {
     assert!(text.contains("foreign key violation: child row"), "{text}");
     assert!(text.contains("rolled back"), "{text}");
 }
+
+#[tokio::test]
+async fn postgres_flags_invalid_indexes_a_migration_leaves() {
+    let Some(db) = steward_migrate::testing::database(Dialect::Postgres).await else {
+        return;
+    };
+    let dir = Dir::new(&db, "migrations");
+    dir.write(
+        "V1__users.sql",
+        "CREATE TABLE users (email TEXT);\nINSERT INTO users VALUES ('a'), ('a');",
+    );
+    manager(&db, &dir).apply().await.unwrap();
+    // Without a backup, a failed CONCURRENTLY build leaves an invalid index.
+    dir.write(
+        "V2__unique.sql",
+        "-- steward:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);",
+    );
+    let mut no_backup = options(&db);
+    no_backup.backup = BackupPolicy::Off;
+    let err = manager_with(&db, &dir, no_backup.clone())
+        .apply()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("V2__unique.sql:2"), "{err}");
+    // It is the failed migration's to clean up, not a reason to block others.
+    dir.write(
+        "V2__unique.sql",
+        "-- steward:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS users_email;",
+    )
+    .write(
+        "V3__constraint.sql",
+        "ALTER TABLE users ADD CONSTRAINT email_present CHECK (email IS NOT NULL) NOT VALID;",
+    );
+    let manager = manager_with(&db, &dir, no_backup);
+    manager.repair().await.unwrap();
+    manager.apply().await.unwrap();
+    // A migration that invalidates an index itself is caught and rolled back.
+    dir.write("V4__index.sql", "CREATE INDEX users_email_plain ON users (email);\nUPDATE pg_index SET indisvalid = false WHERE indexrelid = 'users_email_plain'::regclass;");
+    let err = crate::support::manager(&db, &dir)
+        .apply()
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("index public.users_email_plain is invalid"),
+        "{text}"
+    );
+    assert!(text.contains("rolled back"), "{text}");
+}

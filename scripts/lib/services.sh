@@ -1,0 +1,103 @@
+# Sourced by scripts that need throwaway database servers (scripts/test.sh,
+# scripts/bench/*.sh). `start_services` installs what is missing from
+# Debian's packages (PostgreSQL, MariaDB, promtool), starts a PostgreSQL
+# cluster and a MariaDB server on free loopback ports in a temporary
+# directory, removes them when the calling script exits, and exports
+# STEWARD_TEST_POSTGRES_URL, STEWARD_TEST_MYSQL_URL and STEWARD_TEST_PROMTOOL.
+# The caller defines `log`.
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+pg_bindir() {
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+mariadbd_bin() {
+    for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld "$(command -v mariadbd 2>/dev/null)"; do
+        [ -n "$candidate" ] && [ -x "$candidate" ] && { echo "$candidate"; return; }
+    done
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_services() {
+    # --- install what is missing -------------------------------------------------
+    packages=()
+    [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || packages+=(postgresql)
+    [ -n "$(mariadbd_bin)" ] && command -v mariadb-install-db >/dev/null 2>&1 || packages+=(mariadb-server mariadb-client)
+    command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+    command -v python3 >/dev/null 2>&1 || packages+=(python3)
+    if [ ${#packages[@]} -gt 0 ]; then
+        log "installing ${packages[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+    fi
+
+    # --- throwaway PostgreSQL ----------------------------------------------------
+    workdir=$(mktemp -d /tmp/steward-test.XXXXXX)
+    pg_ctl_as=()
+    if [ "$(id -u)" -eq 0 ]; then
+        # PostgreSQL refuses to run as root.
+        chown postgres "$workdir"
+        pg_ctl_as=(runuser -u postgres --)
+    fi
+    cleanup() {
+        status=$?
+        if [ -f "$workdir/data/postmaster.pid" ]; then
+            "${pg_ctl_as[@]}" "$(pg_bindir)/pg_ctl" -D "$workdir/data" -m immediate stop >/dev/null 2>&1 || true
+        fi
+        if [ -f "$workdir/mariadb.pid" ]; then
+            kill "$(cat "$workdir/mariadb.pid")" 2>/dev/null || true
+            for _ in $(seq 1 50); do kill -0 "$(cat "$workdir/mariadb.pid")" 2>/dev/null || break; sleep 0.1; done
+        fi
+        rm -rf "$workdir"
+        exit $status
+    }
+    trap cleanup EXIT INT TERM
+
+    pg_port=$(free_port)
+    log "starting PostgreSQL on 127.0.0.1:$pg_port"
+    "${pg_ctl_as[@]}" "$(pg_bindir)/initdb" -D "$workdir/data" -U steward -A trust -E UTF8 --no-sync >"$workdir/initdb.log" 2>&1 ||
+        { cat "$workdir/initdb.log" >&2; exit 1; }
+    # fsync off: this cluster lives for one test run; durability is tested on
+    # SQLite and by the engines themselves.
+    "${pg_ctl_as[@]}" "$(pg_bindir)/pg_ctl" -D "$workdir/data" -l "$workdir/postgres.log" -w -t 60 \
+        -o "-p $pg_port -k $workdir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        start >/dev/null || { cat "$workdir/postgres.log" >&2; exit 1; }
+
+    export STEWARD_TEST_POSTGRES_URL="postgres://steward@127.0.0.1:$pg_port/postgres"
+
+    # --- throwaway MariaDB -------------------------------------------------------------
+    my_port=$(free_port)
+    log "starting MariaDB on 127.0.0.1:$my_port"
+    mariadb_user=()
+    [ "$(id -u)" -eq 0 ] && mariadb_user=(--user=root)
+    mkdir -p "$workdir/mariadb"
+    mariadb-install-db --no-defaults --datadir="$workdir/mariadb" "${mariadb_user[@]}" \
+        --auth-root-authentication-method=normal --skip-test-db >"$workdir/mariadb-install.log" 2>&1 ||
+        { cat "$workdir/mariadb-install.log" >&2; exit 1; }
+    # Durability settings off: this server lives for one test run.
+    "$(mariadbd_bin)" --no-defaults --datadir="$workdir/mariadb" "${mariadb_user[@]}" \
+        --socket="$workdir/mariadb.sock" --port="$my_port" --bind-address=127.0.0.1 \
+        --pid-file="$workdir/mariadb.pid" --skip-log-bin --innodb-buffer-pool-size=64M \
+        --innodb-flush-log-at-trx-commit=0 --sync-binlog=0 --max-connections=300 \
+        >"$workdir/mariadb.log" 2>&1 &
+    for _ in $(seq 1 100); do
+        mariadb-admin --no-defaults --socket="$workdir/mariadb.sock" -uroot ping >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    mariadb --no-defaults --socket="$workdir/mariadb.sock" -uroot -e \
+        "CREATE USER 'steward'@'%' IDENTIFIED BY 'steward'; GRANT ALL PRIVILEGES ON *.* TO 'steward'@'%' WITH GRANT OPTION;" ||
+        { cat "$workdir/mariadb.log" >&2; exit 1; }
+    export STEWARD_TEST_MYSQL_URL="mysql://steward:steward@127.0.0.1:$my_port/"
+    export STEWARD_TEST_PROMTOOL
+    STEWARD_TEST_PROMTOOL=$(command -v promtool)
+    log "STEWARD_TEST_POSTGRES_URL=$STEWARD_TEST_POSTGRES_URL"
+    log "STEWARD_TEST_MYSQL_URL=mysql://steward:***@127.0.0.1:$my_port/"
+    log "STEWARD_TEST_PROMTOOL=$STEWARD_TEST_PROMTOOL"
+
+}
