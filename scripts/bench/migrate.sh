@@ -40,7 +40,7 @@ mkdir -p "$bench/migrations"
 log "writing $N migrations"
 for i in $(seq 1 "$N"); do
     version=$(printf '%014d' "$i")
-    printf 'CREATE TABLE m%d (id INTEGER PRIMARY KEY, note TEXT NOT NULL);\nINSERT INTO m%d (note) VALUES (%s);\n' \
+    printf 'CREATE TABLE m%d (id INTEGER PRIMARY KEY, note TEXT NOT NULL);\nINSERT INTO m%d (id, note) VALUES (1, %s);\n' \
         "$i" "$i" "'row $i'" >"$bench/migrations/${version}_m$i.sql"
 done
 
@@ -49,7 +49,7 @@ fresh_url() {
     case "$1" in
         sqlite)
             rm -f "$bench/$2.db" "$bench/$2.db-wal" "$bench/$2.db-shm"
-            echo "sqlite://$bench/$2.db"
+            echo "sqlite://$bench/$2.db?mode=rwc"
             ;;
         postgres)
             local name="bench_$2_$RANDOM$RANDOM"

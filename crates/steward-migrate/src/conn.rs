@@ -68,6 +68,9 @@ impl Conn {
                     .create_if_missing(true)
                     .foreign_keys(false)
                     .busy_timeout(Duration::from_secs(10))
+                    // Checks and fingerprints after each migration read the
+                    // schema again; keep it in memory (64 MiB).
+                    .pragma("cache_size", "-65536")
                     .disable_statement_logging();
                 Conn::Sqlite(options.connect().await.map_err(connect_error)?)
             }

@@ -281,6 +281,39 @@ impl Conn {
         })
     }
 
+    /// Writes the row of a run that completed inside a transaction: one
+    /// statement, where a run recorded while it goes needs three.
+    pub(crate) async fn insert_finished(
+        &mut self,
+        row: &NewRow<'_>,
+        execution_ms: i64,
+        statements: i64,
+        fingerprint: &str,
+    ) -> Result<(), sqlx::Error> {
+        let insert = sql(
+            self.dialect(),
+            &format!(
+                "INSERT INTO {HISTORY_TABLE} (version, name, kind, checksum, applied_at, applied_by, execution_ms, success, \
+                 statements_applied, backup, schema_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+            ),
+        );
+        let now = Utc::now().timestamp_millis();
+        with_conn!(self, c => sqlx::query(&insert)
+            .bind(row.version.map(str::to_owned))
+            .bind(row.name.to_owned())
+            .bind(row.kind.as_str().to_owned())
+            .bind(row.checksum.to_owned())
+            .bind(now)
+            .bind(row.applied_by.to_owned())
+            .bind(execution_ms)
+            .bind(statements)
+            .bind(row.backup.map(str::to_owned))
+            .bind(fingerprint.to_owned())
+            .execute(&mut *c)
+            .await
+            .map(drop))
+    }
+
     /// Records how many statements of a statement-by-statement run are done.
     pub(crate) async fn record_progress(
         &mut self,

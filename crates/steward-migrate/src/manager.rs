@@ -594,17 +594,6 @@ impl MigrationManager {
         let started = Instant::now();
         let work = async {
             let before = conn.suspects().await?;
-            let rank = conn
-                .insert_history(&NewRow {
-                    version: migration.version.as_ref().map(MigrationVersion::as_str),
-                    name: &migration.name,
-                    kind: row_kind(migration),
-                    checksum: &migration.up.checksum,
-                    applied_by: &self.options.applied_by,
-                    success: false,
-                    backup: backup.map(|b| b.id.as_str()),
-                })
-                .await?;
             for (done, statement) in statements.iter().enumerate() {
                 conn.execute(&statement.sql)
                     .await
@@ -617,13 +606,21 @@ impl MigrationManager {
             }
             self.verify(conn, migration, &before).await?;
             let fingerprint = conn.fingerprint().await?;
-            conn.finish_history(
-                rank,
-                true,
+            // The row commits with the migration, so it is written once,
+            // complete.
+            conn.insert_finished(
+                &NewRow {
+                    version: migration.version.as_ref().map(MigrationVersion::as_str),
+                    name: &migration.name,
+                    kind: row_kind(migration),
+                    checksum: &migration.up.checksum,
+                    applied_by: &self.options.applied_by,
+                    success: true,
+                    backup: backup.map(|b| b.id.as_str()),
+                },
                 started.elapsed().as_millis() as i64,
                 statements.len() as i64,
-                Some(&fingerprint),
-                None,
+                &fingerprint,
             )
             .await?;
             Ok::<(), Failure>(())
