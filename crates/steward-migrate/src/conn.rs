@@ -145,6 +145,24 @@ impl Conn {
                 .collect()
         })
     }
+
+    /// [`Self::text_rows`] with one text parameter. The query text stays
+    /// the same from call to call, so the driver prepares it once and the
+    /// server can reuse its plan (planning a catalogue query costs more
+    /// than running it).
+    pub(crate) async fn text_rows_with(
+        &mut self,
+        query: &str,
+        arg: String,
+    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        use sqlx::Row;
+        with_conn!(self, c => {
+            let rows = sqlx::query(query).bind(arg).fetch_all(&mut *c).await?;
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i)).collect())
+                .collect()
+        })
+    }
 }
 
 /// `mariadb://` is accepted as a synonym of `mysql://`.

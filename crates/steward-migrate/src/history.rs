@@ -282,23 +282,29 @@ impl Conn {
     }
 
     /// Writes the row of a run that completed inside a transaction: one
-    /// statement, where a run recorded while it goes needs three.
+    /// statement, where a run recorded while it goes needs three. Returns
+    /// the row's rank on PostgreSQL (`RETURNING`), `None` elsewhere.
     pub(crate) async fn insert_finished(
         &mut self,
         row: &NewRow<'_>,
         execution_ms: i64,
         statements: i64,
-        fingerprint: &str,
-    ) -> Result<(), sqlx::Error> {
+        fingerprint: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let returning = if self.dialect() == Dialect::Postgres {
+            " RETURNING installed_rank"
+        } else {
+            ""
+        };
         let insert = sql(
             self.dialect(),
             &format!(
                 "INSERT INTO {HISTORY_TABLE} (version, name, kind, checksum, applied_at, applied_by, execution_ms, success, \
-                 statements_applied, backup, schema_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+                 statements_applied, backup, schema_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?){returning}"
             ),
         );
         let now = Utc::now().timestamp_millis();
-        with_conn!(self, c => sqlx::query(&insert)
+        with_conn!(self, c => sqlx::query_scalar::<_, i64>(&insert)
             .bind(row.version.map(str::to_owned))
             .bind(row.name.to_owned())
             .bind(row.kind.as_str().to_owned())
@@ -308,10 +314,33 @@ impl Conn {
             .bind(execution_ms)
             .bind(statements)
             .bind(row.backup.map(str::to_owned))
-            .bind(fingerprint.to_owned())
-            .execute(&mut *c)
-            .await
-            .map(drop))
+            .bind(fingerprint.map(str::to_owned))
+            .fetch_optional(&mut *c)
+            .await)
+    }
+
+    /// Fills in the fingerprints of rows written without one (PostgreSQL:
+    /// see `CatalogCache`), in one statement.
+    pub(crate) async fn set_fingerprints(
+        &mut self,
+        fingerprints: &[(i64, String)],
+    ) -> Result<(), sqlx::Error> {
+        if fingerprints.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<String> = fingerprints
+            .iter()
+            .map(|(rank, fingerprint)| format!("{rank}:{fingerprint}"))
+            .collect();
+        self.text_rows_with(
+            &format!(
+                "UPDATE {HISTORY_TABLE} h SET schema_fingerprint = split_part(x, ':', 2) \
+                 FROM unnest($1::text[]) AS x WHERE h.installed_rank = split_part(x, ':', 1)::bigint"
+            ),
+            format!("{{{}}}", items.join(",")),
+        )
+        .await
+        .map(drop)
     }
 
     /// Records how many statements of a statement-by-statement run are done.

@@ -166,6 +166,46 @@ pub fn lint_migration(
     linter.findings
 }
 
+/// The relations (tables and views, as written) a migration creates, when
+/// creating them, indexing them and changing rows is all its statements
+/// do; `None` for anything else (or anything the parser cannot read). The
+/// fingerprint of such a migration is the previous one plus the new
+/// relations' lines, so only those need reading. DDL hidden in a function
+/// that a statement calls is not seen here.
+pub(crate) fn only_creates(statements: &[Statement], dialect: Dialect) -> Option<Vec<String>> {
+    let mut created: Vec<String> = Vec::new();
+    for statement in statements {
+        for parsed in parse(&statement.sql, dialect).ok()? {
+            match parsed {
+                ast::Statement::CreateTable(create)
+                    if !create.temporary
+                        && !create.or_replace
+                        && create.inherits.is_none()
+                        && create.partition_of.is_none()
+                        && create.like.is_none()
+                        && create.clone.is_none() =>
+                {
+                    created.push(create.name.to_string());
+                }
+                ast::Statement::CreateView(view) if !view.or_replace && !view.or_alter => {
+                    created.push(view.name.to_string());
+                }
+                ast::Statement::CreateIndex(index)
+                    if !index.concurrently
+                        && created.iter().any(|name| {
+                            name.eq_ignore_ascii_case(&index.table_name.to_string())
+                        }) => {}
+                ast::Statement::Insert(_)
+                | ast::Statement::Update(_)
+                | ast::Statement::Delete(_)
+                | ast::Statement::Query(_) => {}
+                _ => return None,
+            }
+        }
+    }
+    Some(created)
+}
+
 /// Whether any finding is at least as severe as `deny` (`--deny <severity>`).
 pub fn denied(findings: &[Finding], deny: Severity) -> bool {
     findings.iter().any(|finding| finding.severity >= deny)

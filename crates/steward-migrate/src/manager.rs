@@ -26,10 +26,10 @@ use steward_core::Severity;
 use crate::{
     Dialect, Error, Migration, MigrationVersion, Result, Source, Statement,
     backup::{self, BackupInfo},
-    catalog::Suspects,
+    catalog::{CatalogCache, Suspects},
     conn::Conn,
     history::{HistoryRow, NewRow, RowKind},
-    lint::{self, Finding},
+    lint::{self, Finding, only_creates},
     lock::MigrationLock,
     progress::{NoProgress, Progress, ProgressEvent},
     split,
@@ -177,7 +177,8 @@ pub struct RepairAction {
 pub struct Drift {
     /// Whether they differ.
     pub drifted: bool,
-    /// Fingerprint recorded by the newest migration (none before any).
+    /// Fingerprint recorded by the newest migration (none before any, or
+    /// when its run stopped before writing it).
     pub expected: Option<String>,
     /// Fingerprint of the live schema.
     pub actual: String,
@@ -464,6 +465,7 @@ impl MigrationManager {
             run_backup = Some(taken);
         }
         let migrations: Vec<&Migration> = self.source.all().collect();
+        let mut catalog = CatalogCache::default();
         for (position, step) in plan.steps.iter().enumerate() {
             let migration = migrations[step.index];
             let resume_from = step.resume_from;
@@ -499,9 +501,19 @@ impl MigrationManager {
             });
             let started = Instant::now();
             let outcome = if step.transactional {
-                self.run_transactional(conn, migration, position + 1, migration_backup.as_ref())
-                    .await
+                self.run_transactional(
+                    conn,
+                    migration,
+                    position + 1,
+                    migration_backup.as_ref(),
+                    &mut catalog,
+                )
+                .await
             } else {
+                // What the catalogue held is read afresh after these
+                // statements, which commit one by one.
+                conn.flush_fingerprints(&mut catalog).await?;
+                catalog = CatalogCache::default();
                 self.run_statementwise(
                     conn,
                     migration,
@@ -532,10 +544,19 @@ impl MigrationManager {
                         migration: step.migration.clone(),
                         error: err.to_string(),
                     });
+                    // The failed migration left the catalogue as the
+                    // queued ones did (rolled back, or restored from a
+                    // backup taken before the queue began).
+                    if catalog.has_pending()
+                        && let Err(flush) = conn.flush_fingerprints(&mut catalog).await
+                    {
+                        tracing::warn!(error = %flush, "cannot record the fingerprints of the migrations before the failure");
+                    }
                     return Err(err);
                 }
             }
         }
+        conn.flush_fingerprints(&mut catalog).await?;
         report.pruned = backup::prune(&self.options.backup_dir, self.options.keep_backups)?.len();
         Ok(report)
     }
@@ -583,8 +604,16 @@ impl MigrationManager {
         migration: &Migration,
         index: usize,
         backup: Option<&BackupInfo>,
+        catalog: &mut CatalogCache,
     ) -> Result<usize> {
         let statements = split(&migration.up.content, self.dialect);
+        // Queued fingerprints describe the catalogue as the queued
+        // migrations left it: read it before a migration that may change
+        // what they created.
+        let created = only_creates(&statements, self.dialect);
+        if created.is_none() {
+            conn.flush_fingerprints(catalog).await?;
+        }
         let begin = if self.dialect == Dialect::Sqlite {
             "BEGIN IMMEDIATE"
         } else {
@@ -593,7 +622,10 @@ impl MigrationManager {
         conn.execute(begin).await?;
         let started = Instant::now();
         let work = async {
-            let before = conn.suspects().await?;
+            let before = match catalog.suspects.take() {
+                Some(known) => known,
+                None => conn.suspects().await?,
+            };
             for (done, statement) in statements.iter().enumerate() {
                 conn.execute(&statement.sql)
                     .await
@@ -604,31 +636,39 @@ impl MigrationManager {
                     statements: statements.len(),
                 });
             }
-            self.verify(conn, migration, &before).await?;
-            let fingerprint = conn.fingerprint().await?;
+            let after = self
+                .verify(conn, migration, &before, created.is_some())
+                .await?;
+            let fingerprint = conn.fingerprint_after(catalog, created.as_deref()).await?;
             // The row commits with the migration, so it is written once,
-            // complete.
-            conn.insert_finished(
-                &NewRow {
-                    version: migration.version.as_ref().map(MigrationVersion::as_str),
-                    name: &migration.name,
-                    kind: row_kind(migration),
-                    checksum: &migration.up.checksum,
-                    applied_by: &self.options.applied_by,
-                    success: true,
-                    backup: backup.map(|b| b.id.as_str()),
-                },
-                started.elapsed().as_millis() as i64,
-                statements.len() as i64,
-                &fingerprint,
-            )
-            .await?;
-            Ok::<(), Failure>(())
+            // complete (or queued for its fingerprint, see
+            // `Conn::fingerprint_after`).
+            let rank = conn
+                .insert_finished(
+                    &NewRow {
+                        version: migration.version.as_ref().map(MigrationVersion::as_str),
+                        name: &migration.name,
+                        kind: row_kind(migration),
+                        checksum: &migration.up.checksum,
+                        applied_by: &self.options.applied_by,
+                        success: true,
+                        backup: backup.map(|b| b.id.as_str()),
+                    },
+                    started.elapsed().as_millis() as i64,
+                    statements.len() as i64,
+                    fingerprint.as_deref(),
+                )
+                .await?;
+            Ok::<_, Failure>((after, fingerprint.is_none().then_some(rank).flatten()))
         }
         .await;
         match work {
-            Ok(()) => {
+            Ok((after, queued)) => {
                 conn.execute("COMMIT").await?;
+                catalog.suspects = Some(after);
+                if let Some(rank) = queued {
+                    catalog.defer(rank, created.unwrap_or_default());
+                }
                 Ok(statements.len())
             }
             Err(failure) => {
@@ -689,7 +729,7 @@ impl MigrationManager {
                     statements: statements.len(),
                 });
             }
-            self.verify(conn, migration, &before).await?;
+            self.verify(conn, migration, &before, false).await?;
             Ok::<(), Failure>(())
         }
         .await;
@@ -752,7 +792,8 @@ impl MigrationManager {
         conn: &mut Conn,
         migration: &Migration,
         before: &Suspects,
-    ) -> Result<(), Failure> {
+        creates_only: bool,
+    ) -> Result<Suspects, Failure> {
         if let Some(verify) = &migration.verify {
             for statement in split(&verify.content, self.dialect) {
                 let rows = conn
@@ -771,8 +812,8 @@ impl MigrationManager {
                 }
             }
         }
-        let problems = conn
-            .integrity_problems(&migration.up.content, before)
+        let (problems, after) = conn
+            .integrity_problems(&migration.up.content, before, creates_only)
             .await?;
         if !problems.is_empty() {
             return Err(Failure {
@@ -782,7 +823,7 @@ impl MigrationManager {
                 detail: problems.join("; "),
             });
         }
-        Ok(())
+        Ok(after)
     }
 
     async fn record_failure(
@@ -1090,10 +1131,11 @@ impl MigrationManager {
         let history = conn.history().await?;
         let actual = conn.fingerprint().await?;
         conn.close().await;
-        let recorded = history
-            .iter()
-            .rev()
-            .find(|row| row.success && row.schema_fingerprint.is_some());
+        // The newest successful row decides: an older fingerprint would
+        // report the newer migrations' changes as drift. Its fingerprint is
+        // missing only when a run stopped before writing it (rows queued by
+        // `Conn::fingerprint_after`).
+        let recorded = history.iter().rev().find(|row| row.success);
         let expected = recorded.and_then(|row| row.schema_fingerprint.clone());
         Ok(Drift {
             drifted: expected
@@ -1265,9 +1307,10 @@ mod send_checks {
     fn futures_are_send(m: &MigrationManager, c: &mut Conn, mig: &Migration, f: &Failure) {
         fn send<T: Send>(_: T) {}
         send(m.plan_with(c));
-        send(m.run_transactional(c, mig, 0, None));
+        send(m.run_transactional(c, mig, 0, None, &mut CatalogCache::default()));
         send(m.run_statementwise(c, mig, 0, 0, 0, None));
-        send(m.verify(c, mig, &Suspects::default()));
+        send(m.verify(c, mig, &Suspects::default(), false));
+        send(c.flush_fingerprints(&mut CatalogCache::default()));
         send(m.record_failure(c, mig, f, 0, None));
         send(c.history());
         send(backup::take(c, "", Path::new(""), ""));
@@ -1282,7 +1325,7 @@ mod send_checks {
         send(c.record_progress(0, 0));
         send(c.finish_history(0, true, 0, 0, None, None));
         send(c.fingerprint());
-        send(c.integrity_problems("", &Suspects::default()));
+        send(c.integrity_problems("", &Suspects::default(), false));
         send(c.ensure_history());
     }
 }

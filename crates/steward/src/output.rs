@@ -9,10 +9,22 @@ use comfy_table::{ContentArrangement, Table, presets::NOTHING};
 use serde::Serialize;
 use serde_json::Value;
 
+/// Writes a line to stdout and flushes. A closed pipe (`steward ... | head`)
+/// ends the process quietly, as it would for any Unix filter, instead of
+/// panicking the way `println!` does.
+fn out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush())
+        && err.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 /// Prints a value as pretty JSON.
 pub(crate) fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => out(&text),
         Err(err) => error(&format!("cannot encode output as JSON: {err}")),
     }
 }
@@ -20,17 +32,13 @@ pub(crate) fn json<T: Serialize>(value: &T) {
 /// Prints a value as one line of JSON and flushes, for streams.
 pub(crate) fn json_line<T: Serialize>(value: &T) {
     if let Ok(text) = serde_json::to_string(value) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
+        out(&text);
     }
 }
 
 /// Prints a line.
 pub(crate) fn line(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    out(text);
 }
 
 /// Prints an error line to stderr.
@@ -62,10 +70,7 @@ pub(crate) fn table(header: &[&str]) -> Table {
 pub(crate) fn print_table(table: &Table) {
     // comfy-table pads every cell, the first one too; trim for tidy output.
     for row in table.to_string().lines() {
-        println!(
-            "{}",
-            row.trim_end().strip_prefix(' ').unwrap_or(row.trim_end())
-        );
+        out(row.trim_end().strip_prefix(' ').unwrap_or(row.trim_end()));
     }
 }
 

@@ -296,6 +296,13 @@ pub(crate) async fn run(global: &Global, args: MigrateArgs) -> anyhow::Result<()
                     drift.recorded_by.as_deref().unwrap_or("-"),
                     drift.expected.as_deref().map_or("-", short)
                 ));
+            } else if drift.expected.is_none() {
+                output::line(&format!(
+                    "unknown: migration {} of {} recorded no fingerprint (its run stopped before writing it), \
+                     so there is nothing to compare with; the next apply records one",
+                    drift.recorded_by.as_deref().unwrap_or("-"),
+                    target.name
+                ));
             } else {
                 output::line(&format!(
                     "no drift: the schema of {} is what the migrations produced",
