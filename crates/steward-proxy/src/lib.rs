@@ -1,0 +1,25 @@
+//! steward-proxy: the listener on each service's public port that forwards
+//! to that service's healthy replicas, so that deployments can move
+//! traffic between replicas without failing a request.
+//!
+//! A [`Proxy`] holds the service's upstreams (the replicas the deployment
+//! manager has found healthy) and forwards HTTP (hyper) or plain TCP to
+//! them, round-robin by weight or to the least busy one. Deployments add a
+//! replica once it is healthy, [`Proxy::drain`] an old one (no new
+//! requests; in-flight ones finish, up to a timeout) before stopping it,
+//! and [`Proxy::switch`] a whole set atomically for blue-green. Idempotent
+//! requests are retried once on another replica when the connection
+//! fails. Per-upstream requests, errors, latency and in-flight counts are
+//! exported through [`ProxyMetrics`].
+
+mod error;
+mod http;
+mod metrics;
+mod proxy;
+mod tcp;
+mod upstream;
+
+pub use error::{Error, Result};
+pub use metrics::ProxyMetrics;
+pub use proxy::{Protocol, Proxy, ProxyOptions};
+pub use upstream::{Balance, Drained, Upstream, UpstreamState, UpstreamStatus};
