@@ -51,8 +51,11 @@ start_services() {
             "${pg_ctl_as[@]}" "$(pg_bindir)/pg_ctl" -D "$workdir/data" -m immediate stop >/dev/null 2>&1 || true
         fi
         if [ -f "$workdir/mariadb.pid" ]; then
-            kill "$(cat "$workdir/mariadb.pid")" 2>/dev/null || true
-            for _ in $(seq 1 50); do kill -0 "$(cat "$workdir/mariadb.pid")" 2>/dev/null || break; sleep 0.1; done
+            # Read once: the server removes its pid file as it exits.
+            local mariadb_pid
+            mariadb_pid=$(cat "$workdir/mariadb.pid" 2>/dev/null || true)
+            kill "$mariadb_pid" 2>/dev/null || true
+            for _ in $(seq 1 50); do kill -0 "$mariadb_pid" 2>/dev/null || break; sleep 0.1; done
         fi
         rm -rf "$workdir"
         exit $status
