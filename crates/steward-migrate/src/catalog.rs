@@ -168,7 +168,10 @@ impl Conn {
         if self.dialect() == Dialect::Postgres && state.primed && created.is_some() {
             return Ok(None);
         }
-        self.flush_fingerprints(state).await?;
+        // The caller flushes the queue before a migration that does not
+        // only create relations; whatever is still queued here can no
+        // longer be computed from this catalogue and stays unrecorded.
+        state.pending.clear();
         self.fingerprint_primed(state).await.map(Some)
     }
 
