@@ -254,5 +254,13 @@ pub struct DatabaseConfig {
     pub migrations: Option<PathBuf>,
 }
 
+impl DatabaseConfig {
+    /// The engine, as the URL's scheme says (`sqlite`, `postgres`...);
+    /// shown in status and API listings (the URL itself may hold secrets).
+    pub fn engine(&self) -> &str {
+        self.url.expose().split(':').next().unwrap_or_default()
+    }
+}
+
 /// URL schemes accepted for databases.
 pub const DATABASE_SCHEMES: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];

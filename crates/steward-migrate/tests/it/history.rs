@@ -1,8 +1,8 @@
 //! Repair, baseline and drift.
 
-use steward_migrate::{Dialect, status::State, testing::TestDatabase};
+use steward_migrate::{status::State, testing::TestDatabase};
 
-use crate::support::{Dir, id_column, manager};
+use crate::support::{Dir, id_column, manager, manager_with, options, run_sql};
 
 crate::engine_suite!(
     repair_realigns_checksums_and_clears_failures,
@@ -78,7 +78,7 @@ async fn baseline_adopts_an_existing_database(db: TestDatabase) {
     );
     manager(&db, &existing).apply().await.unwrap();
     // Forget that history, as if another tool had made the schema.
-    drop_history(&db).await;
+    run_sql(&db, "DROP TABLE steward_schema_history").await;
 
     let manager = manager(&db, &dir);
     manager.baseline("2").await.unwrap();
@@ -110,25 +110,6 @@ async fn baseline_adopts_an_existing_database(db: TestDatabase) {
     );
 }
 
-async fn drop_history(db: &TestDatabase) {
-    use sqlx::{Connection, Executor};
-    let statement = "DROP TABLE steward_schema_history";
-    match db.dialect {
-        Dialect::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            c.execute(statement).await.unwrap();
-        }
-        Dialect::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            c.execute(statement).await.unwrap();
-        }
-        Dialect::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
-            c.execute(statement).await.unwrap();
-        }
-    }
-}
-
 async fn drift_is_detected(db: TestDatabase) {
     let dir = Dir::new(&db, "migrations");
     let id = id_column(db.dialect);
@@ -142,38 +123,24 @@ async fn drift_is_detected(db: TestDatabase) {
     assert_eq!(clean.recorded_by.as_deref(), Some("1 a"));
 
     // Someone changes the schema by hand.
-    run_raw(&db, "CREATE INDEX a_by_hand ON a (id)").await;
+    run_sql(&db, "CREATE INDEX a_by_hand ON a (id)").await;
     let drift = manager.drift().await.unwrap();
     assert!(drift.drifted, "{drift:?}");
     assert_ne!(drift.expected.as_deref(), Some(drift.actual.as_str()));
-}
 
-async fn run_raw(db: &TestDatabase, statement: &str) {
-    use sqlx::{Connection, Executor};
-    match db.dialect {
-        Dialect::Sqlite => {
-            sqlx::SqliteConnection::connect(&db.url)
-                .await
-                .unwrap()
-                .execute(statement)
-                .await
-                .unwrap();
-        }
-        Dialect::Postgres => {
-            sqlx::PgConnection::connect(&db.url)
-                .await
-                .unwrap()
-                .execute(statement)
-                .await
-                .unwrap();
-        }
-        Dialect::Mysql => {
-            sqlx::MySqlConnection::connect(&db.url)
-                .await
-                .unwrap()
-                .execute(statement)
-                .await
-                .unwrap();
-        }
-    }
+    // A run stopped before writing its queued fingerprints: the newest row
+    // has none, and an older row must not be compared with instead.
+    dir.write("V2__b.sql", &format!("CREATE TABLE b ({id});"));
+    manager_with(&db, &dir, options(&db)).apply().await.unwrap();
+    run_sql(
+        &db,
+        "UPDATE steward_schema_history SET schema_fingerprint = NULL WHERE version = '2'",
+    )
+    .await;
+    let unknown = manager_with(&db, &dir, options(&db)).drift().await.unwrap();
+    assert!(
+        !unknown.drifted && unknown.expected.is_none(),
+        "{unknown:?}"
+    );
+    assert_eq!(unknown.recorded_by.as_deref(), Some("2 b"));
 }

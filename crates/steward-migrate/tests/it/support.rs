@@ -73,3 +73,23 @@ pub(crate) fn fixture(path: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(path)
 }
+
+/// Runs one statement on the test database outside steward (a change by
+/// hand, or the state a crash leaves).
+pub(crate) async fn run_sql(db: &TestDatabase, statement: &str) {
+    use sqlx::{Connection, Executor};
+    match db.dialect {
+        Dialect::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            c.execute(statement).await.unwrap();
+        }
+        Dialect::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            c.execute(statement).await.unwrap();
+        }
+        Dialect::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+            c.execute(statement).await.unwrap();
+        }
+    }
+}

@@ -169,13 +169,7 @@ pub(crate) async fn list(
         };
         summaries.push(DatabaseSummary {
             name: database.name.to_string(),
-            engine: database
-                .url
-                .expose()
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            engine: database.engine().to_owned(),
             migrations: database
                 .migrations
                 .as_ref()

@@ -135,13 +135,7 @@ pub(crate) async fn status(
         .iter()
         .map(|database| DatabaseStatus {
             name: database.name.to_string(),
-            engine: database
-                .url
-                .expose()
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            engine: database.engine().to_owned(),
             migrations: database
                 .migrations
                 .as_ref()
