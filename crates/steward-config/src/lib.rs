@@ -27,4 +27,4 @@ pub use diagnostic::{Diagnostic, Level, Location, Report};
 pub use error::{Error, Result};
 pub use load::{Environment, LoadedConfig, Source, json_schema, load, load_str};
 pub use model::*;
-pub use validate::placeholder_names;
+pub use validate::{placeholder_names, render_placeholders};

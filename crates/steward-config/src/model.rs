@@ -21,6 +21,9 @@ pub struct Config {
     /// The databases of the operated system, migrated by steward.
     #[serde(default)]
     pub databases: Vec<DatabaseConfig>,
+    /// How deployments run: backend, crash recovery, hooks, freezes.
+    #[serde(default)]
+    pub deploy: DeployConfig,
 }
 
 impl Config {
@@ -122,6 +125,247 @@ pub struct ServiceConfig {
     /// Resource limits per replica.
     #[serde(default)]
     pub resources: Option<Resources>,
+    /// What the proxy on `port` forwards: HTTP requests or TCP connections.
+    #[serde(default)]
+    pub protocol: ServiceProtocol,
+    /// How a new version replaces the running one.
+    #[serde(default)]
+    pub rollout: Rollout,
+}
+
+/// What a service's proxy forwards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceProtocol {
+    /// HTTP/1.1 requests, balanced per request (the default).
+    #[default]
+    Http,
+    /// Plain TCP connections, balanced per connection.
+    Tcp,
+}
+
+/// How a deployment replaces a service's replicas.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// `rolling` (replace a few replicas at a time) or `blue_green` (start
+    /// a whole new set, then switch traffic at once).
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Rolling: replicas started above the desired count at a time.
+    #[serde(default = "default_max_surge")]
+    pub max_surge: u32,
+    /// Rolling: replicas that may be out of service at a time.
+    #[serde(default)]
+    pub max_unavailable: u32,
+    /// How long in-flight requests of a replica being removed may take.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout: HumanDuration,
+    /// Time between SIGTERM and SIGKILL when a replica stops.
+    #[serde(default = "default_stop_grace")]
+    pub stop_grace: HumanDuration,
+    /// The longest a service's update may take before it fails.
+    #[serde(default = "default_progress_deadline")]
+    pub progress_deadline: HumanDuration,
+    /// Blue-green: how long the old set keeps running after the switch,
+    /// for an instant rollback.
+    #[serde(default = "default_keep_old_for")]
+    pub keep_old_for: HumanDuration,
+    /// After the update, how long every replica must stay healthy.
+    #[serde(default = "default_verify_window")]
+    pub verify_window: HumanDuration,
+    /// Checks run through the proxy after the verify window; any failure
+    /// rolls the deployment back.
+    #[serde(default)]
+    pub smoke: Vec<SmokeCheck>,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout {
+            strategy: Strategy::default(),
+            max_surge: default_max_surge(),
+            max_unavailable: 0,
+            drain_timeout: default_drain_timeout(),
+            stop_grace: default_stop_grace(),
+            progress_deadline: default_progress_deadline(),
+            keep_old_for: default_keep_old_for(),
+            verify_window: default_verify_window(),
+            smoke: Vec::new(),
+        }
+    }
+}
+
+fn default_max_surge() -> u32 {
+    1
+}
+
+fn default_drain_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+
+fn default_stop_grace() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+fn default_progress_deadline() -> HumanDuration {
+    HumanDuration::from_secs(300)
+}
+
+fn default_keep_old_for() -> HumanDuration {
+    HumanDuration::from_secs(300)
+}
+
+fn default_verify_window() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+/// How replicas are replaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// A few at a time, within `max_surge` and `max_unavailable`.
+    #[default]
+    Rolling,
+    /// The whole new set, then one atomic switch.
+    BlueGreen,
+}
+
+/// A check of the new version after its verify window: an HTTP request
+/// through the service's proxy, or a command.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeCheck {
+    /// Path requested through the service's proxy.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// HTTP method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Request body (sent as JSON when it parses as JSON).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Expected response status.
+    #[serde(default = "default_expect_status")]
+    pub expect_status: u16,
+    /// Command (argv) that must exit 0; `STEWARD_SERVICE_URL` names the
+    /// service's proxy.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+fn default_expect_status() -> u16 {
+    200
+}
+
+/// How deployments run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// Where replicas run: `process` (supervised local processes, the
+    /// default) or `docker`.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// What steward does with a deployment its crash interrupted:
+    /// `rollback` (the default) or `resume`.
+    #[serde(default)]
+    pub on_crash: RecoveryPolicy,
+    /// Commands run around deployments.
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// Periods in which deployments are refused (unless forced).
+    #[serde(default)]
+    pub freeze: Vec<FreezeWindow>,
+    /// Free space the data directory needs before a deployment starts.
+    #[serde(default = "default_min_free_disk")]
+    pub min_free_disk: ByteSize,
+    /// Docker network the system's containers join (docker backend).
+    #[serde(default = "default_network")]
+    pub docker_network: String,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            backend: BackendKind::default(),
+            on_crash: RecoveryPolicy::default(),
+            hooks: Hooks::default(),
+            freeze: Vec::new(),
+            min_free_disk: default_min_free_disk(),
+            docker_network: default_network(),
+        }
+    }
+}
+
+fn default_min_free_disk() -> ByteSize {
+    ByteSize(256 << 20)
+}
+
+fn default_network() -> String {
+    "steward".to_owned()
+}
+
+/// Where replicas run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Supervised child processes of steward.
+    #[default]
+    Process,
+    /// Containers in the local Docker engine.
+    Docker,
+}
+
+/// What to do with a deployment interrupted by a crash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryPolicy {
+    /// Undo its completed steps (the default: the last known good state).
+    #[default]
+    Rollback,
+    /// Carry on from the step it was in.
+    Resume,
+}
+
+/// Commands (argv vectors, never shell strings) run around deployments,
+/// with `STEWARD_VERSION`, `STEWARD_SERVICES`, `STEWARD_DEPLOYMENT_ID` and
+/// `STEWARD_ACTOR` in their environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Before anything changes; a failure aborts the deployment.
+    #[serde(default)]
+    pub pre_deploy: Option<Vec<String>>,
+    /// After a deployment succeeded.
+    #[serde(default)]
+    pub post_deploy: Option<Vec<String>>,
+    /// After a deployment was rolled back.
+    #[serde(default)]
+    pub on_rollback: Option<Vec<String>>,
+    /// How long a hook may run.
+    #[serde(default = "default_hook_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_hook_timeout() -> HumanDuration {
+    HumanDuration::from_secs(300)
+}
+
+/// A change freeze: deployments are refused between `start` and `end`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeWindow {
+    /// Start, RFC 3339 (e.g. `2026-12-24T00:00:00Z`).
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// End, RFC 3339.
+    pub end: chrono::DateTime<chrono::Utc>,
+    /// Why (shown when a deployment is refused).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 fn default_replicas() -> u32 {

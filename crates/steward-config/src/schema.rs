@@ -145,6 +145,12 @@ impl Schema {
                 true
             }
             ("string", Value::String(text)) => check_string(text, &node.origin, schema, path, sink),
+            // TOML datetimes (freeze windows) are RFC 3339 strings to serde.
+            ("string", Value::Datetime(_))
+                if schema.get("format").and_then(Json::as_str) == Some("date-time") =>
+            {
+                true
+            }
             ("integer", Value::Integer(number)) => {
                 check_range(*number as f64, &node.origin, schema, path, sink)
             }

@@ -25,6 +25,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     }
     checker.databases(config, base_dir);
     checker.server(config, base_dir);
+    checker.deploy(config);
 }
 
 struct Checker<'t, 's, 'a> {
@@ -286,6 +287,7 @@ impl Checker<'_, '_, '_> {
                 }
             }
         }
+        self.rollout(index, service);
         if let Some(path) = &service.metrics_path
             && !path.starts_with('/')
         {
@@ -326,6 +328,86 @@ impl Checker<'_, '_, '_> {
                 self.error(
                     &path!["services", index, "resources", "memory"],
                     format!("memory limit {memory} is below the minimum of 6MiB"),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn rollout(&mut self, index: usize, service: &ServiceConfig) {
+        let rollout = &service.rollout;
+        let at = |field: &str| path!["services", index, "rollout", field];
+        if rollout.max_surge == 0 && rollout.max_unavailable == 0 {
+            self.error(
+                &at("max_surge"),
+                "`max_surge` and `max_unavailable` cannot both be 0",
+                Some("a rolling update must either start a replica above the desired count or take one out of service; the usual choice is `max_surge = 1`".into()),
+            );
+        }
+        for (smoke_index, smoke) in rollout.smoke.iter().enumerate() {
+            let path = path!["services", index, "rollout", "smoke", smoke_index];
+            match (&smoke.http, &smoke.command) {
+                (Some(_), Some(_)) | (None, None) => self.error(
+                    &path,
+                    "a smoke check needs exactly one of `http` or `command`",
+                    Some("e.g. `{ http = \"/healthz\", expect_status = 200 }`".into()),
+                ),
+                (Some(http), None) if !http.starts_with('/') => self.error(
+                    &path,
+                    format!("smoke check path `{http}` must start with `/`"),
+                    None,
+                ),
+                (None, Some(argv)) if argv.is_empty() => {
+                    self.error(&path, "smoke check command is empty", None);
+                }
+                _ => {}
+            }
+            if !(100..=599).contains(&smoke.expect_status) {
+                self.error(
+                    &path,
+                    format!(
+                        "`expect_status` {} is not an HTTP status",
+                        smoke.expect_status
+                    ),
+                    None,
+                );
+            }
+        }
+        if rollout.progress_deadline.get().is_zero() {
+            self.error(
+                &at("progress_deadline"),
+                "`progress_deadline` must be greater than 0",
+                None,
+            );
+        }
+    }
+
+    fn deploy(&mut self, config: &Config) {
+        let hooks = &config.deploy.hooks;
+        for (name, hook) in [
+            ("pre_deploy", &hooks.pre_deploy),
+            ("post_deploy", &hooks.post_deploy),
+            ("on_rollback", &hooks.on_rollback),
+        ] {
+            if hook
+                .as_ref()
+                .is_some_and(|argv| argv.is_empty() || argv[0].trim().is_empty())
+            {
+                self.error(
+                    &path!["deploy", "hooks", name],
+                    format!("hook `{name}` is empty"),
+                    Some("give the program and its arguments as an argv array".into()),
+                );
+            }
+        }
+        for (index, window) in config.deploy.freeze.iter().enumerate() {
+            if window.end <= window.start {
+                self.error(
+                    &path!["deploy", "freeze", index, "end"],
+                    format!(
+                        "freeze window ends ({}) before it starts ({})",
+                        window.end, window.start
+                    ),
                     None,
                 );
             }
@@ -452,6 +534,34 @@ pub fn placeholder_names(text: &str) -> Result<Vec<&str>, String> {
     Ok(names)
 }
 
+/// Replaces each `{name}` placeholder of `text` with `value(name)` and
+/// `{{`/`}}` with literal braces. Unknown names (which validation rejects)
+/// are kept as written.
+pub fn render_placeholders(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        if after.starts_with("{{") || after.starts_with("}}") {
+            out.push_str(&after[..1]);
+            rest = &after[2..];
+        } else if let (true, Some(end)) = (after.starts_with('{'), after.find('}')) {
+            let name = &after[1..end];
+            match value(name) {
+                Some(replacement) => out.push_str(&replacement),
+                None => out.push_str(&after[..=end]),
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push_str(&after[..1]);
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Finds one dependency cycle as service indices, first repeated at the end.
 fn find_cycle(config: &Config) -> Option<Vec<usize>> {
     let index_of: HashMap<&str, usize> = config
@@ -512,3 +622,6 @@ fn find_cycle(config: &Config) -> Option<Vec<usize>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ fn the_schema_documents_every_section() {
     let properties = schema["properties"].as_object().unwrap();
     let mut keys: Vec<&str> = properties.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["databases", "server", "services"]);
+    assert_eq!(keys, ["databases", "deploy", "server", "services"]);
     assert_eq!(schema["additionalProperties"], false);
     assert!(schema["$defs"]["ServiceConfig"]["properties"]["replicas"]["description"].is_string());
 }
