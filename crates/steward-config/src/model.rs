@@ -145,7 +145,7 @@ pub enum ServiceProtocol {
 }
 
 /// How a deployment replaces a service's replicas.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollout {
     /// `rolling` (replace a few replicas at a time) or `blue_green` (start
@@ -233,7 +233,7 @@ pub enum Strategy {
 
 /// A check of the new version after its verify window: an HTTP request
 /// through the service's proxy, or a command.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmokeCheck {
     /// Path requested through the service's proxy.
@@ -405,7 +405,7 @@ pub struct DockerRun {
 }
 
 /// A health check: exactly one of `http`, `tcp` or `command`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     /// HTTP path that answers 2xx when the replica is healthy.
@@ -473,7 +473,7 @@ impl HealthCheck {
 }
 
 /// Resource limits of one replica.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// CPU limit in cores, e.g. `0.5`.

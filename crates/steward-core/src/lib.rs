@@ -23,6 +23,6 @@ pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use event::{Actor, Event, EventId, EventKind, MAX_SUMMARY_CHARS, NewEvent};
 pub use name::Name;
 pub use role::Role;
-pub use secret::Secret;
+pub use secret::{REDACTED, Secret};
 pub use severity::Severity;
 pub use version::Version;

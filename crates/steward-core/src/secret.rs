@@ -3,7 +3,8 @@
 use std::{borrow::Cow, fmt};
 
 /// What a secret prints as, wherever it is printed or serialized.
-const REDACTED: &str = "[redacted]";
+/// What a secret looks like wherever it is shown.
+pub const REDACTED: &str = "[redacted]";
 
 /// Wraps a sensitive value (a token, a password, a URL with credentials).
 /// `Debug` and `Serialize` print `[redacted]`; the value is reachable only

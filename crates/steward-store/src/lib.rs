@@ -3,9 +3,11 @@
 //! One code path (sqlx's `Any` driver) serves SQLite, the embedded default,
 //! and PostgreSQL, which lets several steward replicas share state. This is
 //! the only crate that runs SQL against steward's database: the journal
-//! ([`Store::append`], [`Store::events`]) and API tokens live here, and
+//! ([`Store::append`], [`Store::events`]), API tokens and deployment state
+//! (the [`steward_deploy::DeployStore`] implementation) live here, and
 //! domain crates add their repositories here as they need them.
 
+mod deploy;
 mod error;
 mod journal;
 mod metrics;

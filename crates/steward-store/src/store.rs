@@ -22,14 +22,26 @@ use crate::{Error, Result, metrics::StoreMetrics};
 
 /// Steward's own schema, per engine, migrated by steward's migration
 /// engine like any other database.
-const SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
-    "V1__journal_and_tokens.sql",
-    include_str!("../migrations/sqlite/V1__journal_and_tokens.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
-    "V1__journal_and_tokens.sql",
-    include_str!("../migrations/postgres/V1__journal_and_tokens.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "V1__journal_and_tokens.sql",
+        include_str!("../migrations/sqlite/V1__journal_and_tokens.sql"),
+    ),
+    (
+        "V2__deployments.sql",
+        include_str!("../migrations/sqlite/V2__deployments.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "V1__journal_and_tokens.sql",
+        include_str!("../migrations/postgres/V1__journal_and_tokens.sql"),
+    ),
+    (
+        "V2__deployments.sql",
+        include_str!("../migrations/postgres/V2__deployments.sql"),
+    ),
+];
 
 /// Which database engine holds the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -1,0 +1,124 @@
+//! Where replicas run: one trait, implemented by the process backend
+//! (supervised local children, the embedded default) and the Docker
+//! backend. The rollout logic talks only to this trait.
+
+use std::{net::SocketAddr, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use steward_core::{Name, Version};
+use tokio::sync::broadcast;
+
+use crate::{Result, model::ServiceSpec};
+
+pub mod process;
+
+/// Whether a replica's program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaState {
+    /// Its process (or container) runs.
+    Running,
+    /// It exited unexpectedly and is restarted after a backoff.
+    Restarting,
+}
+
+/// A replica as its backend knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replica {
+    /// Unique id, e.g. `gateway-3fa9c1-a41c`.
+    pub id: String,
+    /// Its service.
+    pub service: Name,
+    /// The version it runs.
+    pub version: Version,
+    /// [`ServiceSpec::hash`] of the spec it was started from.
+    pub spec_hash: String,
+    /// The deployment that started it.
+    pub deployment_id: String,
+    /// Its index among the service's replicas (`{replica}`).
+    pub index: u32,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// When it was started (first start, not the last restart).
+    pub started_at: DateTime<Utc>,
+    /// Running or restarting.
+    pub state: ReplicaState,
+    /// Restarts after crashes.
+    pub restarts: u32,
+}
+
+/// What a backend tells the manager about replicas it supervises.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplicaEvent {
+    /// A replica's program exited unexpectedly.
+    Exited {
+        /// The replica.
+        id: String,
+        /// Its service.
+        service: Name,
+        /// Exit code, when it exited rather than being killed.
+        code: Option<i32>,
+        /// When it is started again.
+        restart_in: Duration,
+    },
+    /// A replica's program was started again.
+    Restarted {
+        /// The replica.
+        id: String,
+        /// Its service.
+        service: Name,
+        /// Restarts so far.
+        restarts: u32,
+    },
+    /// A replica found running from an earlier steward process was adopted.
+    Adopted {
+        /// The replica.
+        id: String,
+        /// Its service.
+        service: Name,
+    },
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    /// The spec.
+    pub spec: &'a ServiceSpec,
+    /// The new replica's id.
+    pub id: String,
+    /// Its index (`{replica}`).
+    pub index: u32,
+    /// The deployment starting it.
+    pub deployment_id: &'a str,
+}
+
+/// Runs replicas.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// `process` or `docker`.
+    fn kind(&self) -> &'static str;
+
+    /// Checks that the backend can run replicas; says what it found.
+    async fn ping(&self) -> Result<String>;
+
+    /// Checks that what `spec` runs is present (program, image); says
+    /// what it found.
+    async fn artifact(&self, spec: &ServiceSpec) -> Result<String>;
+
+    /// Starts a replica and returns once its program runs (not once it is
+    /// healthy).
+    async fn start(&self, request: StartRequest<'_>) -> Result<Replica>;
+
+    /// Stops a replica: SIGTERM, then SIGKILL after `grace`. Stopping one
+    /// that is gone is not an error.
+    async fn stop(&self, id: &str, grace: Duration) -> Result<()>;
+
+    /// Every replica the backend runs for steward, including those adopted
+    /// from an earlier steward process.
+    async fn list(&self) -> Result<Vec<Replica>>;
+
+    /// Replica events (exits, restarts, adoptions).
+    fn subscribe(&self) -> broadcast::Receiver<ReplicaEvent>;
+}

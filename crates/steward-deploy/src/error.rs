@@ -1,0 +1,112 @@
+//! The one error type of steward-deploy.
+
+/// What can go wrong planning or running a deployment.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The state database failed (from the [`crate::DeployStore`] implementation).
+    #[error("state database: {0}")]
+    Store(String),
+    /// A backend operation failed.
+    #[error("{backend} backend: {message}")]
+    Backend {
+        /// `process` or `docker`.
+        backend: &'static str,
+        /// What failed, naming the replica or image.
+        message: String,
+    },
+    /// A replica did not become healthy.
+    #[error("replica {replica} of {service} is unhealthy: {reason}")]
+    Unhealthy {
+        /// The service.
+        service: String,
+        /// The replica id.
+        replica: String,
+        /// The last probe's failure.
+        reason: String,
+    },
+    /// A service update took longer than its progress deadline.
+    #[error("updating {service} passed its progress deadline of {deadline}")]
+    ProgressDeadline {
+        /// The service.
+        service: String,
+        /// The deadline, as configured.
+        deadline: String,
+    },
+    /// A smoke check failed.
+    #[error("smoke check of {service} failed: {reason}")]
+    Smoke {
+        /// The service.
+        service: String,
+        /// What was expected and what came.
+        reason: String,
+    },
+    /// A hook failed.
+    #[error("hook {hook} failed: {reason}")]
+    Hook {
+        /// `pre_deploy`, `post_deploy` or `on_rollback`.
+        hook: &'static str,
+        /// Exit status or spawn error, with the end of its output.
+        reason: String,
+    },
+    /// Another deployment holds the deploy lock.
+    #[error(
+        "deployment {deployment_id} is in progress (lock held by pid {pid} on {host} since {since})"
+    )]
+    Locked {
+        /// The deployment holding the lock.
+        deployment_id: String,
+        /// Its steward process.
+        pid: u32,
+        /// Its host.
+        host: String,
+        /// Since when.
+        since: String,
+    },
+    /// Pre-deployment checks failed and `--force` was not given.
+    #[error("pre-deployment checks failed: {0}")]
+    ChecksFailed(String),
+    /// The request names something that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be carried out as asked.
+    #[error("{0}")]
+    Invalid(String),
+    /// A database migration failed.
+    #[error(transparent)]
+    Migrate(#[from] steward_migrate::Error),
+    /// The proxy refused an operation.
+    #[error(transparent)]
+    Proxy(#[from] steward_proxy::Error),
+    /// The deployment was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// Reading or writing a local file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// An error of a backend.
+    pub fn backend(backend: &'static str, message: impl Into<String>) -> Self {
+        Error::Backend {
+            backend,
+            message: message.into(),
+        }
+    }
+
+    /// An error of a local file.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
