@@ -1,0 +1,6 @@
+//! Integration tests of steward-deploy: real demo-agent processes behind
+//! real proxies, state in a real SQLite store.
+
+mod deploy;
+mod recovery;
+mod support;
