@@ -4,8 +4,9 @@
 # Installs what the tests need when it is missing (PostgreSQL, MariaDB and
 # Prometheus' promtool from Debian's packages), starts a throwaway
 # PostgreSQL cluster and a throwaway MariaDB server on free loopback ports,
-# exports the variables that turn the service-backed tests on, and runs
-# every test of the workspace.
+# exports the variables that turn the service-backed tests on (and, once
+# `docker info` works, STEWARD_TEST_DOCKER for the container image test),
+# and runs every test of the workspace.
 # The tests it enables never skip here: if a service cannot be provided,
 # this script fails instead.
 #
@@ -19,12 +20,19 @@ log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
 # shellcheck source=scripts/lib/services.sh
 . scripts/lib/services.sh
+
+# The container image test needs a Docker engine it can build and run on.
+docker info >/dev/null 2>&1 ||
+    { log "error: \`docker info\` fails; the container image test needs a usable Docker engine"; exit 1; }
+export STEWARD_TEST_DOCKER=1
+
 start_services
 
 if [ "${1:-}" = "--serve" ]; then
     echo "export STEWARD_TEST_POSTGRES_URL='$STEWARD_TEST_POSTGRES_URL'"
     echo "export STEWARD_TEST_MYSQL_URL='$STEWARD_TEST_MYSQL_URL'"
     echo "export STEWARD_TEST_PROMTOOL='$STEWARD_TEST_PROMTOOL'"
+    echo "export STEWARD_TEST_DOCKER=1"
     log "services are up; interrupt to stop them"
     while true; do sleep 3600; done
 fi

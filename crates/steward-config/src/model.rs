@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use steward_core::{ByteSize, HumanDuration, Name, Secret};
+use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
 /// The whole configuration: steward itself and the system it operates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -286,6 +286,10 @@ pub struct DeployConfig {
     /// Docker network the system's containers join (docker backend).
     #[serde(default = "default_network")]
     pub docker_network: String,
+    /// Release version `steward up` deploys for services that have never
+    /// been deployed.
+    #[serde(default = "default_initial_version")]
+    pub initial_version: Version,
 }
 
 impl Default for DeployConfig {
@@ -297,12 +301,17 @@ impl Default for DeployConfig {
             freeze: Vec::new(),
             min_free_disk: default_min_free_disk(),
             docker_network: default_network(),
+            initial_version: default_initial_version(),
         }
     }
 }
 
 fn default_min_free_disk() -> ByteSize {
     ByteSize(256 << 20)
+}
+
+fn default_initial_version() -> Version {
+    Version::new("1.0.0").expect("valid version")
 }
 
 fn default_network() -> String {

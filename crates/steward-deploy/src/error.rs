@@ -110,3 +110,42 @@ impl Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl steward_core::ErrorCode for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Store(_) => "store_error",
+            Error::Backend { .. } => "backend_error",
+            Error::Unhealthy { .. } => "replica_unhealthy",
+            Error::ProgressDeadline { .. } => "progress_deadline",
+            Error::Smoke { .. } => "smoke_check_failed",
+            Error::Hook { .. } => "hook_failed",
+            Error::Locked { .. } => "deployment_in_progress",
+            Error::ChecksFailed(_) => "pre_checks_failed",
+            Error::NotFound(_) => "not_found",
+            Error::Invalid(_) => "invalid_deployment",
+            Error::Migrate(err) => err.code(),
+            Error::Proxy(_) => "proxy_error",
+            Error::Cancelled => "cancelled",
+            Error::Io { .. } => "io_error",
+        }
+    }
+
+    fn kind(&self) -> steward_core::ErrorKind {
+        use steward_core::ErrorKind;
+        match self {
+            Error::Store(_) => ErrorKind::Unavailable,
+            Error::Backend { .. }
+            | Error::Unhealthy { .. }
+            | Error::ProgressDeadline { .. }
+            | Error::Smoke { .. }
+            | Error::Hook { .. }
+            | Error::Cancelled => ErrorKind::Failed,
+            Error::Locked { .. } => ErrorKind::Conflict,
+            Error::ChecksFailed(_) | Error::Invalid(_) => ErrorKind::InvalidInput,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Migrate(err) => err.kind(),
+            Error::Proxy(_) | Error::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}

@@ -63,6 +63,18 @@ impl Conn {
         };
         Ok(match dialect {
             Dialect::Sqlite => {
+                // The file is created when missing; so is its directory,
+                // as for steward's own state file.
+                if let Some(parent) = crate::lock::sqlite_file(url)
+                    .as_deref()
+                    .and_then(std::path::Path::parent)
+                    .filter(|parent| !parent.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(parent).map_err(|err| Error::Connect {
+                        dialect,
+                        detail: format!("cannot create directory {}: {err}", parent.display()),
+                    })?;
+                }
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(connect_error)?
                     .create_if_missing(true)

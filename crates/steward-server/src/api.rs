@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState, auth, http_metrics,
-    routes::{databases, events, health, status, tokens},
+    routes::{databases, deployments, events, health, status, tokens},
 };
 
 /// The OpenAPI description of steward's API.
@@ -42,6 +42,7 @@ use crate::{
         (name = "tokens", description = "API tokens and roles"),
         (name = "status", description = "What steward knows"),
         (name = "migrations", description = "Database migrations of the operated system"),
+        (name = "deployments", description = "Deployments: plan, start, watch, cancel, roll back"),
         (name = "operations", description = "Probes and metrics of steward itself"),
     )
 )]
@@ -94,7 +95,12 @@ fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
         .routes(routes!(databases::baseline))
         .routes(routes!(databases::drift))
         .routes(routes!(databases::backups))
-        .routes(routes!(databases::restore));
+        .routes(routes!(databases::restore))
+        .routes(routes!(deployments::deploy, deployments::list))
+        .routes(routes!(deployments::get))
+        .routes(routes!(deployments::cancel))
+        .routes(routes!(deployments::watch))
+        .routes(routes!(deployments::rollback));
     let open = OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -46,12 +46,16 @@ pub enum Error {
     /// The server failed while serving.
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    /// The deployment machinery could not start.
+    #[error(transparent)]
+    Deploy(#[from] steward_deploy::Error),
 }
 
 impl ErrorCode for Error {
     fn code(&self) -> &'static str {
         match self {
             Error::Store(err) => err.code(),
+            Error::Deploy(err) => err.code(),
             Error::Bind { .. } => "bind_failed",
             Error::Tls { .. } => "tls_invalid",
             Error::AdminToken { .. } => "admin_token_unwritable",
@@ -62,6 +66,7 @@ impl ErrorCode for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::Store(err) => err.kind(),
+            Error::Deploy(err) => err.kind(),
             Error::Tls { .. } => ErrorKind::InvalidInput,
             Error::Bind { .. } | Error::AdminToken { .. } | Error::Serve(_) => {
                 ErrorKind::Unavailable

@@ -20,5 +20,5 @@ pub use api::{ApiDoc, openapi, router};
 pub use auth::Principal;
 pub use bootstrap::{ADMIN_TOKEN_FILE, ensure_admin_token};
 pub use error::{ApiError, Error, ErrorBody, ErrorDetail, Result};
-pub use run::{Running, run, start};
+pub use run::{Running, StartOptions, run, start, start_with};
 pub use state::AppState;

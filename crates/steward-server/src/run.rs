@@ -12,8 +12,14 @@ use std::{
 use axum_server::{Handle, tls_rustls::RustlsConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use serde_json::json;
+use steward_config::BackendKind;
 use steward_config::LoadedConfig;
-use steward_core::{Actor, EventKind, NewEvent};
+use steward_core::{Actor, EventKind, Name, NewEvent};
+use steward_deploy::{
+    Backend, DeployRequest, DeployStore, DeploymentManager, ManagerOptions, ProcessBackend,
+    ProxySet, release_from_config,
+};
+use steward_proxy::ProxyMetrics;
 use steward_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -58,13 +64,36 @@ impl Running {
     }
 }
 
+/// What a server runs besides its API.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Run deployments: the backend, the services' proxies, crash
+    /// recovery and reconciliation at start.
+    pub deployments: bool,
+    /// Deploy `deploy.initial_version` of the services that have never
+    /// been deployed (what `steward up` does).
+    pub deploy_on_start: bool,
+    /// Leave replicas running at shutdown (the next start adopts them)
+    /// instead of stopping them.
+    pub keep_services: bool,
+}
+
 /// Runs the server until `shutdown` is cancelled.
 pub async fn run(config: LoadedConfig, shutdown: CancellationToken) -> Result<()> {
     start(config, shutdown).await?.wait().await
 }
 
-/// Starts the server and returns once it listens.
+/// Starts the API server alone and returns once it listens.
 pub async fn start(config: LoadedConfig, shutdown: CancellationToken) -> Result<Running> {
+    start_with(config, shutdown, StartOptions::default()).await
+}
+
+/// Starts the server with `options` and returns once it listens.
+pub async fn start_with(
+    config: LoadedConfig,
+    shutdown: CancellationToken,
+    options: StartOptions,
+) -> Result<Running> {
     let store = Store::connect(config.state_url().expose()).await?;
     let admin_token_file = ensure_admin_token(&store, config.data_dir()).await?;
     let tls = match &config.config.server.tls {
@@ -99,7 +128,19 @@ pub async fn start(config: LoadedConfig, shutdown: CancellationToken) -> Result<
         )
         .await?;
 
-    let state = AppState::new(store.clone(), config, shutdown.clone());
+    let state = AppState::new(store.clone(), config.clone(), shutdown.clone());
+    let deployments = if options.deployments {
+        let manager = deployment_manager(&store, &config, &state, &shutdown).await?;
+        state.set_deployments(manager.clone());
+        tokio::spawn(settle(
+            manager.clone(),
+            config.clone(),
+            options.deploy_on_start,
+        ));
+        Some(manager)
+    } else {
+        None
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let has_tls = tls.is_some();
@@ -131,6 +172,14 @@ pub async fn start(config: LoadedConfig, shutdown: CancellationToken) -> Result<
                 }
             };
             watcher.abort();
+            if let Some(manager) = deployments
+                && !options.keep_services
+            {
+                tracing::info!("stopping the services' replicas");
+                if let Err(err) = manager.stop_all().await {
+                    tracing::error!(error = %err, "cannot stop every replica");
+                }
+            }
             let stopped = NewEvent::new(
                 EventKind::new("steward.stopped").expect("valid kind"),
                 Actor::system(),
@@ -152,6 +201,131 @@ pub async fn start(config: LoadedConfig, shutdown: CancellationToken) -> Result<
         shutdown,
         task,
     })
+}
+
+/// The deployment manager over the configured backend, with the
+/// services' proxies listening on the API's address.
+async fn deployment_manager(
+    store: &Store,
+    config: &LoadedConfig,
+    state: &AppState,
+    shutdown: &CancellationToken,
+) -> Result<DeploymentManager> {
+    let data_dir = config.data_dir();
+    let backend: Arc<dyn Backend> = match config.config.deploy.backend {
+        BackendKind::Process => {
+            Arc::new(ProcessBackend::open(data_dir.join("replicas"), data_dir.join("logs")).await?)
+        }
+        BackendKind::Docker => {
+            return Err(Error::Deploy(steward_deploy::Error::Invalid(
+                "the docker backend is not available in this build; use `backend = \"process\"`"
+                    .to_owned(),
+            )));
+        }
+    };
+    let metrics = ProxyMetrics::register(state.registry()).map_err(|err| {
+        Error::Deploy(steward_deploy::Error::Invalid(format!(
+            "cannot register proxy metrics: {err}"
+        )))
+    })?;
+    let proxies = ProxySet::new(
+        config.config.server.listen.ip(),
+        metrics,
+        shutdown.child_token(),
+    );
+    let deploy_store: Arc<dyn DeployStore> = Arc::new(store.clone());
+    Ok(DeploymentManager::new(
+        deploy_store,
+        backend,
+        proxies,
+        ManagerOptions {
+            data_dir: data_dir.to_owned(),
+            host: hostname(),
+        },
+    ))
+}
+
+/// This machine's name, for the deploy lock.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// After start: finishes deployments a crash interrupted, brings every
+/// service back to its last release, and (for `steward up`) deploys the
+/// services that never were.
+async fn settle(manager: DeploymentManager, config: LoadedConfig, deploy_on_start: bool) {
+    match manager.recover(&config.config).await {
+        Ok(recovered) => {
+            for id in recovered {
+                match manager.wait(&id).await {
+                    Ok(done) => {
+                        tracing::warn!(deployment = %id, status = %done.status, "interrupted deployment recovered");
+                    }
+                    Err(err) => {
+                        tracing::error!(deployment = %id, error = %err, "cannot recover deployment");
+                    }
+                }
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "cannot recover interrupted deployments"),
+    }
+    if let Err(err) = manager.reconcile().await {
+        tracing::error!(error = %err, "cannot bring services back to their last release");
+    }
+    if !deploy_on_start {
+        return;
+    }
+    let deployed: Vec<String> = match manager.status(&config.config).await {
+        Ok(status) => status
+            .into_iter()
+            .filter(|service| service.version.is_some())
+            .map(|service| service.service.to_string())
+            .collect(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read what runs");
+            return;
+        }
+    };
+    let missing: Vec<Name> = config
+        .config
+        .services
+        .iter()
+        .filter(|service| !deployed.contains(&service.name.to_string()))
+        .map(|service| service.name.clone())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let version = config.config.deploy.initial_version.clone();
+    let release = match release_from_config(&config.config, &version) {
+        Ok(release) => release,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot deploy the configured services");
+            return;
+        }
+    };
+    let request = DeployRequest {
+        release,
+        services: Some(missing),
+        actor: Actor::system(),
+        reason: Some("steward up: first deployment".to_owned()),
+        force: false,
+        wait_lock: Duration::from_secs(60),
+    };
+    match manager.deploy(&config.config, request).await {
+        Ok(started) if started.status.is_final() => {
+            tracing::error!(deployment = %started.id, error = ?started.error, "first deployment refused");
+        }
+        Ok(started) => match manager.wait(&started.id).await {
+            Ok(done) => {
+                tracing::info!(deployment = %done.id, status = %done.status, version = %version, error = ?done.error, "first deployment finished");
+            }
+            Err(err) => tracing::error!(error = %err, "cannot follow the first deployment"),
+        },
+        Err(err) => tracing::error!(error = %err, "cannot start the first deployment"),
+    }
 }
 
 /// Loads a certificate chain and key into a rustls configuration that

@@ -1,9 +1,10 @@
 //! Shared state of the server's handlers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use steward_config::LoadedConfig;
+use steward_deploy::DeploymentManager;
 use steward_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,7 @@ struct Inner {
     metrics: HttpMetrics,
     shutdown: CancellationToken,
     started_at: DateTime<Utc>,
+    deployments: OnceLock<DeploymentManager>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
                 metrics,
                 shutdown,
                 started_at: Utc::now(),
+                deployments: OnceLock::new(),
             }),
         }
     }
@@ -59,6 +62,21 @@ impl AppState {
     /// Cancelled when the server shuts down.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Hands deployments to `manager` (once; later calls are ignored).
+    pub fn set_deployments(&self, manager: DeploymentManager) {
+        let _ = self.inner.deployments.set(manager);
+    }
+
+    /// The deployment manager, when this server runs deployments.
+    pub fn deployments(&self) -> Option<&DeploymentManager> {
+        self.inner.deployments.get()
+    }
+
+    /// The registry of steward's own metrics (served on `/metrics`).
+    pub fn registry(&self) -> &prometheus::Registry {
+        self.inner.metrics.registry()
     }
 
     /// When this server started.

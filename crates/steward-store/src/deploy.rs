@@ -12,6 +12,7 @@ use crate::{Error, Result, Store};
 
 const LOCK_NAME: &str = "deploy";
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(to_deploy)`
 fn to_deploy(err: Error) -> steward_deploy::Error {
     steward_deploy::Error::Store(err.to_string())
 }

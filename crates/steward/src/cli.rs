@@ -98,6 +98,83 @@ pub(crate) enum Command {
     Status,
     /// Database migrations: status, plan, apply, down, repair, backups.
     Migrate(MigrateArgs),
+    /// Deploy a release: plan, pre-checks, migrations, rolling or
+    /// blue-green update, verification; rolls back by itself on failure.
+    Deploy(DeployArgs),
+    /// Redeploy the previous successful release (or `--to` a version).
+    Rollback(RollbackArgs),
+    /// List, show, watch and cancel deployments.
+    #[command(subcommand)]
+    Deployments(DeploymentsCommand),
+}
+
+/// What to deploy.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// Release version (substituted for `{version}` in commands and images).
+    pub(crate) version: steward_core::Version,
+    /// Only these services (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub(crate) services: Option<Vec<steward_core::Name>>,
+    /// Print the plan and the pre-deployment checks; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Go on even if pre-deployment checks fail (journaled as forced).
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Why, for the journal.
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Follow the deployment to its end; exit 0 only if it succeeded.
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Wait this long for a deployment in progress to finish (e.g. `10m`).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) wait_lock: Option<steward_core::HumanDuration>,
+}
+
+/// What to roll back.
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// Only this service (default: the whole previous release).
+    pub(crate) service: Option<steward_core::Name>,
+    /// This version instead of the previous successful one.
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) to: Option<steward_core::Version>,
+    /// Why, for the journal.
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Follow the rollback to its end; exit 0 only if it succeeded.
+    #[arg(long)]
+    pub(crate) wait: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeploymentsCommand {
+    /// Deployments, newest first.
+    List {
+        /// Only those touching this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One deployment: plan, checks, steps.
+    Show {
+        /// Deployment id.
+        id: String,
+    },
+    /// Follow a deployment to its end (exit 0 only if it succeeded).
+    Watch {
+        /// Deployment id.
+        id: String,
+    },
+    /// Cancel a running deployment; it rolls back.
+    Cancel {
+        /// Deployment id.
+        id: String,
+    },
 }
 
 /// Which database to migrate, and how.
@@ -225,6 +302,13 @@ pub(crate) struct UpArgs {
     /// Configuration file; without one, ./steward.toml or the embedded example system.
     #[arg(value_name = "CONFIG")]
     pub(crate) file: Option<PathBuf>,
+    /// Leave the services' replicas running when steward stops (the next
+    /// `steward up` adopts them) instead of stopping them.
+    #[arg(long)]
+    pub(crate) keep_services: bool,
+    /// Serve the API only: do not deploy or supervise services.
+    #[arg(long, conflicts_with = "keep_services")]
+    pub(crate) no_services: bool,
 }
 
 #[derive(Debug, Args)]

@@ -613,7 +613,7 @@ fn scan_processes(dir: &Path) -> HashMap<String, (u32, u64)> {
             continue;
         };
         let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-        if !vars.iter().any(|var| *var == dir_var.as_bytes()) {
+        if !vars.contains(&dir_var.as_bytes()) {
             continue;
         }
         let Some(id) = vars

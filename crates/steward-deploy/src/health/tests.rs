@@ -19,13 +19,16 @@ fn params() -> HealthParams {
     }
 }
 
+/// Times at which a probe was called.
+type Calls = Arc<Mutex<Vec<Duration>>>;
+
 /// A probe that fails until `ready_after` has passed since the test began,
 /// recording when it was called.
 fn probe_ready_after(
     ready_after: Option<Duration>,
 ) -> (
     impl FnMut() -> std::future::Ready<Result<(), String>>,
-    Arc<Mutex<Vec<Duration>>>,
+    Calls,
 ) {
     let begin = Instant::now();
     let calls = Arc::new(Mutex::new(Vec::new()));

@@ -292,18 +292,33 @@ pub(crate) async fn stream(
         ..EventQuery::default()
     };
     let (sender, receiver) = mpsc::channel(64);
-    tokio::spawn(follow(state, filters, start, sender));
+    tokio::spawn(follow(state, filters, start, sender, |_: &Event| {
+        Flow::Send
+    }));
     Ok(Sse::new(ReceiverStream::new(receiver))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// Sends every matching event after `cursor`, then waits for news until
-/// the client goes away or the server shuts down.
-async fn follow(
+/// What a follower does with an event that matched its query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Not for this stream.
+    Skip,
+    /// Send it.
+    Send,
+    /// Send it and end the stream (e.g. a deployment's last event).
+    SendAndEnd,
+}
+
+/// Sends every matching event after `cursor` that `flow` lets through,
+/// then waits for news until the client goes away, the server shuts down,
+/// or `flow` ends the stream.
+pub(crate) async fn follow(
     state: AppState,
     filters: EventQuery,
     mut cursor: EventId,
     sender: mpsc::Sender<Result<SseEvent, Infallible>>,
+    flow: impl Fn(&Event) -> Flow + Send + 'static,
 ) {
     let store = state.store().clone();
     let mut latest = store.subscribe();
@@ -333,11 +348,16 @@ async fn follow(
             };
             for event in &page.events {
                 cursor = event.id;
+                let decision = flow(event);
+                if decision == Flow::Skip {
+                    continue;
+                }
                 let data = serde_json::to_string(event).expect("events serialize");
                 if sender
                     .send(Ok(SseEvent::default().id(event.id.to_string()).data(data)))
                     .await
                     .is_err()
+                    || decision == Flow::SendAndEnd
                 {
                     return;
                 }

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource.
 
 pub(crate) mod databases;
+pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod status;

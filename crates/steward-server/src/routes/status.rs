@@ -45,9 +45,18 @@ pub(crate) struct ServiceStatus {
     depends_on: Vec<String>,
     /// The health check, e.g. `http /healthz every 2s`.
     health: Option<String>,
-    /// What steward knows of its state; `not_deployed` until a deployment
-    /// has run it.
+    /// `not_deployed` until a deployment has run it; then `running`
+    /// (every desired replica runs), `degraded` (fewer) or `stopped`.
     state: String,
+    /// The release version it settled on.
+    version: Option<String>,
+    /// Replicas running now (and restarting after a crash).
+    running: u32,
+    /// Where its proxy listens.
+    proxy: Option<String>,
+    /// Its replicas: id, version, address, state, whether in the proxy.
+    #[schema(value_type = Vec<Object>)]
+    instances: Vec<serde_json::Value>,
     /// The newest journal event about it.
     last_event: Option<Event>,
 }
@@ -103,7 +112,15 @@ pub(crate) async fn status(
     let store = state.store();
     let loaded = state.config();
     let mut services = Vec::with_capacity(loaded.config.services.len());
+    let running = match state.deployments() {
+        Some(manager) => manager
+            .status(&loaded.config)
+            .await
+            .map_err(|err| ApiError::from_error(&err))?,
+        None => Vec::new(),
+    };
     for service in &loaded.config.services {
+        let live = running.iter().find(|status| status.service == service.name);
         let last = store
             .events(&EventQuery {
                 service: Some(service.name.to_string()),
@@ -125,7 +142,35 @@ pub(crate) async fn status(
             backends,
             depends_on: service.depends_on.iter().map(ToString::to_string).collect(),
             health: describe_health(service),
-            state: "not_deployed".to_owned(),
+            state: match live {
+                Some(live) if live.version.is_some() => {
+                    let up = live
+                        .replicas
+                        .iter()
+                        .filter(|r| r.in_proxy || live.proxy.is_none())
+                        .count() as u32;
+                    if up >= live.desired && up > 0 {
+                        "running"
+                    } else if up == 0 {
+                        "stopped"
+                    } else {
+                        "degraded"
+                    }
+                }
+                _ => "not_deployed",
+            }
+            .to_owned(),
+            version: live.and_then(|live| live.version.as_ref().map(ToString::to_string)),
+            running: live.map_or(0, |live| live.replicas.len() as u32),
+            proxy: live.and_then(|live| live.proxy.map(|addr| addr.to_string())),
+            instances: live
+                .map(|live| {
+                    live.replicas
+                        .iter()
+                        .map(|replica| serde_json::to_value(replica).unwrap_or_default())
+                        .collect()
+                })
+                .unwrap_or_default(),
             last_event: last.events.into_iter().next(),
         });
     }

@@ -128,7 +128,7 @@ async fn tail(
 
 /// The id and JSON data of one server-sent event frame; comments
 /// (keep-alives) and non-event frames give `None`.
-fn parse_frame(frame: &str) -> Option<(i64, Value)> {
+pub(crate) fn parse_frame(frame: &str) -> Option<(i64, Value)> {
     let mut id = None;
     let mut data = String::new();
     let mut kind = None;

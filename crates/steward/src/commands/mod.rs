@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod check_config;
+mod deploy;
 mod events;
 mod migrate;
 mod status;
@@ -23,5 +24,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(command) => events::run(&global, command).await,
         Command::Status => status::run(&global).await,
         Command::Migrate(args) => migrate::run(&global, args).await,
+        Command::Deploy(args) => deploy::deploy(&global, args).await,
+        Command::Rollback(args) => deploy::rollback(&global, args).await,
+        Command::Deployments(command) => deploy::deployments(&global, command).await,
     }
 }

@@ -29,6 +29,7 @@ pub(crate) async fn run(global: &Global) -> anyhow::Result<()> {
     let mut table = output::table(&[
         "SERVICE",
         "STATE",
+        "VERSION",
         "REPLICAS",
         "PORT",
         "BACKENDS",
@@ -64,7 +65,12 @@ pub(crate) async fn run(global: &Global) -> anyhow::Result<()> {
         table.add_row(vec![
             output::text(&service["name"]),
             output::text(&service["state"]),
-            output::text(&service["replicas"]),
+            output::text(&service["version"]),
+            format!(
+                "{}/{}",
+                output::text(&service["running"]),
+                output::text(&service["replicas"])
+            ),
             output::text(&service["port"]),
             list(&service["backends"]),
             output::text(&service["health"]),

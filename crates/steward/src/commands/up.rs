@@ -17,7 +17,12 @@ pub(crate) async fn run(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     let config_name = loaded.display_name();
     let services = loaded.config.services.len();
     let shutdown = CancellationToken::new();
-    let running = steward_server::start(loaded, shutdown.clone()).await?;
+    let options = steward_server::StartOptions {
+        deployments: !args.no_services,
+        deploy_on_start: !args.no_services,
+        keep_services: args.keep_services,
+    };
+    let running = steward_server::start_with(loaded, shutdown.clone(), options).await?;
     output::line(&format!(
         "steward {} listening on {} (config {config_name}, {services} services, state on {})",
         env!("CARGO_PKG_VERSION"),

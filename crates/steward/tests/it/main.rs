@@ -3,5 +3,6 @@
 
 mod check_config;
 mod cli;
+mod container;
 mod migrate;
 mod support;

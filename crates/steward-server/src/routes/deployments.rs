@@ -1,0 +1,343 @@
+//! Deployments over HTTP: plan (dry run), start, list, show, watch as
+//! server-sent events, cancel, and roll back.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+};
+use futures::Stream;
+use serde::Deserialize;
+use steward_config::{Config, Source};
+use steward_core::{Event, EventId, Name, Version};
+use steward_deploy::{
+    DeployRequest, Deployment, DeploymentManager, DeploymentSummary, release_from_config,
+};
+use steward_store::{EventQuery, Order};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    ApiError, AppState,
+    auth::{Operator, Viewer},
+    error::ErrorBody,
+    extract::{JsonBody, QueryParams},
+    routes::events::{Flow, follow},
+};
+
+/// The longest `wait_lock_seconds` accepted.
+const MAX_WAIT_LOCK: u64 = 3600;
+
+/// A deployment request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployBody {
+    /// Release version to deploy.
+    #[schema(value_type = String, example = "1.4.2")]
+    version: Version,
+    /// Only these services (default: all).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    services: Option<Vec<Name>>,
+    /// Why, for the journal.
+    #[serde(default)]
+    reason: Option<String>,
+    /// Go on even if pre-deployment checks fail (journaled).
+    #[serde(default)]
+    force: bool,
+    /// Only plan: return the plan and the checks, change nothing.
+    #[serde(default)]
+    dry_run: bool,
+    /// Wait this long for another deployment to finish (default 0).
+    #[serde(default)]
+    wait_lock_seconds: u64,
+}
+
+/// A rollback request.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RollbackBody {
+    /// Only this service (default: the whole previous release).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    service: Option<Name>,
+    /// This version instead of the previous one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    to: Option<Version>,
+    /// Why, for the journal.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Filters for listing deployments.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only deployments touching this service.
+    service: Option<String>,
+    /// At most this many (default 50, at most 1000).
+    limit: Option<u32>,
+}
+
+fn manager(state: &AppState) -> Result<&DeploymentManager, ApiError> {
+    state.deployments().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "deployments_unavailable",
+            "this steward server does not run deployments",
+        )
+    })
+}
+
+/// The configuration as it is on disk now (a deployment takes the
+/// services' specs from the file at the time it starts, like a `git pull`
+/// before `kamal deploy`), or the one steward started with.
+fn current_config(state: &AppState) -> Result<Config, ApiError> {
+    let loaded = state.config();
+    match &loaded.source {
+        Source::File(path) => {
+            match steward_config::load(path, &steward_config::Environment::from_process()) {
+                Ok(reloaded) => Ok(reloaded.config),
+                Err(steward_config::Error::Invalid(report)) => {
+                    Err(ApiError::invalid("invalid_config", report.render()))
+                }
+                Err(err) => Err(ApiError::invalid("invalid_config", err.to_string())),
+            }
+        }
+        Source::Text(_) => Ok(loaded.config.clone()),
+    }
+}
+
+impl From<steward_deploy::Error> for ApiError {
+    fn from(err: steward_deploy::Error) -> Self {
+        ApiError::from_error(&err)
+    }
+}
+
+/// Plans a deployment (`dry_run`) or starts one. A started deployment is
+/// answered at once (202); follow it with `/api/v1/deployments/{id}/events`.
+/// A deployment refused by its pre-checks is answered with status
+/// `aborted` and the reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments",
+    operation_id = "deploy",
+    tag = "deployments",
+    security(("token" = [])),
+    request_body = DeployBody,
+    responses(
+        (status = 200, description = "The plan (dry run), or the refused deployment", body = Object),
+        (status = 202, description = "The deployment, started", body = Object),
+        (status = 409, description = "Another deployment holds the lock", body = ErrorBody),
+        (status = 422, description = "Invalid request or configuration", body = ErrorBody),
+    )
+)]
+pub(crate) async fn deploy(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    JsonBody(body): JsonBody<DeployBody>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let manager = manager(&state)?;
+    if body.wait_lock_seconds > MAX_WAIT_LOCK {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!(
+                "`wait_lock_seconds` is {}, above the maximum {MAX_WAIT_LOCK}",
+                body.wait_lock_seconds
+            ),
+        ));
+    }
+    let config = current_config(&state)?;
+    let release = release_from_config(&config, &body.version)?;
+    let request = DeployRequest {
+        release,
+        services: body.services,
+        actor: principal.actor,
+        reason: body.reason,
+        force: body.force,
+        wait_lock: Duration::from_secs(body.wait_lock_seconds),
+    };
+    if body.dry_run {
+        let plan = manager.plan(&config, &request).await?;
+        return Ok((StatusCode::OK, Json(plan.redacted())));
+    }
+    let deployment = manager.deploy(&config, request).await?;
+    let status = if deployment.status.is_final() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(deployment.redacted())))
+}
+
+/// Redeploys the previous successful release (of one service, or of the
+/// whole system), or the given version, through the same engine.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rollback",
+    operation_id = "rollback",
+    tag = "deployments",
+    security(("token" = [])),
+    request_body = RollbackBody,
+    responses(
+        (status = 202, description = "The rollback deployment, started", body = Object),
+        (status = 404, description = "No earlier release to roll back to", body = ErrorBody),
+    )
+)]
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    Operator(principal): Operator,
+    JsonBody(body): JsonBody<RollbackBody>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let manager = manager(&state)?;
+    let config = current_config(&state)?;
+    let (release, services) = manager
+        .rollback_release(body.service.as_ref(), body.to.as_ref())
+        .await?;
+    let reason = body
+        .reason
+        .unwrap_or_else(|| format!("rollback to {}", release.version));
+    let request = DeployRequest {
+        release,
+        services: Some(services),
+        actor: principal.actor,
+        reason: Some(reason),
+        force: false,
+        wait_lock: Duration::ZERO,
+    };
+    let deployment = manager.deploy(&config, request).await?;
+    let status = if deployment.status.is_final() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(deployment.redacted())))
+}
+
+/// Deployments, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments",
+    operation_id = "list_deployments",
+    tag = "deployments",
+    security(("token" = [])),
+    params(ListParams),
+    responses((status = 200, description = "Deployments, newest first", body = Object))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<Vec<DeploymentSummary>>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("`limit` is {limit}; it must be 1 to 1000"),
+        ));
+    }
+    let deployments = manager(&state)?
+        .list(params.service.as_deref(), limit)
+        .await?;
+    Ok(Json(deployments))
+}
+
+/// One deployment with its plan, checks and step statuses.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}",
+    operation_id = "get_deployment",
+    tag = "deployments",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The deployment", body = Object),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<Deployment>, ApiError> {
+    manager(&state)?
+        .get(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))
+}
+
+/// Cancels a running deployment: it stops its current step and rolls back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{id}/cancel",
+    operation_id = "cancel_deployment",
+    tag = "deployments",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 202, description = "Cancelling; the deployment rolls back"),
+        (status = 404, description = "Not running here", body = ErrorBody),
+    )
+)]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    manager(&state)?.cancel(&id)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The deployment's journal events from its start, live, as server-sent
+/// events; the stream ends after the event that ends the deployment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/events",
+    operation_id = "watch_deployment",
+    tag = "deployments",
+    security(("token" = [])),
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "A stream of the deployment's events", content_type = "text/event-stream", body = Event),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
+pub(crate) async fn watch(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let deployment = manager(&state)?
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
+    let filters = EventQuery {
+        kind: Some("deploy".to_owned()),
+        since: Some(deployment.created_at - chrono::Duration::seconds(1)),
+        order: Order::Asc,
+        limit: Some(500),
+        ..EventQuery::default()
+    };
+    let (sender, receiver) = mpsc::channel(64);
+    let flow = move |event: &Event| {
+        if event.payload["deployment"] != id.as_str() {
+            return Flow::Skip;
+        }
+        match event.kind.as_str() {
+            "deploy.succeeded" | "deploy.rolled_back" | "deploy.failed" | "deploy.aborted" => {
+                Flow::SendAndEnd
+            }
+            _ => Flow::Send,
+        }
+    };
+    tokio::spawn(follow(state, filters, EventId(0), sender, flow));
+    Ok(Sse::new(ReceiverStream::new(receiver))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
