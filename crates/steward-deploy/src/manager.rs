@@ -96,6 +96,26 @@ pub enum UpdateKind {
     },
 }
 
+/// Orders a deployment's rollout events before its next step event.
+enum JournalMsg {
+    Event(NewEvent),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Waits until the rollout events emitted so far are journaled.
+struct Journaler {
+    tx: tokio::sync::mpsc::UnboundedSender<JournalMsg>,
+}
+
+impl Journaler {
+    async fn flush(&self) {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        if self.tx.send(JournalMsg::Flush(done)).is_ok() {
+            let _ = flushed.await;
+        }
+    }
+}
+
 /// What runs for one service now.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ServiceStatus {
@@ -906,7 +926,7 @@ impl DeploymentManager {
             return Ok(());
         }
         let current = self.current_specs().await?;
-        let runtime = self.runtime_for("reconcile");
+        let (runtime, _) = self.runtime_for("reconcile");
         for spec in current.values() {
             if let Err(err) = runtime.converge(&spec.name, Some(spec), "reconcile").await {
                 tracing::error!(service = %spec.name, error = %err, "cannot bring the service to its last release");
@@ -938,18 +958,30 @@ impl DeploymentManager {
         Ok(())
     }
 
-    fn runtime_for(&self, deployment_id: &str) -> Runtime {
+    /// A runtime whose rollout events are journaled (tagged with the
+    /// deployment) and broadcast, with the handle that flushes the journal.
+    fn runtime_for(&self, deployment_id: &str) -> (Runtime, Journaler) {
         let updates = self.inner.updates.clone();
         let store = Arc::clone(&self.inner.store);
         let id = deployment_id.to_owned();
-        let (journal_tx, mut journal_rx) = tokio::sync::mpsc::unbounded_channel::<NewEvent>();
+        let (journal_tx, mut journal_rx) = tokio::sync::mpsc::unbounded_channel::<JournalMsg>();
         tokio::spawn(async move {
-            while let Some(event) = journal_rx.recv().await {
-                if let Err(err) = store.journal(vec![event]).await {
-                    tracing::warn!(error = %err, "cannot journal a rollout event");
+            while let Some(message) = journal_rx.recv().await {
+                match message {
+                    JournalMsg::Event(event) => {
+                        if let Err(err) = store.journal(vec![event]).await {
+                            tracing::warn!(error = %err, "cannot journal a rollout event");
+                        }
+                    }
+                    JournalMsg::Flush(done) => {
+                        let _ = done.send(());
+                    }
                 }
             }
         });
+        let journaler = Journaler {
+            tx: journal_tx.clone(),
+        };
         let sink: EventSink = Arc::new(move |event: RolloutEvent| {
             let (kind, service, summary) = describe_rollout(&event);
             let payload = {
@@ -957,7 +989,7 @@ impl DeploymentManager {
                 payload["deployment"] = json!(id);
                 payload
             };
-            let _ = journal_tx.send(
+            let _ = journal_tx.send(JournalMsg::Event(
                 NewEvent::new(
                     EventKind::new(kind).expect("valid kind"),
                     Actor::system(),
@@ -965,16 +997,17 @@ impl DeploymentManager {
                 )
                 .service(service)
                 .payload(payload),
-            );
+            ));
             let _ = updates.send(Update {
                 deployment_id: id.clone(),
                 kind: UpdateKind::Replica(event),
             });
         });
-        Runtime {
+        let runtime = Runtime {
             events: sink,
             ..self.inner.runtime.clone()
-        }
+        };
+        (runtime, journaler)
     }
 
     fn event(
@@ -1051,7 +1084,7 @@ impl DeploymentManager {
         config: Arc<Config>,
         cancel: CancellationToken,
     ) -> Result<()> {
-        let runtime = self.runtime_for(&deployment.id);
+        let (runtime, journaler) = self.runtime_for(&deployment.id);
         if deployment.status == DeploymentStatus::Running {
             for index in 0..deployment.plan.steps.len() {
                 if deployment.plan.steps[index].status == StepStatus::Succeeded {
@@ -1063,6 +1096,7 @@ impl DeploymentManager {
                     step.started_at = Some(Utc::now());
                     step.error = None;
                 }
+                journaler.flush().await;
                 self.save_step(&deployment, index).await?;
                 let outcome = tokio::select! {
                     outcome = self.run_step(&runtime, &mut deployment, index, &config) => outcome,
@@ -1074,6 +1108,7 @@ impl DeploymentManager {
                     Ok(detail) => {
                         step.status = StepStatus::Succeeded;
                         step.detail = Some(detail);
+                        journaler.flush().await;
                         self.save_step(&deployment, index).await?;
                     }
                     Err(err) => {
@@ -1081,6 +1116,7 @@ impl DeploymentManager {
                         step.error = Some(err.to_string());
                         deployment.status = DeploymentStatus::RollingBack;
                         deployment.error = Some(format!("{} failed: {err}", step.kind.label()));
+                        journaler.flush().await;
                         self.save_step(&deployment, index).await?;
                         break;
                     }
@@ -1100,6 +1136,7 @@ impl DeploymentManager {
                         describe_changes(&deployment.plan.changes)
                     ),
                 );
+                journaler.flush().await;
                 self.finish(&deployment, event).await?;
                 if let Some(argv) = &config.deploy.hooks.post_deploy
                     && let Err(err) = hooks::run(
@@ -1132,6 +1169,7 @@ impl DeploymentManager {
                 | StepStatus::RollingBack => {}
             }
             deployment.plan.steps[index].status = StepStatus::RollingBack;
+            journaler.flush().await;
             self.save_step(&deployment, index).await?;
             let outcome = self
                 .rollback_step(&runtime, &deployment, index, &config)
@@ -1148,6 +1186,7 @@ impl DeploymentManager {
                     step.error = Some(format!("rollback failed: {err}"));
                 }
             }
+            journaler.flush().await;
             self.save_step(&deployment, index).await?;
         }
         deployment.finished_at = Some(Utc::now());
@@ -1196,6 +1235,7 @@ impl DeploymentManager {
                 ),
             )
         };
+        journaler.flush().await;
         self.finish(&deployment, event).await?;
         if let Some(argv) = &config.deploy.hooks.on_rollback
             && let Err(err) = hooks::run(

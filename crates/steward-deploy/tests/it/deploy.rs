@@ -122,6 +122,14 @@ async fn rolling_update_of_four_replicas_under_load_fails_no_request() {
         );
     }
     assert_eq!(kinds.first().map(String::as_str), Some("deploy.started"));
+    // Replica events are journaled before the step that caused them ends.
+    let last_stop = kinds
+        .iter()
+        .rposition(|kind| kind == "deploy.replica.stopped");
+    let first_success = kinds
+        .iter()
+        .position(|kind| kind == "deploy.step.succeeded");
+    assert!(last_stop < first_success, "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("deploy.succeeded"));
 }
 

@@ -71,37 +71,6 @@ fn docker(args: &[&str]) -> String {
     stdout(&output).trim().to_owned()
 }
 
-/// Makes sure `steward-demo-agent` is next to the steward binary under
-/// test, building it with the same profile when it is missing.
-fn demo_agent_binary(steward: &Path) {
-    let agent = steward.with_file_name("steward-demo-agent");
-    if !agent.is_file() {
-        let profile_dir = steward
-            .parent()
-            .and_then(Path::file_name)
-            .and_then(|name| name.to_str())
-            .expect("the steward binary is in a profile directory");
-        let profile = if profile_dir == "debug" {
-            "dev"
-        } else {
-            profile_dir
-        };
-        let output = run(Command::new(env!("CARGO"))
-            .args(["build", "-p", "steward-demo-agent", "--profile", profile])
-            .current_dir(repo_root()));
-        assert!(
-            output.status.success(),
-            "cannot build steward-demo-agent:\n{}",
-            stderr(&output)
-        );
-    }
-    assert!(
-        agent.is_file(),
-        "{} is missing after building it",
-        agent.display()
-    );
-}
-
 /// Polls `url` until it answers 200 (returning its JSON body), the
 /// container stops, or the timeout passes (returning the last answer).
 fn wait_for_healthz(url: &str, container: &str) -> Result<Value, String> {
@@ -156,7 +125,7 @@ fn the_image_builds_and_its_container_passes_healthz() {
     }
     let repo = repo_root();
     let steward = Path::new(BIN);
-    demo_agent_binary(steward);
+    crate::support::demo_agent_binary(steward);
     let bin_dir = steward
         .parent()
         .expect("the steward binary is in a directory");

@@ -4,5 +4,6 @@
 mod check_config;
 mod cli;
 mod container;
+mod deploy;
 mod migrate;
 mod support;

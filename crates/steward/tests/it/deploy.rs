@@ -1,0 +1,276 @@
+//! Deployments through the real binary: `steward up` deploys the
+//! configured services, `steward deploy --wait` exits by the outcome, and
+//! steward killed with SIGKILL in the middle of deployments finishes each
+//! one after a restart without orphaned or duplicated replicas.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::support::{BIN, Server, cli_in, demo_agent_binary, stderr, stdout};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("free port")
+}
+
+/// A configuration running `replicas` demo agents behind `port`.
+fn agent_config(api: u16, port: u16, replicas: u32, extra_env: &str) -> String {
+    let agent = demo_agent_binary(Path::new(BIN));
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:{api}"
+
+[deploy]
+initial_version = "1.0.0"
+
+[[services]]
+name = "agent"
+replicas = {replicas}
+port = {port}
+env = {{ DEMO_AGENT_LLM_LATENCY_MS = "5ms", DEMO_AGENT_TOOL_LATENCY_MS = "1ms"{extra_env} }}
+process.command = ["{agent}", "--port", "{{port}}", "--agent-version", "{{version}}"]
+health = {{ http = "/healthz", interval = "300ms", timeout = "250ms", unhealthy_threshold = 2 }}
+rollout = {{ verify_window = "500ms", drain_timeout = "5s", stop_grace = "5s" }}
+"#,
+        agent = agent.display()
+    )
+}
+
+/// Status code of `GET path` on loopback `port`, if it answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn json(output: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(output)).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): {}\nstderr: {}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
+/// The agent service as `steward status -o json` shows it.
+fn agent_status(dir: &Path, config: &Path) -> Value {
+    let status = json(&cli_in(dir, config, &["status", "-o", "json"]));
+    status["services"][0].clone()
+}
+
+/// Replica processes started from `data_dir`'s process backend, found by
+/// the backend directory every replica carries in its environment.
+fn replica_processes(data_dir: &Path) -> Vec<u32> {
+    let marker = format!(
+        "STEWARD_BACKEND_DIR={}",
+        std::fs::canonicalize(data_dir.join("replicas"))
+            .unwrap_or_else(|_| data_dir.join("replicas"))
+            .display()
+    );
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if !zombie
+            && environ
+                .split(|b| *b == 0)
+                .any(|var| var == marker.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn up_deploys_and_deploy_wait_exits_by_the_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("steward.toml");
+    let port = free_port();
+    let api = free_port();
+    std::fs::write(&config, agent_config(api, port, 2, "")).expect("write config");
+    let server = Server::spawn(dir, config);
+    let dir = server.dir.path().to_owned();
+    wait_until(
+        "steward up has deployed the agent",
+        Duration::from_secs(60),
+        || agent_status(&dir, &server.config)["state"] == "running",
+    );
+    assert_eq!(agent_status(&dir, &server.config)["version"], "1.0.0");
+    assert_eq!(http_status(port, "/healthz"), Some(200));
+
+    let done = server.cli(&["deploy", "1.1.0", "--wait"]);
+    assert!(
+        done.status.success(),
+        "{}\n{}",
+        stdout(&done),
+        stderr(&done)
+    );
+    assert!(stdout(&done).contains("succeeded"), "{}", stdout(&done));
+    assert_eq!(agent_status(&dir, &server.config)["version"], "1.1.0");
+
+    // A version failing its health check: exit 1, and the reason.
+    std::fs::write(
+        &server.config,
+        agent_config(api, port, 2, r#", DEMO_AGENT_FAIL_HEALTH = "true""#),
+    )
+    .expect("write");
+    let failed = server.cli(&["deploy", "1.2.0", "--wait", "--output", "json"]);
+    assert_eq!(
+        failed.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&failed),
+        stderr(&failed)
+    );
+    let lines: Vec<Value> = stdout(&failed)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON lines"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|event| event["kind"] == "deploy.replica.unhealthy"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().expect("summary")["status"], "rolled_back");
+    let message = stderr(&failed);
+    assert!(message.contains("rolled back"), "{message}");
+    assert!(message.contains("GET /healthz answered 503"), "{message}");
+    assert_eq!(agent_status(&dir, &server.config)["version"], "1.1.0");
+    assert_eq!(http_status(port, "/healthz"), Some(200));
+
+    // `steward rollback` goes back to the previous good release by itself.
+    std::fs::write(&server.config, agent_config(api, port, 2, "")).expect("write");
+    let rolled = server.cli(&["rollback", "--wait"]);
+    assert!(
+        rolled.status.success(),
+        "{}\n{}",
+        stdout(&rolled),
+        stderr(&rolled)
+    );
+    assert_eq!(agent_status(&dir, &server.config)["version"], "1.0.0");
+
+    let listed = json(&server.cli(&["deployments", "list", "-o", "json"]));
+    let statuses: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|d| d["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["succeeded", "rolled_back", "succeeded", "succeeded"]
+    );
+
+    let (status, data, _) = server.terminate();
+    assert!(status.success());
+    assert!(
+        replica_processes(&data.path().join(".steward")).is_empty(),
+        "replicas stopped with steward"
+    );
+}
+
+#[test]
+fn steward_killed_in_the_middle_of_deployments_finishes_each_one_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("steward.toml");
+    let port = free_port();
+    std::fs::write(&config, agent_config(free_port(), port, 2, "")).expect("write config");
+    let mut server = Server::spawn(dir, config);
+    let data_dir = server.dir.path().join(".steward");
+    wait_until(
+        "steward up has deployed the agent",
+        Duration::from_secs(60),
+        || agent_status(server.dir.path(), &server.config)["state"] == "running",
+    );
+    for round in 0..20u64 {
+        let version = format!("2.0.{round}");
+        let started = json(&server.cli(&["deploy", &version, "-o", "json"]));
+        let id = started["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("deployment started: {started}"))
+            .to_owned();
+        // Kill points spread over the deployment (start, replica start,
+        // health wait, drain, verify window): 0 to 1.9 s in 100 ms steps.
+        std::thread::sleep(Duration::from_millis((round * 700) % 2000));
+        let (dir, config) = server.kill();
+        server = Server::spawn(dir, config);
+        let mut last = Value::Null;
+        wait_until(
+            &format!("deployment {id} (round {round}) ends after the restart"),
+            Duration::from_secs(60),
+            || {
+                last = json(&server.cli(&["deployments", "show", &id, "-o", "json"]));
+                matches!(last["status"].as_str(), Some("succeeded" | "rolled_back"))
+            },
+        );
+        wait_until(
+            "the service is back to 2 replicas behind its proxy",
+            Duration::from_secs(30),
+            || {
+                let agent = agent_status(server.dir.path(), &server.config);
+                agent["state"] == "running" && agent["running"] == 2
+            },
+        );
+        let processes = replica_processes(&data_dir);
+        assert_eq!(
+            processes.len(),
+            2,
+            "round {round}: no orphan, no duplicate: {processes:?} ({last})"
+        );
+        assert_eq!(
+            http_status(port, "/healthz"),
+            Some(200),
+            "round {round}: the proxy serves"
+        );
+    }
+    let (status, data, _) = server.terminate();
+    assert!(status.success());
+    assert!(
+        replica_processes(&data.path().join(".steward")).is_empty(),
+        "replicas stopped with steward"
+    );
+}
