@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod deployments;
 mod errors;
 mod events;
 mod migrations;

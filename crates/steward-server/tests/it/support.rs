@@ -69,6 +69,7 @@ pub(crate) fn config(dir: &Path) -> LoadedConfig {
 /// An application over a fresh SQLite store, with tokens of every role.
 pub(crate) struct App {
     pub(crate) router: Router,
+    pub(crate) state: AppState,
     pub(crate) store: Store,
     pub(crate) admin: String,
     pub(crate) operator: String,
@@ -79,8 +80,22 @@ pub(crate) struct App {
 
 impl App {
     pub(crate) async fn new() -> Self {
-        let test = steward_store::testing::sqlite().await;
         let dir = tempfile::tempdir().unwrap();
+        let loaded = config(dir.path());
+        Self::build(dir, loaded, false).await
+    }
+
+    /// An application that runs deployments of `toml` on the process
+    /// backend (replicas and their records in the test directory).
+    pub(crate) async fn with_deployments(toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = load_str("test.toml", toml, dir.path(), &Environment::default())
+            .expect("test config is valid");
+        Self::build(dir, loaded, true).await
+    }
+
+    async fn build(dir: tempfile::TempDir, loaded: LoadedConfig, deployments: bool) -> Self {
+        let test = steward_store::testing::sqlite().await;
         let store = test.store.clone();
         let mut tx = store.begin().await.unwrap();
         let mut tokens = Vec::new();
@@ -99,9 +114,33 @@ impl App {
             );
         }
         tx.commit().await.unwrap();
-        let state = AppState::new(store.clone(), config(dir.path()), CancellationToken::new());
+        let state = AppState::new(store.clone(), loaded, CancellationToken::new());
+        if deployments {
+            let backend = steward_deploy::ProcessBackend::open(
+                dir.path().join("replicas"),
+                dir.path().join("logs"),
+            )
+            .await
+            .expect("process backend");
+            let metrics = steward_proxy::ProxyMetrics::register(state.registry()).expect("metrics");
+            let proxies = steward_deploy::ProxySet::new(
+                "127.0.0.1".parse().unwrap(),
+                metrics,
+                CancellationToken::new(),
+            );
+            state.set_deployments(steward_deploy::DeploymentManager::new(
+                std::sync::Arc::new(store.clone()),
+                std::sync::Arc::new(backend),
+                proxies,
+                steward_deploy::ManagerOptions {
+                    data_dir: dir.path().to_owned(),
+                    host: "test".to_owned(),
+                },
+            ));
+        }
         App {
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             viewer: tokens.pop().unwrap(),
             operator: tokens.pop().unwrap(),
@@ -109,6 +148,11 @@ impl App {
             _test: test,
             dir,
         }
+    }
+
+    /// The deployment manager, when the app runs deployments.
+    pub(crate) fn deployments(&self) -> Option<&steward_deploy::DeploymentManager> {
+        self.state.deployments()
     }
 
     /// Sends a request; `body` is sent as JSON when given.

@@ -1,0 +1,286 @@
+//! The deployment endpoints with `oneshot`: roles, validation, dry runs,
+//! a real deployment of a small HTTP server on the process backend,
+//! watching it as server-sent events, and secrets kept out of answers.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{App, error_code};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One service: Python's HTTP server, healthy when its port accepts.
+fn config(port: u16) -> String {
+    format!(
+        r#"
+[[services]]
+name = "files"
+replicas = 2
+port = {port}
+env = {{ API_KEY = "very-secret-value" }}
+process.command = ["python3", "-m", "http.server", "{{port}}", "--bind", "127.0.0.1"]
+health = {{ tcp = true, interval = "200ms", timeout = "150ms" }}
+rollout = {{ verify_window = "300ms", stop_grace = "3s" }}
+"#
+    )
+}
+
+async fn wait_final(app: &App, id: &str) -> Value {
+    for _ in 0..300 {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/deployments/{id}"),
+                Some(&app.viewer),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if matches!(
+            body["status"].as_str(),
+            Some("succeeded" | "rolled_back" | "failed" | "aborted")
+        ) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("deployment {id} did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_is_planned_started_watched_and_listed() {
+    let port = free_port();
+    let app = App::with_deployments(&config(port)).await;
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.viewer),
+            Some(json!({"version": "1.0.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let (status, plan) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "1.0.0", "dry_run": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["plan"]["changes"][0]["kind"], "create");
+    let steps: Vec<&str> = plan["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["update_services", "verify_health"]);
+    assert!(
+        plan["plan"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true),
+        "{plan}"
+    );
+    let (_, listed) = app
+        .call(Method::GET, "/api/v1/deployments", Some(&app.viewer), None)
+        .await;
+    assert_eq!(listed, json!([]), "a dry run records nothing");
+
+    let (status, started) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "1.0.0", "reason": "first"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    assert!(
+        !started.to_string().contains("very-secret-value"),
+        "environment values are redacted"
+    );
+
+    // The watch stream ends with the deployment's last event, so the
+    // whole body can be read.
+    let (status, raw) = app
+        .call_raw(
+            Method::GET,
+            &format!("/api/v1/deployments/{id}/events"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(raw).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| serde_json::from_str(data.trim()).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["kind"], "deploy.started");
+    assert_eq!(events.last().unwrap()["kind"], "deploy.succeeded");
+    assert!(
+        events
+            .iter()
+            .all(|event| event["payload"]["deployment"] == id.as_str())
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|event| event["kind"] == "deploy.replica.added")
+            .count(),
+        2
+    );
+
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["actor"], "token:deployer");
+    assert!(!done.to_string().contains("very-secret-value"));
+
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            "/api/v1/deployments?service=files",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(listed[0]["id"], id.as_str());
+    let (_, none) = app
+        .call(
+            Method::GET,
+            "/api/v1/deployments?service=other",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(none, json!([]));
+
+    let (status, status_body) = app
+        .call(Method::GET, "/api/v1/status", Some(&app.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let files = &status_body["services"][0];
+    assert_eq!(
+        (
+            files["state"].as_str(),
+            files["version"].as_str(),
+            files["running"].as_u64()
+        ),
+        (Some("running"), Some("1.0.0"), Some(2))
+    );
+
+    // Nothing earlier to roll back to.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/rollback",
+            Some(&app.operator),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "no earlier successful release to roll back to"
+    );
+
+    let manager = app.deployments().unwrap();
+    manager.stop_all().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_requests_are_answered_with_the_field_at_fault() {
+    let app = App::with_deployments(&config(free_port())).await;
+    let cases = [
+        (json!({"version": "1.0 beta"}), "version"),
+        (
+            json!({"version": "1.0.0", "services": ["Bad Name"]}),
+            "services",
+        ),
+        (
+            json!({"version": "1.0.0", "wait_lock_seconds": 999999}),
+            "wait_lock_seconds",
+        ),
+        (json!({"version": "1.0.0", "colour": "blue"}), "colour"),
+        (json!({}), "version"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = app
+            .call(
+                Method::POST,
+                "/api/v1/deployments",
+                Some(&app.operator),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {answer}"
+        );
+        error_code(&answer);
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(field),
+            "{body} -> {answer}"
+        );
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "1.0.0", "services": ["nope"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/deployments/dep_000000000000",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments/dep_000000000000/cancel",
+            Some(&app.operator),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_deployments_says_so() {
+    let app = App::new().await;
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/deployments", Some(&app.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(&body), "deployments_unavailable");
+}
