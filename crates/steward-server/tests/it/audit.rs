@@ -27,6 +27,19 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
     let mutations: Vec<(Method, &str, Option<Value>)> = vec![
         (
             Method::POST,
+            "/api/v1/deployments",
+            Some(json!({"version": "1.0.0", "dry_run": true})),
+        ),
+        // Refusals are journaled like successes: nothing runs to cancel
+        // and no release to roll back to.
+        (
+            Method::POST,
+            "/api/v1/deployments/dep_000000000000/cancel",
+            None,
+        ),
+        (Method::POST, "/api/v1/rollback", Some(json!({}))),
+        (
+            Method::POST,
             "/api/v1/events",
             Some(json!({"kind": "ci.deploy.requested", "summary": "ci asked"})),
         ),
@@ -71,6 +84,7 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
         .iter()
         .map(|(method, path, _)| {
             let template = path
+                .replace("/deployments/dep_000000000000/", "/deployments/{id}/")
                 .replace("/tokens/deployer", "/tokens/{id}")
                 .replace("/databases/agents/", "/databases/{name}/");
             format!("{method} {template}")
@@ -99,7 +113,16 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
             (body, _) => body.clone(),
         };
         let (status, response) = app.call(method.clone(), path, Some(&app.admin), body).await;
-        assert!(status.is_success(), "{method} {path}: {status} {response}");
+        let expected = if path.contains("dep_000000000000") || path.ends_with("/rollback") {
+            StatusCode::NOT_FOUND
+        } else {
+            status
+        };
+        assert!(
+            status.is_success() || status == expected,
+            "{method} {path}: {status} {response}"
+        );
+        assert_eq!(status, expected, "{method} {path}: {response}");
     }
     let audited = audit_events(&app).await;
     for (method, path, _) in &mutations {
@@ -108,7 +131,12 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
             .find(|e| e.payload["method"] == method.as_str() && e.payload["path"] == *path)
             .unwrap_or_else(|| panic!("{method} {path} was not journaled"));
         assert_eq!(event.actor.as_str(), "token:root");
-        assert!(event.payload["status"].as_u64().unwrap() < 300);
+        let refused = path.contains("dep_000000000000") || path.ends_with("/rollback");
+        assert_eq!(
+            event.payload["status"].as_u64().unwrap() < 300,
+            !refused,
+            "{path}"
+        );
         assert!(
             event.payload["request_id"].is_string(),
             "{:?}",

@@ -27,7 +27,7 @@ replicas = 2
 port = {port}
 env = {{ API_KEY = "very-secret-value" }}
 process.command = ["python3", "-m", "http.server", "{{port}}", "--bind", "127.0.0.1"]
-health = {{ tcp = true, interval = "200ms", timeout = "150ms" }}
+health = {{ tcp = true, interval = "200ms", timeout = "150ms", start_period = "20s" }}
 rollout = {{ verify_window = "300ms", stop_grace = "3s" }}
 "#
     )
@@ -277,7 +277,7 @@ async fn bad_requests_are_answered_with_the_field_at_fault() {
 
 #[tokio::test]
 async fn a_server_without_deployments_says_so() {
-    let app = App::new().await;
+    let app = App::without_deployments().await;
     let (status, body) = app
         .call(Method::GET, "/api/v1/deployments", Some(&app.viewer), None)
         .await;

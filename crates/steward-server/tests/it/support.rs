@@ -82,6 +82,13 @@ impl App {
     pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let loaded = config(dir.path());
+        Self::build(dir, loaded, true).await
+    }
+
+    /// An application that serves the API only (no deployment manager).
+    pub(crate) async fn without_deployments() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = config(dir.path());
         Self::build(dir, loaded, false).await
     }
 
