@@ -96,6 +96,13 @@ pub(crate) enum Command {
     Events(EventsCommand),
     /// Show steward's state and the services it knows.
     Status,
+    /// Probe a steward's `/healthz` (no token needed); exit 0 when healthy.
+    /// Used as the container image's HEALTHCHECK.
+    Healthcheck {
+        /// Give up after this long.
+        #[arg(long, default_value = "5s", value_name = "DURATION")]
+        timeout: steward_core::HumanDuration,
+    },
     /// Database migrations: status, plan, apply, down, repair, backups.
     Migrate(MigrateArgs),
     /// Deploy a release: plan, pre-checks, migrations, rolling or

@@ -3,6 +3,7 @@
 mod check_config;
 mod deploy;
 mod events;
+mod healthcheck;
 mod migrate;
 mod status;
 mod token;
@@ -23,6 +24,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => token::run(&global, command).await,
         Command::Events(command) => events::run(&global, command).await,
         Command::Status => status::run(&global).await,
+        Command::Healthcheck { timeout } => healthcheck::run(&global, timeout.get()).await,
         Command::Migrate(args) => migrate::run(&global, args).await,
         Command::Deploy(args) => deploy::deploy(&global, args).await,
         Command::Rollback(args) => deploy::rollback(&global, args).await,

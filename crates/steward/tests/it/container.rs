@@ -182,6 +182,25 @@ fn the_image_builds_and_its_container_passes_healthz() {
     let health = health.unwrap_or_else(|err| panic!("{err}\ncontainer logs:\n{logs}"));
     assert_eq!(health["status"], "ok", "{health}\ncontainer logs:\n{logs}");
 
+    // Docker's own health check (`steward healthcheck` inside) agrees.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Health.Status}}",
+            &cleanup.container,
+        ]);
+        if state == "healthy" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container's HEALTHCHECK never passed (last state {state})"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
     // SIGTERM reaches steward as PID 1 and it shuts down cleanly.
     docker(&["stop", "-t", "30", &cleanup.container]);
     let exit = docker(&["inspect", "-f", "{{.State.ExitCode}}", &cleanup.container]);
