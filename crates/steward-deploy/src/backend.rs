@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::{Result, model::ServiceSpec};
 
+pub mod docker;
 pub mod process;
 
 /// Whether a replica's program runs.

@@ -40,6 +40,16 @@ pub enum Error {
         /// What was expected and what came.
         reason: String,
     },
+    /// A metric gate failed.
+    #[error("metric gate {gate} of {service} failed: {reason}")]
+    Gate {
+        /// The service.
+        service: String,
+        /// The gate's name.
+        gate: String,
+        /// What the metrics showed.
+        reason: String,
+    },
     /// A hook failed.
     #[error("hook {hook} failed: {reason}")]
     Hook {
@@ -119,6 +129,7 @@ impl steward_core::ErrorCode for Error {
             Error::Unhealthy { .. } => "replica_unhealthy",
             Error::ProgressDeadline { .. } => "progress_deadline",
             Error::Smoke { .. } => "smoke_check_failed",
+            Error::Gate { .. } => "metric_gate_failed",
             Error::Hook { .. } => "hook_failed",
             Error::Locked { .. } => "deployment_in_progress",
             Error::ChecksFailed(_) => "pre_checks_failed",
@@ -139,6 +150,7 @@ impl steward_core::ErrorCode for Error {
             | Error::Unhealthy { .. }
             | Error::ProgressDeadline { .. }
             | Error::Smoke { .. }
+            | Error::Gate { .. }
             | Error::Hook { .. }
             | Error::Cancelled => ErrorKind::Failed,
             Error::Locked { .. } => ErrorKind::Conflict,

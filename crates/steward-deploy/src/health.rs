@@ -103,10 +103,7 @@ impl Prober {
                         Err(format!("GET {path} answered {status}"))
                     }
                 }
-                Probe::Tcp => tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map(drop)
-                    .map_err(|err| format!("connect to {addr}: {err}")),
+                Probe::Tcp => tcp_probe(addr).await,
                 Probe::Command(argv) => {
                     let status = tokio::process::Command::new(&argv[0])
                         .args(&argv[1..])
@@ -134,6 +131,29 @@ impl Prober {
                 steward_core::format_duration(timeout)
             )),
         }
+    }
+}
+
+/// How long a TCP probe waits to see whether an accepted connection is
+/// closed at once.
+const TCP_SETTLE: Duration = Duration::from_millis(100);
+
+/// Healthy when the port accepts a connection that stays open. A port
+/// forwarder in front of the replica (Docker's, for published ports)
+/// accepts even when nothing listens behind it, then closes the
+/// connection at once: that counts as a failure. A service that sends a
+/// banner, or says nothing, passes.
+async fn tcp_probe(addr: SocketAddr) -> Result<(), String> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|err| format!("connect to {addr}: {err}"))?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(TCP_SETTLE, stream.peek(&mut byte)).await {
+        Ok(Ok(0)) => Err(format!("{addr} accepted and closed the connection at once")),
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => {
+            Err(format!("{addr} reset the connection at once"))
+        }
+        _ => Ok(()),
     }
 }
 

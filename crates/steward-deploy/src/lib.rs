@@ -13,6 +13,7 @@
 
 mod checks;
 mod error;
+mod gates;
 pub mod health;
 mod hooks;
 mod manager;
@@ -23,8 +24,10 @@ mod store;
 
 pub mod backend;
 
+pub use backend::docker::DockerBackend;
 pub use backend::{Backend, Replica, ReplicaEvent, ReplicaState, process::ProcessBackend};
 pub use error::{Error, Result};
+pub use gates::MetricGate;
 pub use hooks::HookContext;
 pub use manager::{
     DeployRequest, DeploymentManager, ManagerOptions, ReplicaStatus, ServiceStatus, Update,

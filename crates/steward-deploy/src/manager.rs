@@ -25,6 +25,7 @@ use crate::{
     Error, Result,
     backend::{Backend, ReplicaEvent},
     checks,
+    gates::MetricGate,
     hooks::{self, HookContext},
     model::{
         ChangeKind, CheckResult, Deployment, DeploymentStatus, DeploymentSummary, LockHolder, Plan,
@@ -155,6 +156,7 @@ struct Inner {
     running: Mutex<HashMap<String, CancellationToken>>,
     finished: watch::Sender<u64>,
     updates: broadcast::Sender<Update>,
+    gates: Mutex<Vec<Arc<dyn MetricGate>>>,
 }
 
 /// Plans and runs deployments. Cloning shares it.
@@ -256,10 +258,16 @@ impl DeploymentManager {
                 running: Mutex::new(HashMap::new()),
                 finished,
                 updates,
+                gates: Mutex::new(Vec::new()),
             }),
         };
         manager.journal_replica_events();
         manager
+    }
+
+    /// Adds a metric gate that every later `verify_health` step checks.
+    pub fn add_gate(&self, gate: Arc<dyn MetricGate>) {
+        self.inner.gates.lock().expect("gate list lock").push(gate);
     }
 
     /// Live progress of every deployment.
@@ -1413,9 +1421,26 @@ impl DeploymentManager {
                         smoke_count += 1;
                     }
                 }
+                let gates: Vec<Arc<dyn MetricGate>> =
+                    self.inner.gates.lock().expect("gate list lock").clone();
+                let since = deployment.plan.steps[0]
+                    .started_at
+                    .unwrap_or(deployment.created_at);
+                for spec in &specs {
+                    for gate in &gates {
+                        gate.check(spec, since)
+                            .await
+                            .map_err(|reason| Error::Gate {
+                                service: spec.name.to_string(),
+                                gate: gate.name(),
+                                reason,
+                            })?;
+                    }
+                }
                 Ok(format!(
-                    "{} services healthy through their verify windows; {smoke_count} smoke checks passed",
-                    specs.len()
+                    "{} services healthy through their verify windows; {smoke_count} smoke checks and {} metric gates passed",
+                    specs.len(),
+                    gates.len() * specs.len()
                 ))
             }
         }

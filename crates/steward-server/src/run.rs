@@ -216,12 +216,13 @@ async fn deployment_manager(
         BackendKind::Process => {
             Arc::new(ProcessBackend::open(data_dir.join("replicas"), data_dir.join("logs")).await?)
         }
-        BackendKind::Docker => {
-            return Err(Error::Deploy(steward_deploy::Error::Invalid(
-                "the docker backend is not available in this build; use `backend = \"process\"`"
-                    .to_owned(),
-            )));
-        }
+        BackendKind::Docker => Arc::new(
+            steward_deploy::DockerBackend::connect(
+                &steward_deploy::DockerBackend::scope_for_dir(data_dir),
+                &config.config.deploy.docker_network,
+            )
+            .await?,
+        ),
     };
     let metrics = ProxyMetrics::register(state.registry()).map_err(|err| {
         Error::Deploy(steward_deploy::Error::Invalid(format!(

@@ -548,7 +548,7 @@ impl Backend for ProcessBackend {
 }
 
 /// Replaces the per-replica placeholders of one argument.
-fn render(arg: &str, spec: &ServiceSpec, port: u16, index: u32) -> String {
+pub(crate) fn render(arg: &str, spec: &ServiceSpec, port: u16, index: u32) -> String {
     render_placeholders(arg, |name| match name {
         "version" => Some(spec.version.to_string()),
         "port" => Some(port.to_string()),

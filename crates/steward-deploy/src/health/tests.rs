@@ -125,3 +125,52 @@ async fn staying_healthy_fails_on_consecutive_failures_only() {
     assert_eq!(calls.lock().unwrap().len(), 3);
     assert_eq!(begin.elapsed(), Duration::from_secs(4));
 }
+
+#[tokio::test]
+async fn a_tcp_probe_fails_when_the_port_closes_the_connection_at_once() {
+    use tokio::net::TcpListener;
+    let prober = super::Prober::new();
+    let check: steward_config::HealthCheck =
+        serde_json::from_value(serde_json::json!({"tcp": true})).expect("check");
+    // A listener that keeps connections open: healthy.
+    let open = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let open_addr = open.local_addr().expect("addr");
+    let keeper = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = open.accept().await {
+            held.push(stream);
+        }
+    });
+    prober
+        .probe(Some(&check), open_addr, Duration::from_secs(1))
+        .await
+        .expect("an open connection is healthy");
+    // A forwarder with nothing behind it: accepts, then closes.
+    let closing = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let closing_addr = closing.local_addr().expect("addr");
+    let closer = tokio::spawn(async move {
+        while let Ok((stream, _)) = closing.accept().await {
+            drop(stream);
+        }
+    });
+    let err = prober
+        .probe(Some(&check), closing_addr, Duration::from_secs(1))
+        .await
+        .expect_err("closed at once");
+    assert!(
+        err.contains("closed the connection at once") || err.contains("reset"),
+        "{err}"
+    );
+    // Nothing listening: refused.
+    drop(keeper);
+    closer.abort();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let err = prober
+        .probe(Some(&check), refused, Duration::from_secs(1))
+        .await
+        .expect_err("refused");
+    assert!(err.starts_with("connect to"), "{err}");
+}

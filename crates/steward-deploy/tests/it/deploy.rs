@@ -307,7 +307,7 @@ expect_status = 200
             .steps
             .last()
             .and_then(|step| step.detail.as_deref())
-            .is_some_and(|d| d.contains("1 smoke checks passed"))
+            .is_some_and(|d| d.contains("1 smoke checks and 0 metric gates passed"))
     );
 
     // The bad version dropped the model the smoke check uses; the load

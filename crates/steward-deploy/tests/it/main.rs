@@ -2,5 +2,7 @@
 //! real proxies, state in a real SQLite store.
 
 mod deploy;
+mod docker;
 mod recovery;
+mod steps;
 mod support;

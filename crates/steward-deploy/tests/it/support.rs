@@ -64,7 +64,21 @@ pub(crate) struct Service {
     pub(crate) rollout: String,
     /// Extra top-level TOML (e.g. `[deploy.hooks]`).
     pub(crate) extra: String,
+    /// Run on the Docker backend: a `[services.docker]` section and
+    /// `[deploy] backend = "docker"`.
+    pub(crate) docker: Option<DockerService>,
 }
+
+/// The demo agent as a container.
+pub(crate) struct DockerService {
+    /// Image holding the demo agent as its entry point.
+    pub(crate) image: String,
+    /// `[deploy] docker_network`.
+    pub(crate) network: String,
+}
+
+/// The port the demo agent listens on inside its container.
+pub(crate) const CONTAINER_PORT: u16 = 8080;
 
 impl Service {
     pub(crate) fn new(port: u16, replicas: u32) -> Self {
@@ -75,6 +89,7 @@ impl Service {
             env: String::new(),
             rollout: String::new(),
             extra: String::new(),
+            docker: None,
         }
     }
 
@@ -85,8 +100,26 @@ impl Service {
         } else {
             format!(", {}", self.env)
         };
+        let (deploy, docker) = match &self.docker {
+            None => (String::new(), String::new()),
+            Some(docker) => (
+                format!(
+                    "[deploy]\nbackend = \"docker\"\ndocker_network = \"{}\"\n",
+                    docker.network
+                ),
+                format!(
+                    r#"
+[services.docker]
+image = "{image}"
+port = {CONTAINER_PORT}
+command = ["--listen", "0.0.0.0", "--port", "{{port}}", "--agent-version", "{{version}}"]
+"#,
+                    image = docker.image
+                ),
+            ),
+        };
         format!(
-            r#"
+            r#"{deploy}
 [[services]]
 name = "agent"
 replicas = {replicas}
@@ -95,6 +128,7 @@ env = {{ DEMO_AGENT_LLM_LATENCY_MS = "20ms", DEMO_AGENT_TOOL_LATENCY_MS = "2ms",
 
 [services.process]
 command = ["{agent}", "--port", "{{port}}", "--agent-version", "{{version}}"]
+{docker}
 
 [services.health]
 http = "/healthz"
@@ -153,6 +187,20 @@ impl Harness {
         }
     }
 
+    /// A manager on a SQLite store and `backend`.
+    pub(crate) async fn with_backend(backend: Arc<dyn Backend>) -> Self {
+        let store = steward_store::testing::sqlite().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shutdown = CancellationToken::new();
+        let manager = Self::manager_with(&store, dir.path(), shutdown.clone(), backend);
+        Harness {
+            manager,
+            store,
+            dir,
+            shutdown,
+        }
+    }
+
     /// A manager as a fresh steward process would build it over the same
     /// state and backend directory.
     pub(crate) async fn manager_on(
@@ -163,11 +211,20 @@ impl Harness {
         let backend = ProcessBackend::open(dir.join("replicas"), dir.join("logs"))
             .await
             .expect("open process backend");
+        Self::manager_with(store, dir, shutdown, Arc::new(backend))
+    }
+
+    /// A manager over `store` and `backend`, with `dir` as data directory.
+    fn manager_with(
+        store: &TestStore,
+        dir: &Path,
+        shutdown: CancellationToken,
+        backend: Arc<dyn Backend>,
+    ) -> DeploymentManager {
         let registry = prometheus::Registry::new();
         let metrics = steward_proxy::ProxyMetrics::register(&registry).expect("proxy metrics");
         let proxies = ProxySet::new("127.0.0.1".parse().expect("ip"), metrics, shutdown);
         let store: Arc<dyn DeployStore> = Arc::new(store.store.clone());
-        let backend: Arc<dyn Backend> = Arc::new(backend);
         DeploymentManager::new(
             store,
             backend,

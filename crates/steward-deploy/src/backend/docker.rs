@@ -1,0 +1,945 @@
+//! The Docker backend: every replica is a container of the local Docker
+//! engine, talked to over its unix socket (`DOCKER_HOST=unix://...` or
+//! `/var/run/docker.sock`).
+//!
+//! Containers carry their identity in labels (`io.steward.service`,
+//! `io.steward.version`, `io.steward.replica`...), so that the engine is
+//! the only record: a steward that starts again lists them and goes on.
+//! `io.steward.scope` names the steward instance (its data directory,
+//! hashed) so that several stewards, or parallel tests, on one engine do
+//! not see each other's containers.
+//!
+//! Every container joins the system's network with its service name as
+//! alias, publishes its port on 127.0.0.1, and has the restart policy
+//! `unless-stopped`: Docker restarts a replica that exits (whatever its
+//! exit code, as the process backend does), with its own backoff, whether
+//! steward runs or not; only steward's own stop ends it. Its logs stay with Docker (json-file,
+//! rotated), read by [`DockerBackend::logs`].
+//!
+//! The host port is chosen by steward (a free loopback port) rather than
+//! left to Docker: Docker allocates an ephemeral port again at every
+//! restart, which would leave the proxy pointing at the old one after a
+//! crash.
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::{Ipv4Addr, SocketAddr, TcpListener},
+    path::Path,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use bollard::{
+    Docker,
+    errors::Error as DockerError,
+    models::{
+        ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
+        EventMessage, HostConfig, HostConfigLogConfig, NetworkCreateRequest, NetworkingConfig,
+        PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    },
+    query_parameters::{
+        CreateContainerOptions, EventsOptions, ListContainersOptions, LogsOptions,
+        RemoveContainerOptions, StopContainerOptions,
+    },
+};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use steward_core::{Name, Version};
+use tokio::sync::broadcast;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{Backend, Replica, ReplicaEvent, ReplicaState, StartRequest, process::render};
+use crate::{Error, Result, model::RunSpec, model::ServiceSpec};
+
+const KIND: &str = "docker";
+
+/// Label naming the steward instance that owns a container.
+pub const SCOPE_LABEL: &str = "io.steward.scope";
+/// Label naming the replica's service.
+pub const SERVICE_LABEL: &str = "io.steward.service";
+/// Label naming the release version the replica runs.
+pub const VERSION_LABEL: &str = "io.steward.version";
+/// Label naming the replica (its id).
+pub const REPLICA_LABEL: &str = "io.steward.replica";
+/// Label holding the replica's index among its service's replicas.
+pub const INDEX_LABEL: &str = "io.steward.replica-index";
+/// Label holding [`ServiceSpec::hash`] of the spec the replica runs.
+pub const SPEC_HASH_LABEL: &str = "io.steward.spec-hash";
+/// Label naming the deployment that started the replica.
+pub const DEPLOYMENT_LABEL: &str = "io.steward.deployment";
+/// Label holding the port the service listens on inside the container.
+pub const PORT_LABEL: &str = "io.steward.port";
+/// Label holding the loopback port the container's port is published on.
+pub const HOST_PORT_LABEL: &str = "io.steward.host-port";
+
+/// Docker's first restart delay; it doubles at every restart (reset after
+/// ten seconds of running) up to a minute.
+const DOCKER_MIN_BACKOFF: Duration = Duration::from_millis(100);
+const DOCKER_MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Docker's request timeout when none is longer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Starts retried when the chosen host port was taken meanwhile.
+const PORT_ATTEMPTS: usize = 3;
+
+struct Inner {
+    docker: Docker,
+    scope: String,
+    network: String,
+    socket: String,
+    events: broadcast::Sender<ReplicaEvent>,
+    /// Replicas being stopped: neither listed nor reported as crashed.
+    stopping: Arc<Mutex<HashSet<String>>>,
+    /// Stops the event follower with the backend.
+    _follower: DropGuard,
+}
+
+/// Runs replicas as containers of the local Docker engine.
+#[derive(Clone)]
+pub struct DockerBackend {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DockerBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerBackend")
+            .field("socket", &self.inner.socket)
+            .field("scope", &self.inner.scope)
+            .field("network", &self.inner.network)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DockerBackend {
+    /// Connects to the local Docker engine (negotiating the API version),
+    /// creates `network` (bridge) when it is missing, and starts following
+    /// the engine's events for the containers labelled with `scope`.
+    pub async fn connect(scope: &str, network: &str) -> Result<Self> {
+        let socket = socket_path();
+        let docker = Docker::connect_with_unix_defaults()
+            .map_err(|err| {
+                Error::backend(
+                    KIND,
+                    format!("cannot use the Docker engine at {socket}: {err}"),
+                )
+            })?
+            .negotiate_version()
+            .await
+            .map_err(|err| {
+                Error::backend(
+                    KIND,
+                    format!(
+                        "cannot reach the Docker engine at {socket}: {}",
+                        message(&err)
+                    ),
+                )
+            })?;
+        ensure_network(&docker, network).await?;
+        let (events, _) = broadcast::channel(256);
+        let stopping = Arc::new(Mutex::new(HashSet::new()));
+        let cancel = CancellationToken::new();
+        let follower = Follower {
+            docker: docker.clone(),
+            scope: scope.to_owned(),
+            events: events.clone(),
+            stopping: Arc::clone(&stopping),
+            killed: HashSet::new(),
+        };
+        tokio::spawn(follower.run(unix_now(), cancel.clone()));
+        tracing::info!(%socket, scope, network, "docker backend connected");
+        Ok(DockerBackend {
+            inner: Arc::new(Inner {
+                docker,
+                scope: scope.to_owned(),
+                network: network.to_owned(),
+                socket,
+                events,
+                stopping,
+                _follower: cancel.drop_guard(),
+            }),
+        })
+    }
+
+    /// The scope of a steward whose data directory is `dir`: a short hash
+    /// of its absolute path.
+    pub fn scope_for_dir(dir: &Path) -> String {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+        let digest = Sha256::digest(dir.display().to_string().as_bytes());
+        hex::encode(&digest[..8])
+    }
+
+    /// The scope label value of this backend's containers.
+    pub fn scope(&self) -> &str {
+        &self.inner.scope
+    }
+
+    /// The network its containers join.
+    pub fn network(&self) -> &str {
+        &self.inner.network
+    }
+
+    /// The container name of a replica.
+    pub fn container_name(id: &str) -> String {
+        format!("steward-{id}")
+    }
+
+    /// The last `tail` lines of a replica's output (stdout and stderr,
+    /// interleaved as Docker kept them).
+    pub async fn logs(&self, id: &str, tail: usize) -> Result<String> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.to_string(),
+            ..Default::default()
+        };
+        let mut stream = self
+            .inner
+            .docker
+            .logs(&Self::container_name(id), Some(options));
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(output) => text.push_str(&String::from_utf8_lossy(output.as_ref())),
+                Err(err) if status(&err) == Some(404) => {
+                    return Err(Error::backend(KIND, format!("replica {id} does not exist")));
+                }
+                Err(err) => {
+                    return Err(Error::backend(
+                        KIND,
+                        format!("cannot read the logs of replica {id}: {}", message(&err)),
+                    ));
+                }
+            }
+        }
+        Ok(text)
+    }
+
+    fn stopping(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner.stopping.lock().expect("stopping set lock")
+    }
+
+    /// Creates and starts the container of `request` publishing
+    /// `host_port`; the container is removed again when it cannot start.
+    async fn create_and_start(
+        &self,
+        request: &StartRequest<'_>,
+        image: &str,
+        port: u16,
+        command: Option<&Vec<String>>,
+        host_port: u16,
+    ) -> Result<(), DockerError> {
+        let spec = request.spec;
+        let name = Self::container_name(&request.id);
+        let port_key = format!("{port}/tcp");
+        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend([
+            format!("PORT={port}"),
+            format!("STEWARD_SERVICE={}", spec.name),
+            format!("STEWARD_VERSION={}", spec.version),
+            format!("STEWARD_REPLICA={}", request.index),
+            format!("STEWARD_REPLICA_ID={}", request.id),
+        ]);
+        let labels = HashMap::from([
+            (SCOPE_LABEL.to_owned(), self.inner.scope.clone()),
+            (SERVICE_LABEL.to_owned(), spec.name.to_string()),
+            (VERSION_LABEL.to_owned(), spec.version.to_string()),
+            (REPLICA_LABEL.to_owned(), request.id.clone()),
+            (INDEX_LABEL.to_owned(), request.index.to_string()),
+            (SPEC_HASH_LABEL.to_owned(), spec.hash()),
+            (
+                DEPLOYMENT_LABEL.to_owned(),
+                request.deployment_id.to_owned(),
+            ),
+            (PORT_LABEL.to_owned(), port.to_string()),
+            (HOST_PORT_LABEL.to_owned(), host_port.to_string()),
+        ]);
+        let resources = spec.resources.as_ref();
+        let host_config = HostConfig {
+            port_bindings: Some(HashMap::from([(
+                port_key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+                    host_port: Some(host_port.to_string()),
+                }]),
+            )])),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            network_mode: Some(self.inner.network.clone()),
+            nano_cpus: resources
+                .and_then(|r| r.cpus)
+                .map(|cpus| (cpus * 1e9).round() as i64),
+            memory: resources
+                .and_then(|r| r.memory)
+                .map(|memory| i64::try_from(memory.bytes()).unwrap_or(i64::MAX)),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".to_owned()),
+                config: Some(HashMap::from([
+                    ("max-size".to_owned(), "10m".to_owned()),
+                    ("max-file".to_owned(), "3".to_owned()),
+                ])),
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: command.map(|args| {
+                args.iter()
+                    .map(|arg| render(arg, spec, port, request.index))
+                    .collect()
+            }),
+            env: Some(env),
+            labels: Some(labels),
+            exposed_ports: Some(vec![port_key]),
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    self.inner.network.clone(),
+                    EndpointSettings {
+                        aliases: Some(vec![spec.name.to_string()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        self.inner
+            .docker
+            .create_container(Some(options), body)
+            .await?;
+        if let Err(err) = self.inner.docker.start_container(&name, None).await {
+            let _ = self
+                .inner
+                .docker
+                .remove_container(&name, Some(force_remove()))
+                .await;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn inspect(&self, id: &str) -> Result<Option<ContainerInspectResponse>> {
+        match self
+            .inner
+            .docker
+            .inspect_container(&Self::container_name(id), None)
+            .await
+        {
+            Ok(found) => Ok(Some(found)),
+            Err(err) if status(&err) == Some(404) => Ok(None),
+            Err(err) => Err(Error::backend(
+                KIND,
+                format!("cannot inspect replica {id}: {}", message(&err)),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn ping(&self) -> Result<String> {
+        let version = self.inner.docker.version().await.map_err(|err| {
+            Error::backend(
+                KIND,
+                format!(
+                    "cannot reach the Docker engine at {}: {}",
+                    self.inner.socket,
+                    message(&err)
+                ),
+            )
+        })?;
+        Ok(format!(
+            "docker engine {} (api {}) at {}, network {}",
+            version.version.as_deref().unwrap_or("?"),
+            version.api_version.as_deref().unwrap_or("?"),
+            self.inner.socket,
+            self.inner.network
+        ))
+    }
+
+    async fn artifact(&self, spec: &ServiceSpec) -> Result<String> {
+        let RunSpec::Docker { image, .. } = &spec.run else {
+            return Err(Error::backend(
+                KIND,
+                format!("service {} has no docker image", spec.name),
+            ));
+        };
+        match self.inner.docker.inspect_image(image).await {
+            Ok(found) => {
+                let id = found.id.unwrap_or_default();
+                let short = id.strip_prefix("sha256:").unwrap_or(&id);
+                Ok(format!(
+                    "{} is image {image} ({}, {})",
+                    spec.name,
+                    &short[..short.len().min(12)],
+                    steward_core::ByteSize(found.size.unwrap_or_default().max(0) as u64)
+                ))
+            }
+            Err(err) if status(&err) == Some(404) => Err(image_missing(image)),
+            Err(err) => Err(Error::backend(
+                KIND,
+                format!("cannot inspect image {image}: {}", message(&err)),
+            )),
+        }
+    }
+
+    async fn start(&self, request: StartRequest<'_>) -> Result<Replica> {
+        let spec = request.spec;
+        let RunSpec::Docker {
+            image,
+            port,
+            command,
+        } = &spec.run
+        else {
+            return Err(Error::backend(
+                KIND,
+                format!("service {} has no docker image", spec.name),
+            ));
+        };
+        let name = Self::container_name(&request.id);
+        let mut attempt = 0;
+        let host_port = loop {
+            attempt += 1;
+            let host_port = free_port()?;
+            match self
+                .create_and_start(&request, image, *port, command.as_ref(), host_port)
+                .await
+            {
+                Ok(()) => break host_port,
+                Err(err) => {
+                    let text = message(&err);
+                    let port_taken = text.contains("port is already allocated")
+                        || text.contains("address already in use");
+                    if port_taken && attempt < PORT_ATTEMPTS {
+                        tracing::debug!(replica = %request.id, host_port, "host port taken; trying another");
+                        continue;
+                    }
+                    return Err(match status(&err) {
+                        Some(404) if text.contains("image") => image_missing(image),
+                        Some(409) => Error::backend(
+                            KIND,
+                            format!(
+                                "cannot create replica {} of {}: container {name} already exists",
+                                request.id, spec.name
+                            ),
+                        ),
+                        _ => Error::backend(
+                            KIND,
+                            format!(
+                                "cannot start replica {} of {} from image {image}: {text}",
+                                request.id, spec.name
+                            ),
+                        ),
+                    });
+                }
+            }
+        };
+        let inspected = self.inspect(&request.id).await?.ok_or_else(|| {
+            Error::backend(
+                KIND,
+                format!("replica {} vanished right after its start", request.id),
+            )
+        })?;
+        let published = published_port(&inspected, *port);
+        if let Some(published) = published
+            && published != host_port
+        {
+            tracing::warn!(replica = %request.id, host_port, published, "docker published another port than asked");
+        }
+        let state = container_state(&inspected);
+        let replica = Replica {
+            id: request.id.clone(),
+            service: spec.name.clone(),
+            version: spec.version.clone(),
+            spec_hash: spec.hash(),
+            deployment_id: request.deployment_id.to_owned(),
+            index: request.index,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, published.unwrap_or(host_port))),
+            started_at: created_at(&inspected),
+            state: state.unwrap_or(ReplicaState::Restarting),
+            restarts: restart_count(&inspected),
+        };
+        tracing::info!(replica = %replica.id, service = %replica.service, container = %name, addr = %replica.addr, "replica started");
+        Ok(replica)
+    }
+
+    async fn stop(&self, id: &str, grace: Duration) -> Result<()> {
+        let name = Self::container_name(id);
+        self.stopping().insert(id.to_owned());
+        let result = async {
+            let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+            let docker = self
+                .inner
+                .docker
+                .clone()
+                .with_timeout(REQUEST_TIMEOUT.max(grace + Duration::from_secs(30)));
+            let options = StopContainerOptions {
+                t: Some(i32::try_from(seconds).unwrap_or(i32::MAX)),
+                ..Default::default()
+            };
+            match docker.stop_container(&name, Some(options)).await {
+                Ok(()) => {}
+                // 304: already stopped; 404: gone.
+                Err(err) if matches!(status(&err), Some(304 | 404)) => {}
+                Err(err) => {
+                    return Err(Error::backend(
+                        KIND,
+                        format!("cannot stop replica {id}: {}", message(&err)),
+                    ));
+                }
+            }
+            match docker.remove_container(&name, Some(force_remove())).await {
+                Ok(()) => Ok(()),
+                Err(err) if status(&err) == Some(404) => Ok(()),
+                // Another removal of it is in progress.
+                Err(err) if status(&err) == Some(409) && message(&err).contains("in progress") => {
+                    Ok(())
+                }
+                Err(err) => Err(Error::backend(
+                    KIND,
+                    format!("cannot remove replica {id}: {}", message(&err)),
+                )),
+            }
+        }
+        .await;
+        self.stopping().remove(id);
+        if result.is_ok() {
+            tracing::info!(replica = %id, container = %name, "replica stopped");
+        }
+        result
+    }
+
+    async fn list(&self) -> Result<Vec<Replica>> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![format!("{SCOPE_LABEL}={}", self.inner.scope)],
+            )])),
+            ..Default::default()
+        };
+        let containers = self
+            .inner
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|err| {
+                Error::backend(KIND, format!("cannot list containers: {}", message(&err)))
+            })?;
+        let ids: Vec<String> = {
+            let stopping = self.stopping();
+            containers
+                .iter()
+                .filter_map(|container| container.labels.as_ref()?.get(REPLICA_LABEL).cloned())
+                .filter(|id| !stopping.contains(id))
+                .collect()
+        };
+        let inspected = futures::future::join_all(ids.iter().map(|id| self.inspect(id))).await;
+        let mut replicas = Vec::new();
+        for (id, inspected) in ids.iter().zip(inspected) {
+            let Some(inspected) = inspected? else {
+                continue;
+            };
+            let Some(state) = container_state(&inspected) else {
+                continue;
+            };
+            match replica_of(&inspected, state) {
+                Some(replica) => replicas.push(replica),
+                None => {
+                    tracing::warn!(replica = %id, "container with unreadable steward labels; ignoring it");
+                }
+            }
+        }
+        replicas.sort_by(|a, b| (&a.service, a.index, &a.id).cmp(&(&b.service, b.index, &b.id)));
+        Ok(replicas)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ReplicaEvent> {
+        self.inner.events.subscribe()
+    }
+}
+
+/// Follows the engine's container events of one scope and reports
+/// crashes and Docker's restarts.
+struct Follower {
+    docker: Docker,
+    scope: String,
+    events: broadcast::Sender<ReplicaEvent>,
+    stopping: Arc<Mutex<HashSet<String>>>,
+    /// Containers killed through the API (`docker stop`, `docker kill`):
+    /// Docker does not restart them, and their exit is no crash.
+    killed: HashSet<String>,
+}
+
+impl Follower {
+    async fn run(mut self, mut since: Duration, cancel: CancellationToken) {
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            (
+                "label".to_owned(),
+                vec![format!("{SCOPE_LABEL}={}", self.scope)],
+            ),
+        ]);
+        // The last event handled, so that a reconnection (which asks for
+        // events since its time) does not report it twice.
+        let mut last: Option<(i64, String, String)> = None;
+        loop {
+            let options = EventsOptions {
+                since: Some(format!("{}.{:09}", since.as_secs(), since.subsec_nanos())),
+                until: None,
+                filters: Some(filters.clone()),
+            };
+            let mut stream = self.docker.events(Some(options));
+            loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    next = stream.next() => next,
+                };
+                match next {
+                    Some(Ok(event)) => {
+                        let time = event.time_nano.unwrap_or_default();
+                        let key = (
+                            time,
+                            event
+                                .actor
+                                .as_ref()
+                                .and_then(|a| a.id.clone())
+                                .unwrap_or_default(),
+                            event.action.clone().unwrap_or_default(),
+                        );
+                        if last
+                            .as_ref()
+                            .is_some_and(|last| time < last.0 || *last == key)
+                        {
+                            continue;
+                        }
+                        since = Duration::from_nanos(u64::try_from(time).unwrap_or_default());
+                        last = Some(key);
+                        self.handle(event).await;
+                    }
+                    Some(Err(err)) => {
+                        tracing::warn!(error = %message(&err), "docker event stream failed; reconnecting");
+                        break;
+                    }
+                    None => {
+                        tracing::debug!("docker event stream ended; reconnecting");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    async fn handle(&mut self, event: EventMessage) {
+        let Some(actor) = event.actor else {
+            return;
+        };
+        let Some(container) = actor.id else {
+            return;
+        };
+        let attributes = actor.attributes.unwrap_or_default();
+        let (Some(id), Some(service)) = (
+            attributes.get(REPLICA_LABEL).cloned(),
+            attributes
+                .get(SERVICE_LABEL)
+                .and_then(|s| Name::new(s).ok()),
+        ) else {
+            return;
+        };
+        match event.action.as_deref().unwrap_or_default() {
+            "kill" => {
+                self.killed.insert(container);
+            }
+            "destroy" => {
+                self.killed.remove(&container);
+            }
+            "die" => {
+                let killed = self.killed.remove(&container);
+                if killed
+                    || self
+                        .stopping
+                        .lock()
+                        .expect("stopping set lock")
+                        .contains(&id)
+                {
+                    tracing::debug!(replica = %id, "replica stopped through docker");
+                    return;
+                }
+                let code = attributes
+                    .get("exitCode")
+                    .and_then(|code| code.parse::<i32>().ok());
+                let Some(inspected) = self.inspect(&container).await else {
+                    return;
+                };
+                let restart_in = if inspected
+                    .state
+                    .as_ref()
+                    .and_then(|state| state.restarting)
+                    .unwrap_or(false)
+                {
+                    let delay = restart_delay(&inspected);
+                    tracing::warn!(replica = %id, service = %service, ?code, restart_in = ?delay, "replica exited; docker restarts it");
+                    delay
+                } else {
+                    // Only a stop through the engine (not steward's)
+                    // leaves an `unless-stopped` container down.
+                    tracing::warn!(replica = %id, service = %service, ?code, "replica exited; docker does not restart it");
+                    Duration::ZERO
+                };
+                let _ = self.events.send(ReplicaEvent::Exited {
+                    id,
+                    service,
+                    // Docker reports death by signal N as 128 + N.
+                    code: code.filter(|code| !(129..=192).contains(code)),
+                    restart_in,
+                });
+            }
+            "start" => {
+                let Some(inspected) = self.inspect(&container).await else {
+                    return;
+                };
+                let restarts = restart_count(&inspected);
+                if restarts > 0 {
+                    tracing::info!(replica = %id, service = %service, restarts, "docker restarted the replica");
+                    let _ = self.events.send(ReplicaEvent::Restarted {
+                        id,
+                        service,
+                        restarts,
+                    });
+                }
+            }
+            "oom" => {
+                tracing::warn!(replica = %id, service = %service, "replica ran out of memory");
+            }
+            _ => {}
+        }
+    }
+
+    async fn inspect(&self, container: &str) -> Option<ContainerInspectResponse> {
+        match self.docker.inspect_container(container, None).await {
+            Ok(found) => Some(found),
+            Err(err) => {
+                if status(&err) != Some(404) {
+                    tracing::warn!(container, error = %message(&err), "cannot inspect container");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Creates `network` (bridge driver) unless it exists.
+async fn ensure_network(docker: &Docker, network: &str) -> Result<()> {
+    match docker.inspect_network(network, None).await {
+        Ok(_) => return Ok(()),
+        Err(err) if status(&err) == Some(404) => {}
+        Err(err) => {
+            return Err(Error::backend(
+                KIND,
+                format!("cannot inspect network {network}: {}", message(&err)),
+            ));
+        }
+    }
+    let request = NetworkCreateRequest {
+        name: network.to_owned(),
+        driver: Some("bridge".to_owned()),
+        labels: Some(HashMap::from([(
+            "io.steward.managed".to_owned(),
+            "true".to_owned(),
+        )])),
+        ..Default::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_) => {
+            tracing::info!(network, "created docker network");
+            Ok(())
+        }
+        // Created meanwhile by another steward.
+        Err(err) if status(&err) == Some(409) => Ok(()),
+        Err(err) => Err(Error::backend(
+            KIND,
+            format!("cannot create network {network}: {}", message(&err)),
+        )),
+    }
+}
+
+fn image_missing(image: &str) -> Error {
+    Error::backend(
+        KIND,
+        format!(
+            "image {image} is not in the local Docker engine (no registry is reachable; build it first)"
+        ),
+    )
+}
+
+fn force_remove() -> RemoveContainerOptions {
+    RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    }
+}
+
+/// The HTTP status of an error answered by the engine.
+fn status(err: &DockerError) -> Option<u16> {
+    match err {
+        DockerError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// What went wrong, without bollard's wording around the engine's message.
+fn message(err: &DockerError) -> String {
+    match err {
+        DockerError::DockerResponseServerError { message, .. } => message.trim().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Where the engine is: `DOCKER_HOST` when it is a unix socket, else the
+/// default socket.
+fn socket_path() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|host| host.starts_with("unix://"))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A port free now on loopback (see the process backend's twin).
+fn free_port() -> Result<u16> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| Error::backend(KIND, format!("cannot find a free port: {err}")))
+}
+
+/// Docker's delay before the restart that follows `restarts` restarts
+/// in a row.
+fn docker_backoff(restarts: u32) -> Duration {
+    DOCKER_MIN_BACKOFF
+        .saturating_mul(1u32 << restarts.min(20))
+        .min(DOCKER_MAX_BACKOFF)
+}
+
+/// Docker's delay before restarting a container that just died, as its
+/// restart manager computes it: 100 ms, doubled at every restart up to a
+/// minute, back to 100 ms after a run of ten seconds. At the `die` event
+/// the restart count already counts the coming restart. (Docker keeps
+/// the current delay in memory only, so this is its best estimate.)
+fn restart_delay(inspected: &ContainerInspectResponse) -> Duration {
+    let time =
+        |value: Option<&String>| value.and_then(|value| DateTime::parse_from_rfc3339(value).ok());
+    let state = inspected.state.as_ref();
+    let ran = time(state.and_then(|state| state.started_at.as_ref()))
+        .zip(time(state.and_then(|state| state.finished_at.as_ref())))
+        .map(|(started, finished)| finished - started);
+    if ran.is_some_and(|ran| ran >= chrono::TimeDelta::seconds(10)) {
+        return DOCKER_MIN_BACKOFF;
+    }
+    docker_backoff(restart_count(inspected).saturating_sub(1))
+}
+
+fn restart_count(inspected: &ContainerInspectResponse) -> u32 {
+    inspected
+        .restart_count
+        .and_then(|count| u32::try_from(count).ok())
+        .unwrap_or_default()
+}
+
+/// Running, restarting (not running now, Docker restarts it or it died),
+/// or `None` for a container on its way out.
+fn container_state(inspected: &ContainerInspectResponse) -> Option<ReplicaState> {
+    let status = inspected.state.as_ref().and_then(|state| state.status);
+    match status {
+        Some(ContainerStateStatusEnum::RUNNING) => Some(ReplicaState::Running),
+        Some(ContainerStateStatusEnum::REMOVING | ContainerStateStatusEnum::DEAD) => None,
+        _ => Some(ReplicaState::Restarting),
+    }
+}
+
+fn created_at(inspected: &ContainerInspectResponse) -> DateTime<Utc> {
+    inspected
+        .created
+        .as_deref()
+        .and_then(|created| DateTime::parse_from_rfc3339(created).ok())
+        .map_or_else(Utc::now, |created| created.with_timezone(&Utc))
+}
+
+/// The loopback port `port` is published on, while the container runs.
+fn published_port(inspected: &ContainerInspectResponse, port: u16) -> Option<u16> {
+    inspected
+        .network_settings
+        .as_ref()?
+        .ports
+        .as_ref()?
+        .get(&format!("{port}/tcp"))?
+        .as_ref()?
+        .iter()
+        .find_map(|binding| binding.host_port.as_deref()?.parse().ok())
+}
+
+/// The replica a container of steward's is, from its labels.
+fn replica_of(inspected: &ContainerInspectResponse, state: ReplicaState) -> Option<Replica> {
+    let labels = inspected.config.as_ref()?.labels.as_ref()?;
+    let label = |key: &str| labels.get(key).map(String::as_str);
+    let port: u16 = label(PORT_LABEL)?.parse().ok()?;
+    let host_port = label(HOST_PORT_LABEL)
+        .and_then(|host_port| host_port.parse().ok())
+        .or_else(|| published_port(inspected, port))?;
+    Some(Replica {
+        id: label(REPLICA_LABEL)?.to_owned(),
+        service: Name::new(label(SERVICE_LABEL)?).ok()?,
+        version: Version::new(label(VERSION_LABEL)?).ok()?,
+        spec_hash: label(SPEC_HASH_LABEL)?.to_owned(),
+        deployment_id: label(DEPLOYMENT_LABEL)?.to_owned(),
+        index: label(INDEX_LABEL)?.parse().ok()?,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, host_port)),
+        started_at: created_at(inspected),
+        state,
+        restarts: restart_count(inspected),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_minute() {
+        assert_eq!(docker_backoff(0), Duration::from_millis(100));
+        assert_eq!(docker_backoff(3), Duration::from_millis(800));
+        assert_eq!(docker_backoff(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn scopes_differ_per_directory() {
+        let a = DockerBackend::scope_for_dir(Path::new("/var/lib/steward-a"));
+        let b = DockerBackend::scope_for_dir(Path::new("/var/lib/steward-b"));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 16);
+        assert_eq!(
+            a,
+            DockerBackend::scope_for_dir(Path::new("/var/lib/steward-a"))
+        );
+    }
+}
