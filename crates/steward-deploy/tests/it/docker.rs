@@ -372,14 +372,25 @@ async fn a_replica_runs_as_a_labelled_limited_container_and_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_update_of_four_containers_under_load_fails_no_request() {
+    update_four_containers_under_load("rolling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_update_of_four_containers_under_load_fails_no_request() {
+    update_four_containers_under_load("blue_green").await;
+}
+
+/// Deploys 4 containers, then updates them with `strategy` under load.
+async fn update_four_containers_under_load(strategy: &'static str) {
     if !enabled() {
         return;
     }
-    let fixture = Fixture::new("rolling");
+    let fixture = Fixture::new(&strategy.replace('_', "-"));
     let backend: Arc<dyn Backend> = Arc::new(fixture.backend().await);
     let harness = Harness::with_backend(backend).await;
     let port = free_port();
     let mut service = Service::new(port, 4);
+    service.strategy = strategy;
     service.docker = Some(DockerService {
         image: fixture.image.clone(),
         network: fixture.network.clone(),
@@ -421,18 +432,24 @@ async fn rolling_update_of_four_containers_under_load_fails_no_request() {
     }
 
     let status = harness.manager.status(&config).await.expect("status");
-    assert_eq!(
-        status[0].replicas.len(),
-        4,
-        "old replicas stopped: {status:?}"
-    );
+    let serving: Vec<_> = status[0].replicas.iter().filter(|r| r.in_proxy).collect();
+    assert_eq!(serving.len(), 4, "{status:?}");
     assert!(
-        status[0]
-            .replicas
+        serving
             .iter()
-            .all(|replica| replica.version.as_str() == "1.1.0" && replica.in_proxy)
+            .all(|replica| replica.version.as_str() == "1.1.0")
     );
-    assert_eq!(fixture.containers().len(), 4, "old containers removed");
+    if strategy == "rolling" {
+        assert_eq!(
+            status[0].replicas.len(),
+            4,
+            "old replicas stopped: {status:?}"
+        );
+        assert_eq!(fixture.containers().len(), 4, "old containers removed");
+    } else {
+        // The blue set is kept, out of the proxy, for an instant rollback.
+        assert_eq!(status[0].replicas.len(), 8, "{status:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
