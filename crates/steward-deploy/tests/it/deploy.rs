@@ -398,14 +398,7 @@ async fn a_missing_program_fails_the_artifact_check() {
         &crate::support::demo_agent().display().to_string(),
         "/nonexistent/agent-{version}",
     );
-    let config = steward_config::load_str(
-        "steward.toml",
-        &toml,
-        harness.dir.path(),
-        &Default::default(),
-    )
-    .expect("valid")
-    .config;
+    let config = crate::support::load(&toml, harness.dir.path());
     let plan = harness
         .manager
         .plan(&config, &harness.request(&config, "3.1.0"))

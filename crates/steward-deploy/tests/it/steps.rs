@@ -93,6 +93,23 @@ async fn migrations_run_first_and_are_undone_when_a_later_step_fails() {
     assert_eq!(tables(&database).await, ["tasks"], "runs dropped again");
 }
 
+/// `service` as a version that is not ready for a minute, inside a long
+/// start period, with `deadline` as its progress deadline.
+fn never_ready(service: &mut Service, harness: &Harness, deadline: &str) -> steward_config::Config {
+    service.env = r#"DEMO_AGENT_STARTUP_DELAY = "60""#.to_owned();
+    let toml = service
+        .toml()
+        .replace(
+            "progress_deadline = \"60s\"",
+            &format!("progress_deadline = \"{deadline}\""),
+        )
+        .replace(
+            "unhealthy_threshold = 2",
+            "unhealthy_threshold = 2\nstart_period = \"5m\"",
+        );
+    crate::support::load(&toml, harness.dir.path())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_past_its_progress_deadline_fails_and_rolls_back() {
     let harness = Harness::new().await;
@@ -104,22 +121,7 @@ async fn an_update_past_its_progress_deadline_fails_and_rolls_back() {
     );
     // Not ready for a minute, inside a long start period: only the
     // deadline ends the wait.
-    service.env = r#"DEMO_AGENT_STARTUP_DELAY = "60""#.to_owned();
-    let slow = service
-        .toml()
-        .replace("progress_deadline = \"60s\"", "progress_deadline = \"2s\"")
-        .replace(
-            "unhealthy_threshold = 2",
-            "unhealthy_threshold = 2\nstart_period = \"5m\"",
-        );
-    let slow = steward_config::load_str(
-        "steward.toml",
-        &slow,
-        harness.dir.path(),
-        &Default::default(),
-    )
-    .expect("valid")
-    .config;
+    let slow = never_ready(&mut service, &harness, "2s");
     let failed = harness.deploy(&slow, "1.1.0").await;
     assert_eq!(failed.status, DeploymentStatus::RolledBack);
     assert_eq!(
@@ -144,19 +146,7 @@ async fn a_cancelled_deployment_rolls_back() {
         harness.deploy(&config, "1.0.0").await.status,
         DeploymentStatus::Succeeded
     );
-    service.env = r#"DEMO_AGENT_STARTUP_DELAY = "60""#.to_owned();
-    let slow = service.toml().replace(
-        "unhealthy_threshold = 2",
-        "unhealthy_threshold = 2\nstart_period = \"5m\"",
-    );
-    let slow = steward_config::load_str(
-        "steward.toml",
-        &slow,
-        harness.dir.path(),
-        &Default::default(),
-    )
-    .expect("valid")
-    .config;
+    let slow = never_ready(&mut service, &harness, "60s");
     let started = harness
         .manager
         .deploy(&slow, harness.request(&slow, "1.1.0"))

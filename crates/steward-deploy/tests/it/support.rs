@@ -157,10 +157,15 @@ progress_deadline = "60s"
     }
 
     pub(crate) fn config(&self, dir: &Path) -> Config {
-        match load_str("steward.toml", &self.toml(), dir, &Environment::default()) {
-            Ok(loaded) => loaded.config,
-            Err(err) => panic!("invalid test configuration: {err}"),
-        }
+        load(&self.toml(), dir)
+    }
+}
+
+/// Loads a test configuration (relative paths against `dir`).
+pub(crate) fn load(toml: &str, dir: &Path) -> Config {
+    match load_str("steward.toml", toml, dir, &Environment::default()) {
+        Ok(loaded) => loaded.config,
+        Err(err) => panic!("invalid test configuration: {err}"),
     }
 }
 
