@@ -261,3 +261,55 @@ async fn without_surge_a_rolling_update_never_exceeds_the_desired_count() {
         .collect();
     assert_eq!(versions, ["1.1.0", "1.1.0", "1.1.0"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_that_fails_leaves_the_deployment_failed_saying_what_runs() {
+    let harness = Harness::new().await;
+    // Version 1 runs from a copy of the agent that disappears later, so
+    // that rolling back to it cannot start a replica.
+    let copy = harness.dir.path().join("agent-v1");
+    std::fs::copy(crate::support::demo_agent(), &copy).expect("copy agent");
+    let mut service = Service::new(free_port(), 2);
+    service.rollout = "max_surge = 0\nmax_unavailable = 1".to_owned();
+    let original = crate::support::demo_agent().display().to_string();
+    let v1 = service
+        .toml()
+        .replace(&original, &copy.display().to_string());
+    let v1 = crate::support::load(&v1, harness.dir.path());
+    assert_eq!(
+        harness.deploy(&v1, "1.0.0").await.status,
+        DeploymentStatus::Succeeded
+    );
+
+    std::fs::remove_file(&copy).expect("remove v1");
+    service.env = r#"DEMO_AGENT_FAIL_HEALTH = "true""#.to_owned();
+    let v2 = service.config(harness.dir.path());
+    let failed = harness.deploy(&v2, "2.0.0").await;
+    assert_eq!(failed.status, DeploymentStatus::Failed);
+    assert_eq!(failed.plan.steps[0].status, StepStatus::RollbackFailed);
+    let error = failed.error.as_deref().expect("says what happened");
+    assert!(
+        error.starts_with("update_services:agent failed: replica agent-"),
+        "{error}"
+    );
+    assert!(
+        error.contains(
+            "then the rollback of update_services:agent (rollback failed: process backend: "
+        ),
+        "{error}"
+    );
+    assert!(error.contains("Running now: agent: agent-"), "{error}");
+    assert!(
+        error.contains("@1.0.0"),
+        "the remaining old replica is named: {error}"
+    );
+    assert!(
+        error.ends_with("Fix the cause and deploy again, or run `steward rollback`"),
+        "{error}"
+    );
+    assert_eq!(
+        harness.manager.backend().list().await.expect("list").len(),
+        1,
+        "one old replica was replaced before the failure"
+    );
+}
