@@ -282,7 +282,7 @@ pub(crate) async fn get(
     security(("token" = [])),
     params(("id" = String, Path, description = "Deployment id")),
     responses(
-        (status = 202, description = "Cancelling; the deployment rolls back"),
+        (status = 202, description = "Cancelling; the deployment rolls back", body = Object),
         (status = 404, description = "Not running here", body = ErrorBody),
     )
 )]
@@ -290,9 +290,12 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     _operator: Operator,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     manager(&state)?.cancel(&id)?;
-    Ok(StatusCode::ACCEPTED)
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"deployment": id, "status": "cancelling"})),
+    ))
 }
 
 /// The deployment's journal events from its start, live, as server-sent

@@ -284,3 +284,59 @@ async fn a_server_without_deployments_says_so() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error_code(&body), "deployments_unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_deployment_is_cancelled_and_rolls_back() {
+    // A long verify window keeps the deployment running until cancelled.
+    let toml = config(free_port()).replace("verify_window = \"300ms\"", "verify_window = \"5m\"");
+    let app = App::with_deployments(&toml).await;
+    let (status, started) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "1.0.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/deployments/{id}/cancel"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "viewers cannot cancel: {body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/deployments/{id}/cancel"),
+            Some(&app.operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body, json!({"deployment": id, "status": "cancelling"}));
+    let done = wait_final(&app, &id).await;
+    assert_eq!(done["status"], "rolled_back", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("failed: cancelled"),
+        "{done}"
+    );
+    let (_, status_body) = app
+        .call(Method::GET, "/api/v1/status", Some(&app.viewer), None)
+        .await;
+    assert_eq!(
+        status_body["services"][0]["running"], 0,
+        "the new replicas were stopped"
+    );
+}

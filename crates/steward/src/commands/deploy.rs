@@ -404,15 +404,7 @@ pub(crate) async fn deployments(
         DeploymentsCommand::Cancel { id } => {
             let _: Value = client
                 .post(&format!("/api/v1/deployments/{id}/cancel"), &json!({}))
-                .await
-                .or_else(|err| {
-                    // 202 has no body.
-                    if err.to_string().contains("not the expected JSON") {
-                        Ok(Value::Null)
-                    } else {
-                        Err(err)
-                    }
-                })?;
+                .await?;
             output::line(&format!(
                 "deployment {id} is being cancelled; it rolls back"
             ));
