@@ -761,16 +761,7 @@ impl DeploymentManager {
             .map(|name| {
                 let spec = current.get(&name);
                 let proxy = self.inner.runtime.proxies.get(&name);
-                let in_proxy: Vec<String> = proxy
-                    .as_ref()
-                    .map(|(proxy, _)| {
-                        proxy
-                            .upstreams()
-                            .into_iter()
-                            .map(|s| s.upstream.id)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let in_proxy = self.inner.runtime.proxies.members(&name);
                 ServiceStatus {
                     version: spec.map(|spec| spec.version.clone()),
                     desired: spec.map_or(0, |spec| spec.replicas),

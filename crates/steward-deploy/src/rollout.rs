@@ -165,6 +165,19 @@ impl ProxySet {
             .cloned()
     }
 
+    /// Ids of the replicas in a service's proxy (none without a proxy).
+    pub fn members(&self, service: &str) -> Vec<String> {
+        self.get(service)
+            .map(|(proxy, _)| {
+                proxy
+                    .upstreams()
+                    .into_iter()
+                    .map(|status| status.upstream.id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every proxy with its address.
     pub fn all(&self) -> Vec<(Name, Proxy, SocketAddr)> {
         self.proxies
@@ -226,16 +239,7 @@ impl Runtime {
     async fn converge_inner(&self, target: &ServiceSpec, deployment_id: &str) -> Result<()> {
         let proxy = self.proxies.ensure(target)?;
         let hash = target.hash();
-        let in_proxy: Vec<String> = proxy
-            .as_ref()
-            .map(|proxy| {
-                proxy
-                    .upstreams()
-                    .into_iter()
-                    .map(|status| status.upstream.id)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let in_proxy = self.proxies.members(&target.name);
         let (mut current, mut old): (Vec<Replica>, Vec<Replica>) = self
             .replicas(&target.name)
             .await?
@@ -391,17 +395,7 @@ impl Runtime {
     /// `current` (a blue-green set whose rollback window passed).
     pub async fn stop_idle(&self, current: &ServiceSpec) -> Result<()> {
         let hash = current.hash();
-        let in_proxy: Vec<String> = self
-            .proxies
-            .get(&current.name)
-            .map(|(proxy, _)| {
-                proxy
-                    .upstreams()
-                    .into_iter()
-                    .map(|status| status.upstream.id)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let in_proxy = self.proxies.members(&current.name);
         for replica in self.replicas(&current.name).await? {
             if replica.spec_hash != hash && !in_proxy.contains(&replica.id) {
                 self.retire(current, &replica, false).await?;

@@ -120,6 +120,22 @@ impl From<steward_deploy::Error> for ApiError {
     }
 }
 
+/// Starts a deployment: 202 while it runs, 200 when it was refused at
+/// once (status `aborted`).
+async fn start(
+    manager: &DeploymentManager,
+    config: &Config,
+    request: DeployRequest,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let deployment = manager.deploy(config, request).await?;
+    let status = if deployment.status.is_final() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(deployment.redacted())))
+}
+
 /// Plans a deployment (`dry_run`) or starts one. A started deployment is
 /// answered at once (202); follow it with `/api/v1/deployments/{id}/events`.
 /// A deployment refused by its pre-checks is answered with status
@@ -167,13 +183,7 @@ pub(crate) async fn deploy(
         let plan = manager.plan(&config, &request).await?;
         return Ok((StatusCode::OK, Json(plan.redacted())));
     }
-    let deployment = manager.deploy(&config, request).await?;
-    let status = if deployment.status.is_final() {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(deployment.redacted())))
+    start(manager, &config, request).await
 }
 
 /// Redeploys the previous successful release (of one service, or of the
@@ -211,13 +221,7 @@ pub(crate) async fn rollback(
         force: false,
         wait_lock: Duration::ZERO,
     };
-    let deployment = manager.deploy(&config, request).await?;
-    let status = if deployment.status.is_final() {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(deployment.redacted())))
+    start(manager, &config, request).await
 }
 
 /// Deployments, newest first.
