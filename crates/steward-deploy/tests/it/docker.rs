@@ -92,29 +92,17 @@ impl Fixture {
         // Leftovers of an earlier run that had this process id.
         fixture.cleanup();
         let agent = demo_agent();
-        let base = run(Command::new(repo_root().join("scripts/docker/base-image.sh")).arg(&agent));
-        assert!(
-            base.status.success(),
-            "scripts/docker/base-image.sh failed ({}):\n{}",
-            base.status,
-            String::from_utf8_lossy(&base.stderr)
+        let built = run(
+            Command::new(repo_root().join("scripts/docker/demo-agent-image.sh"))
+                .arg(&fixture.image)
+                .arg(&agent),
         );
-        let context = tempfile::tempdir().expect("build context");
-        std::fs::copy(&agent, context.path().join("steward-demo-agent")).expect("copy the agent");
-        std::fs::write(
-            context.path().join("Dockerfile"),
-            "FROM steward-base:local\n\
-             COPY steward-demo-agent /usr/local/bin/steward-demo-agent\n\
-             ENTRYPOINT [\"/usr/local/bin/steward-demo-agent\"]\n",
-        )
-        .expect("write the Dockerfile");
-        docker(&[
-            "build",
-            "-q",
-            "-t",
-            &fixture.image,
-            &context.path().display().to_string(),
-        ]);
+        assert!(
+            built.status.success(),
+            "scripts/docker/demo-agent-image.sh failed ({}):\n{}",
+            built.status,
+            String::from_utf8_lossy(&built.stderr)
+        );
         fixture
     }
 

@@ -19,8 +19,6 @@ use serde_json::Value;
 use crate::support::{BIN, stderr, stdout};
 
 /// The variable that turns this test on.
-const DOCKER_ENV: &str = "STEWARD_TEST_DOCKER";
-
 /// How long the container has to answer `/healthz` with 200.
 const HEALTHZ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -115,12 +113,7 @@ fn wait_for_healthz(url: &str, container: &str) -> Result<Value, String> {
 
 #[test]
 fn the_image_builds_and_its_container_passes_healthz() {
-    let enabled = std::env::var(DOCKER_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-    if !enabled {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("skipping: {DOCKER_ENV} is not set (scripts/test.sh sets it)");
-        }
+    if !crate::support::docker_enabled() {
         return;
     }
     let repo = repo_root();

@@ -85,7 +85,7 @@ fn agent_status(dir: &Path, config: &Path) -> Value {
 
 /// Replica processes started from `data_dir`'s process backend, found by
 /// the backend directory every replica carries in its environment.
-fn replica_processes(data_dir: &Path) -> Vec<u32> {
+fn replica_processes(data_dir: &Path) -> Vec<String> {
     let marker = format!(
         "STEWARD_BACKEND_DIR={}",
         std::fs::canonicalize(data_dir.join("replicas"))
@@ -118,7 +118,7 @@ fn replica_processes(data_dir: &Path) -> Vec<u32> {
                 .split(|b| *b == 0)
                 .any(|var| var == marker.as_bytes())
         {
-            pids.push(pid);
+            pids.push(pid.to_string());
         }
     }
     pids
@@ -216,14 +216,121 @@ fn up_deploys_and_deploy_wait_exits_by_the_outcome() {
 #[test]
 fn steward_killed_in_the_middle_of_deployments_finishes_each_one_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("steward.toml");
     let port = free_port();
-    std::fs::write(&config, agent_config(free_port(), port, 2, "")).expect("write config");
+    let toml = agent_config(free_port(), port, 2, "");
+    let data_dir = dir.path().join(".steward");
+    crash_rounds(dir, &toml, port, || replica_processes(&data_dir));
+}
+
+#[test]
+fn on_docker_steward_killed_in_the_middle_of_deployments_leaves_no_stray_container() {
+    if !crate::support::docker_enabled() {
+        return;
+    }
+    let pid = std::process::id();
+    let image = format!("steward-demo-agent:crash-{pid}");
+    let network = format!("steward-crash-{pid}");
+    let _cleanup = DockerCleanup {
+        image: image.clone(),
+        network: network.clone(),
+    };
+    let built = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/docker/demo-agent-image.sh"
+    ))
+    .arg(&image)
+    .arg(demo_agent_binary(Path::new(BIN)))
+    .output()
+    .expect("run demo-agent-image.sh");
+    assert!(built.status.success(), "{}", stderr(&built));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let process = agent_config(free_port(), port, 2, "");
+    let command_line = process
+        .lines()
+        .find(|line| line.starts_with("process.command"))
+        .expect("process command")
+        .to_owned();
+    let toml = process
+        .replace("[deploy]\n", &format!("[deploy]\nbackend = \"docker\"\ndocker_network = \"{network}\"\n"))
+        .replace(
+            &command_line,
+            &format!(r#"docker = {{ image = "{image}", port = 8080, command = ["--listen", "0.0.0.0", "--port", "{{port}}", "--agent-version", "{{version}}"] }}"#),
+        );
+    crash_rounds(dir, &toml, port, || containers(&network, false));
+    assert!(
+        containers(&network, true).is_empty(),
+        "no container left, running or not"
+    );
+}
+
+/// Removes what the Docker crash test made, whatever happens.
+struct DockerCleanup {
+    image: String,
+    network: String,
+}
+
+impl Drop for DockerCleanup {
+    fn drop(&mut self) {
+        for name in containers(&self.network, true) {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", &name])
+                .output();
+        }
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &self.image])
+            .output();
+    }
+}
+
+/// The agent's containers on `network` (running ones, or all).
+fn containers(network: &str, all: bool) -> Vec<String> {
+    let mut args = vec![
+        "ps",
+        "--filter",
+        "label=io.steward.service=agent",
+        "--format",
+        "{{.Names}} {{.Networks}}",
+    ];
+    if all {
+        args.push("-a");
+    }
+    let output = std::process::Command::new("docker")
+        .args(&args)
+        .output()
+        .expect("docker ps");
+    stdout(&output)
+        .lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|networks| networks.split(',').any(|n| n == network))
+        })
+        .map(|line| {
+            line.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Runs `steward up` on `toml`, then 20 deployments each interrupted by a
+/// SIGKILL of steward at a different point; after each restart the
+/// deployment must end succeeded or rolled back, `replicas()` (what runs,
+/// as the OS or Docker sees it) must be exactly the 2 desired, and the
+/// proxy must serve. SIGTERM at the end must stop every replica.
+fn crash_rounds(dir: tempfile::TempDir, toml: &str, port: u16, replicas: impl Fn() -> Vec<String>) {
+    let config = dir.path().join("steward.toml");
+    std::fs::write(&config, toml).expect("write config");
     let mut server = Server::spawn(dir, config);
-    let data_dir = server.dir.path().join(".steward");
     wait_until(
         "steward up has deployed the agent",
-        Duration::from_secs(60),
+        Duration::from_secs(90),
         || agent_status(server.dir.path(), &server.config)["state"] == "running",
     );
     for round in 0..20u64 {
@@ -241,7 +348,7 @@ fn steward_killed_in_the_middle_of_deployments_finishes_each_one_after_a_restart
         let mut last = Value::Null;
         wait_until(
             &format!("deployment {id} (round {round}) ends after the restart"),
-            Duration::from_secs(60),
+            Duration::from_secs(90),
             || {
                 last = json(&server.cli(&["deployments", "show", &id, "-o", "json"]));
                 matches!(last["status"].as_str(), Some("succeeded" | "rolled_back"))
@@ -249,17 +356,17 @@ fn steward_killed_in_the_middle_of_deployments_finishes_each_one_after_a_restart
         );
         wait_until(
             "the service is back to 2 replicas behind its proxy",
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             || {
                 let agent = agent_status(server.dir.path(), &server.config);
                 agent["state"] == "running" && agent["running"] == 2
             },
         );
-        let processes = replica_processes(&data_dir);
+        let running = replicas();
         assert_eq!(
-            processes.len(),
+            running.len(),
             2,
-            "round {round}: no orphan, no duplicate: {processes:?} ({last})"
+            "round {round}: no orphan, no duplicate: {running:?} ({last})"
         );
         assert_eq!(
             http_status(port, "/healthz"),
@@ -267,10 +374,7 @@ fn steward_killed_in_the_middle_of_deployments_finishes_each_one_after_a_restart
             "round {round}: the proxy serves"
         );
     }
-    let (status, data, _) = server.terminate();
+    let (status, _data, _) = server.terminate();
     assert!(status.success());
-    assert!(
-        replica_processes(&data.path().join(".steward")).is_empty(),
-        "replicas stopped with steward"
-    );
+    assert!(replicas().is_empty(), "replicas stopped with steward");
 }

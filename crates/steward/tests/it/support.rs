@@ -186,3 +186,16 @@ impl Server {
         (dir, self.config.clone())
     }
 }
+
+/// Whether the Docker tests run: `STEWARD_TEST_DOCKER` is set (by
+/// `scripts/test.sh`). Says on stderr that the test skips when it is not.
+pub(crate) fn docker_enabled() -> bool {
+    let enabled = std::env::var("STEWARD_TEST_DOCKER").is_ok_and(|v| !v.is_empty() && v != "0");
+    if !enabled {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipping: STEWARD_TEST_DOCKER is not set (scripts/test.sh sets it)");
+        }
+    }
+    enabled
+}
