@@ -21,6 +21,7 @@ pub mod model;
 pub mod rollout;
 mod smoke;
 mod store;
+mod watch;
 
 pub mod backend;
 

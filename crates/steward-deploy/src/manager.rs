@@ -290,6 +290,37 @@ impl DeploymentManager {
         &self.inner.options.data_dir
     }
 
+    pub(crate) fn prober(&self) -> &crate::health::Prober {
+        &self.inner.runtime.prober
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn DeployStore> {
+        &self.inner.store
+    }
+
+    /// Whether a deployment runs in this process.
+    pub(crate) fn deployments_running(&self) -> bool {
+        !self
+            .inner
+            .running
+            .lock()
+            .expect("running table lock")
+            .is_empty()
+    }
+
+    /// Runs `action` unless a deployment runs, holding the lock under
+    /// which deployments register, so none can start meanwhile. Returns
+    /// what `action` returned, or false when it did not run.
+    pub(crate) fn while_no_deployment(&self, action: impl FnOnce() -> bool) -> bool {
+        let running = self.inner.running.lock().expect("running table lock");
+        running.is_empty() && action()
+    }
+
+    /// The spec each service settled on, by name.
+    pub(crate) async fn settled_specs(&self) -> Result<BTreeMap<Name, ServiceSpec>> {
+        self.current_specs().await
+    }
+
     /// Journals what the backend reports about replicas on its own
     /// (crashes, restarts, adoptions).
     fn journal_replica_events(&self) {

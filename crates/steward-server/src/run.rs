@@ -132,6 +132,7 @@ pub async fn start_with(
     let deployments = if options.deployments {
         let manager = deployment_manager(&store, &config, &state, &shutdown).await?;
         state.set_deployments(manager.clone());
+        manager.spawn_health_watch(shutdown.child_token());
         tokio::spawn(settle(
             manager.clone(),
             config.clone(),

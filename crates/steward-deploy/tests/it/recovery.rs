@@ -222,3 +222,84 @@ async fn the_resume_policy_finishes_an_interrupted_deployment() {
     let done = harness.manager.wait(&crashed.id).await.expect("ends");
     assert_eq!(done.status, DeploymentStatus::Succeeded, "{:?}", done.error);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_stops_answering_leaves_its_proxy_until_it_answers_again() {
+    let harness = Harness::new().await;
+    let port = free_port();
+    let config = Service::new(port, 2).config(harness.dir.path());
+    assert_eq!(
+        harness.deploy(&config, "1.0.0").await.status,
+        DeploymentStatus::Succeeded
+    );
+    let _watch = harness.manager.spawn_health_watch(harness.shutdown.clone());
+
+    // Freeze one replica: it runs (no crash, no restart) but answers nothing.
+    let frozen = harness
+        .manager
+        .backend()
+        .list()
+        .await
+        .expect("list")
+        .remove(0);
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            harness
+                .dir
+                .path()
+                .join("replicas")
+                .join(format!("{}.json", frozen.id)),
+        )
+        .expect("record"),
+    )
+    .expect("json");
+    let pid = nix::unistd::Pid::from_raw(record["pid"].as_i64().expect("pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("stop");
+    let in_proxy = async |id: &str| {
+        harness.manager.status(&config).await.expect("status")[0]
+            .replicas
+            .iter()
+            .any(|replica| replica.id == id && replica.in_proxy)
+    };
+    wait_until("the frozen replica leaves the proxy", async || {
+        !in_proxy(&frozen.id).await
+    })
+    .await;
+
+    let load = crate::support::Load::start(std::net::SocketAddr::from(([127, 0, 0, 1], port)), 4);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let report = load.stop().await;
+    assert!(report.sent > 20, "{report:?}");
+    assert_eq!(
+        report.failed, 0,
+        "only the healthy replica serves: {:?}",
+        report.errors
+    );
+
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("continue");
+    wait_until("the replica is back in the proxy", async || {
+        in_proxy(&frozen.id).await
+    })
+    .await;
+    let page = harness
+        .store
+        .store
+        .events(&steward_store::EventQuery {
+            kind: Some("deploy.replica".to_owned()),
+            service: Some("agent".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    let kinds: Vec<&str> = page
+        .events
+        .iter()
+        .map(|event| event.kind.as_str())
+        .collect();
+    assert!(kinds.contains(&"deploy.replica.unhealthy"), "{kinds:?}");
+    assert_eq!(
+        kinds.first(),
+        Some(&"deploy.replica.recovered"),
+        "newest first: {kinds:?}"
+    );
+}
