@@ -118,9 +118,14 @@ impl DeploymentManager {
     ) {
         let done = self.while_no_deployment(|| {
             if healthy {
+                // A reconcile may have put it back already.
                 proxy
                     .add(steward_proxy::Upstream::new(&replica.id, replica.addr))
                     .is_ok()
+                    || proxy
+                        .upstreams()
+                        .iter()
+                        .any(|status| status.upstream.id == replica.id)
             } else {
                 // Never empty a proxy: a failing last replica is still the
                 // best answer the service has.

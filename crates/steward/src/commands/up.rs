@@ -14,6 +14,10 @@ pub(crate) async fn run(global: &Global, args: UpArgs) -> anyhow::Result<()> {
     if !loaded.report.diagnostics.is_empty() {
         output::error_raw(&loaded.report.render());
     }
+    // Handlers first: a signal that arrives as soon as the listening line
+    // is printed must stop steward gracefully, not kill it.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let config_name = loaded.display_name();
     let services = loaded.config.services.len();
     let shutdown = CancellationToken::new();
@@ -36,8 +40,6 @@ pub(crate) async fn run(global: &Global, args: UpArgs) -> anyhow::Result<()> {
             file.display()
         ));
     }
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
         tokio::select! {
             _ = terminate.recv() => {}
