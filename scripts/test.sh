@@ -5,7 +5,8 @@
 # Prometheus' promtool from Debian's packages), starts a throwaway
 # PostgreSQL cluster and a throwaway MariaDB server on free loopback ports,
 # exports the variables that turn the service-backed tests on (and, once
-# `docker info` works, STEWARD_TEST_DOCKER for the container image test),
+# `docker info` works, starting dockerd if needed, STEWARD_TEST_DOCKER for
+# the Docker backend and container image tests),
 # and runs every test of the workspace.
 # The tests it enables never skip here: if a service cannot be provided,
 # this script fails instead.
@@ -21,9 +22,18 @@ log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 # shellcheck source=scripts/lib/services.sh
 . scripts/lib/services.sh
 
-# The container image test needs a Docker engine it can build and run on.
+# The Docker backend and container image tests need a Docker engine they
+# can build and run on; start the daemon when it is installed but down.
+if ! docker info >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1; then
+    log "starting dockerd (log in /tmp/steward-dockerd.log)"
+    (dockerd >/tmp/steward-dockerd.log 2>&1 &)
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+fi
 docker info >/dev/null 2>&1 ||
-    { log "error: \`docker info\` fails; the container image test needs a usable Docker engine"; exit 1; }
+    { log "error: \`docker info\` fails; the Docker tests need a usable Docker engine"; exit 1; }
 export STEWARD_TEST_DOCKER=1
 
 start_services
