@@ -52,6 +52,10 @@ pub(crate) struct ServiceStatus {
     version: Option<String>,
     /// Replicas running now (and restarting after a crash).
     running: u32,
+    /// Replicas its proxy sends traffic to (all running ones when it has
+    /// no proxy); the others are a blue-green set kept for a rollback, or
+    /// taken out by the health watcher.
+    serving: u32,
     /// Where its proxy listens.
     proxy: Option<String>,
     /// Its replicas: id, version, address, state, whether in the proxy.
@@ -162,6 +166,12 @@ pub(crate) async fn status(
             .to_owned(),
             version: live.and_then(|live| live.version.as_ref().map(ToString::to_string)),
             running: live.map_or(0, |live| live.replicas.len() as u32),
+            serving: live.map_or(0, |live| {
+                live.replicas
+                    .iter()
+                    .filter(|replica| replica.in_proxy || live.proxy.is_none())
+                    .count() as u32
+            }),
             proxy: live.and_then(|live| live.proxy.map(|addr| addr.to_string())),
             instances: live
                 .map(|live| {

@@ -176,6 +176,7 @@ async fn a_deployment_is_planned_started_watched_and_listed() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let files = &status_body["services"][0];
+    assert_eq!(files["serving"], 2, "{files}");
     assert_eq!(
         (
             files["state"].as_str(),

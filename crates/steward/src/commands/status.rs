@@ -8,6 +8,17 @@ use crate::{
     output,
 };
 
+/// `serving/desired`, with the replicas that run but take no traffic.
+fn replicas_cell(service: &Value) -> String {
+    let serving = service["serving"].as_u64().unwrap_or(0);
+    let running = service["running"].as_u64().unwrap_or(0);
+    let mut cell = format!("{serving}/{}", output::text(&service["replicas"]));
+    if running > serving {
+        cell.push_str(&format!(" (+{} idle)", running - serving));
+    }
+    cell
+}
+
 pub(crate) async fn run(global: &Global) -> anyhow::Result<()> {
     let client = Client::new(global)?;
     let status: Value = client.get("/api/v1/status", &[]).await?;
@@ -66,11 +77,7 @@ pub(crate) async fn run(global: &Global) -> anyhow::Result<()> {
             output::text(&service["name"]),
             output::text(&service["state"]),
             output::text(&service["version"]),
-            format!(
-                "{}/{}",
-                output::text(&service["running"]),
-                output::text(&service["replicas"])
-            ),
+            replicas_cell(service),
             output::text(&service["port"]),
             list(&service["backends"]),
             output::text(&service["health"]),
