@@ -363,6 +363,13 @@ impl Runtime {
             current.extend(started);
         }
         if let Some(proxy) = proxy {
+            // A switch adds the whole new set; replicas of it that already
+            // take traffic (a partial earlier update) leave first, while
+            // the old set still serves, so that none is added twice.
+            let members = self.proxies.members(&target.name);
+            for replica in current.iter().filter(|r| members.contains(&r.id)) {
+                proxy.remove(&replica.id)?;
+            }
             let upstreams = current
                 .iter()
                 .map(|replica| Upstream::new(&replica.id, replica.addr))

@@ -58,6 +58,23 @@ pub(crate) struct Inner {
     pub(crate) metrics: ProxyMetrics,
 }
 
+/// Removes drained upstreams from the pool when dropped, so that a drain
+/// whose caller stops waiting still ends with the upstream gone.
+struct Removal<'p> {
+    proxy: &'p Proxy,
+    ids: Vec<String>,
+}
+
+impl Drop for Removal<'_> {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            if self.proxy.inner.pool.remove(id) {
+                self.proxy.inner.metrics.forget(self.proxy.service(), id);
+            }
+        }
+    }
+}
+
 /// The proxy of one service. Cloning shares it.
 #[derive(Clone)]
 pub struct Proxy {
@@ -141,9 +158,13 @@ impl Proxy {
             .start_drain(id)
             .ok_or_else(|| self.unknown(id))?;
         tracing::info!(service = %self.service(), upstream = %id, in_flight = member.in_flight(), "draining upstream");
+        // Removed when the wait ends, or when the caller stops waiting
+        // (a cancelled deployment): never left in the pool as draining.
+        let _removal = Removal {
+            proxy: self,
+            ids: vec![id.to_owned()],
+        };
         let drained = member.wait_idle(timeout).await;
-        self.inner.pool.remove(id);
-        self.inner.metrics.forget(self.service(), id);
         if drained.abandoned > 0 {
             tracing::warn!(service = %self.service(), upstream = %id, abandoned = drained.abandoned, "drain timeout passed with requests in flight");
         }
@@ -167,15 +188,15 @@ impl Proxy {
                 id,
             })?;
         tracing::info!(service = %self.service(), draining = old.len(), "switched upstreams");
+        let _removal = Removal {
+            proxy: self,
+            ids: old
+                .iter()
+                .map(|member| member.upstream.id.clone())
+                .collect(),
+        };
         let waits = old.iter().map(|member| member.wait_idle(drain_timeout));
-        let drained = futures::future::join_all(waits).await;
-        for member in &old {
-            self.inner.pool.remove(&member.upstream.id);
-            self.inner
-                .metrics
-                .forget(self.service(), &member.upstream.id);
-        }
-        Ok(drained)
+        Ok(futures::future::join_all(waits).await)
     }
 
     /// Removes a replica at once (requests in flight carry on).

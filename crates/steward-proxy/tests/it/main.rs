@@ -475,3 +475,49 @@ async fn tcp_connections_are_joined_to_replicas_in_turn_and_retried_on_connect_f
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_drain_given_up_by_its_caller_still_removes_the_upstream() {
+    let gate = Arc::new(Notify::new());
+    let old = Backend::start("old", Arc::clone(&gate)).await;
+    let new = Backend::start("new", Arc::clone(&gate)).await;
+    let front = front(ProxyOptions::new("agent")).await;
+    front.proxy.add(old.upstream("old")).unwrap();
+    front.proxy.add(new.upstream("new")).unwrap();
+    let client = reqwest::Client::new();
+    let held = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{}/hold", front.url);
+        async move { get_text(&client, &url).await }
+    });
+    // Round-robin: one of the two holds the request; drain that one.
+    let busy = loop {
+        if let Some(status) = front
+            .proxy
+            .upstreams()
+            .into_iter()
+            .find(|s| s.in_flight == 1)
+        {
+            break status.upstream.id;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    // The caller (a cancelled deployment) stops waiting for the drain.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        front.proxy.drain(&busy, Duration::from_secs(30)),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the held request keeps the drain waiting");
+    let ids: Vec<_> = front
+        .proxy
+        .upstreams()
+        .into_iter()
+        .map(|s| s.upstream.id)
+        .collect();
+    assert!(!ids.contains(&busy), "not left behind as draining: {ids:?}");
+    assert_eq!(ids.len(), 1);
+    // The request in flight still finishes.
+    gate.notify_waiters();
+    assert_eq!(held.await.unwrap().0, 200);
+}
