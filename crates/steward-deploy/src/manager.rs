@@ -180,17 +180,13 @@ pub fn release_from_config(config: &Config, version: &Version) -> Result<Release
     let mut services = Vec::new();
     for service in ordered(config) {
         let spec = ServiceSpec::from_config(service, version, backend).ok_or_else(|| {
+            let kind = match backend {
+                steward_config::BackendKind::Process => "process",
+                steward_config::BackendKind::Docker => "docker",
+            };
             Error::Invalid(format!(
-                "service {} has no [services.{}] section for the {} backend",
-                service.name,
-                match backend {
-                    steward_config::BackendKind::Process => "process",
-                    steward_config::BackendKind::Docker => "docker",
-                },
-                match backend {
-                    steward_config::BackendKind::Process => "process",
-                    steward_config::BackendKind::Docker => "docker",
-                }
+                "service {} has no [services.{kind}] section for the {kind} backend",
+                service.name
             ))
         })?;
         services.push(spec);
@@ -298,6 +294,12 @@ impl DeploymentManager {
         &self.inner.store
     }
 
+    /// How many deployments have ended in this process (changes when a
+    /// service may have settled on another spec).
+    pub(crate) fn finished_count(&self) -> u64 {
+        *self.inner.finished.borrow()
+    }
+
     /// Whether a deployment runs in this process.
     pub(crate) fn deployments_running(&self) -> bool {
         !self
@@ -314,11 +316,6 @@ impl DeploymentManager {
     pub(crate) fn while_no_deployment(&self, action: impl FnOnce() -> bool) -> bool {
         let running = self.inner.running.lock().expect("running table lock");
         running.is_empty() && action()
-    }
-
-    /// The spec each service settled on, by name.
-    pub(crate) async fn settled_specs(&self) -> Result<BTreeMap<Name, ServiceSpec>> {
-        self.current_specs().await
     }
 
     /// Journals what the backend reports about replicas on its own
@@ -765,7 +762,8 @@ impl DeploymentManager {
         self.inner.store.list(service, limit).await
     }
 
-    async fn current_specs(&self) -> Result<BTreeMap<Name, ServiceSpec>> {
+    /// The spec each service settled on, by name.
+    pub(crate) async fn current_specs(&self) -> Result<BTreeMap<Name, ServiceSpec>> {
         Ok(self
             .inner
             .store

@@ -17,7 +17,7 @@ use std::{
 
 use futures::future::join_all;
 use serde::Serialize;
-use steward_config::{ServiceProtocol, Strategy};
+use steward_config::{Rollout, ServiceProtocol, Strategy};
 use steward_core::Name;
 use steward_proxy::{Protocol, Proxy, ProxyMetrics, ProxyOptions, Upstream};
 use tokio_util::sync::CancellationToken;
@@ -254,7 +254,7 @@ impl Runtime {
             .partition(|replica| proxy.is_none() || in_proxy.contains(&replica.id));
         old = serving;
         for replica in idle {
-            self.retire(target, &replica, false).await?;
+            self.retire(&target.rollout, &replica, false).await?;
         }
 
         // Replicas of the target spec that take no traffic yet (kept from a
@@ -276,7 +276,7 @@ impl Runtime {
         for (replica, result) in joining.into_iter().zip(results) {
             match result {
                 Ok(()) => current.push(replica),
-                Err(_) => self.retire(target, &replica, false).await?,
+                Err(_) => self.retire(&target.rollout, &replica, false).await?,
             }
         }
         let blue_green = target.rollout.strategy == Strategy::BlueGreen && !old.is_empty();
@@ -306,7 +306,7 @@ impl Runtime {
         loop {
             while current.len() > desired {
                 let extra = current.pop().expect("more than desired");
-                self.retire(target, &extra, true).await?;
+                self.retire(&target.rollout, &extra, true).await?;
             }
             if old.is_empty() && current.len() == desired {
                 return Ok(());
@@ -332,14 +332,14 @@ impl Runtime {
             }
             while !old.is_empty() && current.len() + old.len() > min_available {
                 let replica = old.pop().expect("not empty");
-                self.retire(target, &replica, true).await?;
+                self.retire(&target.rollout, &replica, true).await?;
                 progressed = true;
             }
             if !progressed {
                 // Only reachable with max_surge = max_unavailable = 0,
                 // which validation rejects; take one out rather than spin.
                 if let Some(replica) = old.pop() {
-                    self.retire(target, &replica, true).await?;
+                    self.retire(&target.rollout, &replica, true).await?;
                 }
             }
         }
@@ -363,13 +363,6 @@ impl Runtime {
             current.extend(started);
         }
         if let Some(proxy) = proxy {
-            // A switch adds the whole new set; replicas of it that already
-            // take traffic (a partial earlier update) leave first, while
-            // the old set still serves, so that none is added twice.
-            let members = self.proxies.members(&target.name);
-            for replica in current.iter().filter(|r| members.contains(&r.id)) {
-                proxy.remove(&replica.id)?;
-            }
             let upstreams = current
                 .iter()
                 .map(|replica| Upstream::new(&replica.id, replica.addr))
@@ -392,7 +385,7 @@ impl Runtime {
             // rollback; `stop_idle` ends it after `keep_old_for`.
         } else {
             for replica in &old {
-                self.retire(target, replica, false).await?;
+                self.retire(&target.rollout, replica, false).await?;
             }
         }
         Ok(())
@@ -405,7 +398,7 @@ impl Runtime {
         let in_proxy = self.proxies.members(&current.name);
         for replica in self.replicas(&current.name).await? {
             if replica.spec_hash != hash && !in_proxy.contains(&replica.id) {
-                self.retire(current, &replica, false).await?;
+                self.retire(&current.rollout, &replica, false).await?;
             }
         }
         Ok(())
@@ -468,7 +461,7 @@ impl Runtime {
                         replica: replica.id.clone(),
                         reason: reason.clone(),
                     });
-                    self.retire(target, &replica, false).await?;
+                    self.retire(&target.rollout, &replica, false).await?;
                     failure.get_or_insert(Error::Unhealthy {
                         service: target.name.to_string(),
                         replica: replica.id.clone(),
@@ -482,7 +475,7 @@ impl Runtime {
         }
         if let Some(err) = failure {
             for replica in &healthy {
-                self.retire(target, replica, false).await?;
+                self.retire(&target.rollout, replica, false).await?;
             }
             return Err(err);
         }
@@ -535,7 +528,7 @@ impl Runtime {
     }
 
     /// Takes a replica out of the proxy (draining it when `drain`) and stops it.
-    async fn retire(&self, spec: &ServiceSpec, replica: &Replica, drain: bool) -> Result<()> {
+    async fn retire(&self, rollout: &Rollout, replica: &Replica, drain: bool) -> Result<()> {
         if let Some((proxy, _)) = self.proxies.get(&replica.service)
             && proxy
                 .upstreams()
@@ -544,7 +537,7 @@ impl Runtime {
         {
             if drain {
                 let drained = proxy
-                    .drain(&replica.id, spec.rollout.drain_timeout.get())
+                    .drain(&replica.id, rollout.drain_timeout.get())
                     .await?;
                 self.emit(RolloutEvent::Drained {
                     service: replica.service.clone(),
@@ -556,7 +549,7 @@ impl Runtime {
             }
         }
         self.backend
-            .stop(&replica.id, spec.rollout.stop_grace.get())
+            .stop(&replica.id, rollout.stop_grace.get())
             .await?;
         self.emit(RolloutEvent::Stopped {
             service: replica.service.clone(),
@@ -565,29 +558,12 @@ impl Runtime {
         Ok(())
     }
 
+    /// Stops every replica of a service no release runs any more, with
+    /// the default drain and grace times (its spec is gone).
     async fn remove_all(&self, service: &Name) -> Result<()> {
-        let grace = steward_config::Rollout::default();
+        let rollout = Rollout::default();
         for replica in self.replicas(service).await? {
-            if let Some((proxy, _)) = self.proxies.get(service)
-                && proxy
-                    .upstreams()
-                    .iter()
-                    .any(|status| status.upstream.id == replica.id)
-            {
-                let drained = proxy.drain(&replica.id, grace.drain_timeout.get()).await?;
-                self.emit(RolloutEvent::Drained {
-                    service: service.clone(),
-                    replica: replica.id.clone(),
-                    abandoned: drained.abandoned,
-                });
-            }
-            self.backend
-                .stop(&replica.id, grace.stop_grace.get())
-                .await?;
-            self.emit(RolloutEvent::Stopped {
-                service: service.clone(),
-                replica: replica.id.clone(),
-            });
+            self.retire(&rollout, &replica, true).await?;
         }
         Ok(())
     }

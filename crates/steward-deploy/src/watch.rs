@@ -9,10 +9,13 @@
 //! back; it decides under the same lock with which a deployment
 //! registers, so the two never act on a proxy at once.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use serde_json::json;
-use steward_core::{Actor, EventKind, NewEvent, Severity};
+use steward_core::{Actor, EventKind, Name, NewEvent, Severity};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -32,34 +35,67 @@ struct Tracked {
     last_error: Option<String>,
 }
 
+/// The watcher's memory between rounds.
+#[derive(Default)]
+struct Watch {
+    replicas: HashMap<String, Tracked>,
+    /// The settled specs, read again only when a deployment has ended
+    /// (tagged with the manager's count of ended deployments).
+    specs: Option<(u64, BTreeMap<Name, ServiceSpec>)>,
+    /// No probe is due before this: the backend is not listed in between.
+    next_round: Option<Instant>,
+}
+
 impl DeploymentManager {
     /// Watches replica health until `shutdown` (see the module docs).
     pub fn spawn_health_watch(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let manager = self.clone();
         tokio::spawn(async move {
-            let mut tracked: HashMap<String, Tracked> = HashMap::new();
+            let mut watch = Watch::default();
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(TICK) => {}
                 }
-                if let Err(err) = manager.watch_once(&mut tracked).await {
+                if let Err(err) = manager.watch_once(&mut watch).await {
                     tracing::warn!(error = %err, "health watch round failed");
                 }
             }
         })
     }
 
-    async fn watch_once(&self, tracked: &mut HashMap<String, Tracked>) -> crate::Result<()> {
+    async fn watch_once(&self, watch: &mut Watch) -> crate::Result<()> {
         if self.deployments_running() {
             // A deployment decides who is in the proxies; start afresh after it.
-            tracked.clear();
+            watch.replicas.clear();
+            watch.next_round = None;
             return Ok(());
         }
-        let specs = self.settled_specs().await?;
-        let replicas = self.backend().list().await?;
-        tracked.retain(|id, _| replicas.iter().any(|replica| &replica.id == id));
+        let finished = self.finished_count();
+        if watch
+            .specs
+            .as_ref()
+            .is_none_or(|(seen, _)| *seen != finished)
+        {
+            watch.specs = Some((finished, self.current_specs().await?));
+            watch.next_round = None;
+        }
         let now = Instant::now();
+        if watch.next_round.is_some_and(|next| next > now) {
+            return Ok(());
+        }
+        let specs = &watch.specs.as_ref().expect("read above").1;
+        watch.next_round = Some(
+            now + specs
+                .values()
+                .map(|spec| HealthParams::of(spec.health.as_ref()).interval)
+                .min()
+                .unwrap_or(Duration::from_secs(2))
+                .max(TICK),
+        );
+        let replicas = self.backend().list().await?;
+        let tracked = &mut watch.replicas;
+        tracked.retain(|id, _| replicas.iter().any(|replica| &replica.id == id));
         for spec in specs.values() {
             let Some((proxy, _)) = self.proxies().get(&spec.name) else {
                 continue;

@@ -172,21 +172,15 @@ impl Proxy {
     }
 
     /// Replaces every replica with `upstreams` at once (blue-green): new
-    /// requests go only to the new set from this call on; the old set is
-    /// drained (up to `drain_timeout`) and removed.
+    /// requests go only to the new set from this call on (replicas of it
+    /// already present stay); the old set is drained (up to
+    /// `drain_timeout`) and removed.
     pub async fn switch(
         &self,
         upstreams: Vec<Upstream>,
         drain_timeout: Duration,
     ) -> Result<Vec<Drained>> {
-        let old = self
-            .inner
-            .pool
-            .switch(upstreams)
-            .map_err(|id| Error::DuplicateUpstream {
-                service: self.service().to_owned(),
-                id,
-            })?;
+        let old = self.inner.pool.switch(upstreams);
         tracing::info!(service = %self.service(), draining = old.len(), "switched upstreams");
         let _removal = Removal {
             proxy: self,

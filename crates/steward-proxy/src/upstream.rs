@@ -277,29 +277,41 @@ impl Pool {
         slots.len() != before
     }
 
-    /// Adds `new` and marks every other upstream draining, under one lock:
-    /// no request sees a mix of neither. Returns the draining members, or
-    /// the id that is already present.
-    pub(crate) fn switch(&self, new: Vec<Upstream>) -> Result<Vec<Arc<Member>>, String> {
+    /// Makes `new` the active set and marks every other upstream draining,
+    /// under one lock: no request sees a mix of neither. An upstream of
+    /// `new` that is already present stays (active, with the new weight),
+    /// so a switch to a set that partly serves already is one step.
+    /// Returns the draining members.
+    pub(crate) fn switch(&self, new: Vec<Upstream>) -> Vec<Arc<Member>> {
         let mut slots = self.slots();
-        if let Some(taken) = new.iter().find(|upstream| {
-            slots
+        let mut old = Vec::new();
+        for slot in slots.iter() {
+            match new
                 .iter()
-                .any(|slot| slot.member.upstream.id == upstream.id)
-        }) {
-            return Err(taken.id.clone());
-        }
-        let old: Vec<Arc<Member>> = slots.iter().map(|slot| Arc::clone(&slot.member)).collect();
-        for member in &old {
-            member.draining.store(true, Ordering::SeqCst);
+                .find(|upstream| upstream.id == slot.member.upstream.id)
+            {
+                Some(kept) => {
+                    slot.member.draining.store(false, Ordering::SeqCst);
+                    slot.member.weight.store(kept.weight, Ordering::SeqCst);
+                }
+                None => {
+                    slot.member.draining.store(true, Ordering::SeqCst);
+                    old.push(Arc::clone(&slot.member));
+                }
+            }
         }
         for upstream in new {
-            slots.push(Slot {
-                member: Member::new(upstream),
-                current: 0,
-            });
+            if !slots
+                .iter()
+                .any(|slot| slot.member.upstream.id == upstream.id)
+            {
+                slots.push(Slot {
+                    member: Member::new(upstream),
+                    current: 0,
+                });
+            }
         }
-        Ok(old)
+        old
     }
 
     /// The upstreams now.

@@ -20,6 +20,18 @@ async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut condition: F) {
     }
 }
 
+/// The process id a replica's record names.
+fn replica_pid(harness: &Harness, id: &str) -> nix::unistd::Pid {
+    let path = harness
+        .dir
+        .path()
+        .join("replicas")
+        .join(format!("{id}.json"));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("record")).expect("json");
+    nix::unistd::Pid::from_raw(record["pid"].as_i64().expect("pid") as i32)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_backend_adopts_running_replicas_and_kills_unrecorded_ones() {
     let harness = Harness::new().await;
@@ -87,23 +99,8 @@ async fn a_crashed_replica_is_restarted_on_its_port() {
         .await
         .expect("list")
         .remove(0);
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            harness
-                .dir
-                .path()
-                .join("replicas")
-                .join(format!("{}.json", replica.id)),
-        )
-        .expect("record"),
-    )
-    .expect("json");
-    let pid = record["pid"].as_i64().expect("pid") as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill");
+    let pid = replica_pid(&harness, &replica.id);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
 
     let exited = tokio::time::timeout(Duration::from_secs(10), events.recv())
         .await
@@ -242,18 +239,7 @@ async fn a_replica_that_stops_answering_leaves_its_proxy_until_it_answers_again(
         .await
         .expect("list")
         .remove(0);
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            harness
-                .dir
-                .path()
-                .join("replicas")
-                .join(format!("{}.json", frozen.id)),
-        )
-        .expect("record"),
-    )
-    .expect("json");
-    let pid = nix::unistd::Pid::from_raw(record["pid"].as_i64().expect("pid") as i32);
+    let pid = replica_pid(&harness, &frozen.id);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("stop");
     let in_proxy = async |id: &str| {
         harness.manager.status(&config).await.expect("status")[0]

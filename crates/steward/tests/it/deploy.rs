@@ -39,7 +39,7 @@ port = {port}
 env = {{ DEMO_AGENT_LLM_LATENCY_MS = "5ms", DEMO_AGENT_TOOL_LATENCY_MS = "1ms"{extra_env} }}
 process.command = ["{agent}", "--port", "{{port}}", "--agent-version", "{{version}}"]
 health = {{ http = "/healthz", interval = "300ms", timeout = "250ms", unhealthy_threshold = 2 }}
-rollout = {{ verify_window = "500ms", drain_timeout = "5s", stop_grace = "5s" }}
+rollout = {{ verify_window = "500ms", drain_timeout = "5s", stop_grace = "5s", smoke = [{{ http = "/v1/tasks", method = "POST", body = '{{"prompt": "smoke", "model": "demo-pro"}}' }}] }}
 "#,
         agent = agent.display()
     )
@@ -182,6 +182,29 @@ fn up_deploys_and_deploy_wait_exits_by_the_outcome() {
     assert_eq!(agent_status(&dir, &server.config)["version"], "1.1.0");
     assert_eq!(http_status(port, "/healthz"), Some(200));
 
+    // A version that is healthy but dropped the model the smoke check uses.
+    std::fs::write(
+        &server.config,
+        agent_config(
+            api,
+            port,
+            2,
+            r#", DEMO_AGENT_MODELS = "demo-mini:0.00015:0.0006""#,
+        ),
+    )
+    .expect("write");
+    let smoked = server.cli(&["deploy", "1.3.0", "--wait"]);
+    assert_eq!(
+        smoked.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&smoked),
+        stderr(&smoked)
+    );
+    let message = stderr(&smoked);
+    assert!(message.contains("rolled back: verify_health failed: smoke check of agent failed: POST /v1/tasks answered 422"), "{message}");
+    assert_eq!(agent_status(&dir, &server.config)["version"], "1.1.0");
+
     // `steward rollback` goes back to the previous good release by itself.
     std::fs::write(&server.config, agent_config(api, port, 2, "")).expect("write");
     let rolled = server.cli(&["rollback", "--wait"]);
@@ -202,7 +225,13 @@ fn up_deploys_and_deploy_wait_exits_by_the_outcome() {
         .collect();
     assert_eq!(
         statuses,
-        ["succeeded", "rolled_back", "succeeded", "succeeded"]
+        [
+            "succeeded",
+            "rolled_back",
+            "rolled_back",
+            "succeeded",
+            "succeeded"
+        ]
     );
 
     let (status, data, _) = server.terminate();
