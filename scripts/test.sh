@@ -7,7 +7,8 @@
 # exports the variables that turn the service-backed tests on (and, once
 # `docker info` works, starting dockerd if needed, STEWARD_TEST_DOCKER for
 # the Docker backend and container image tests),
-# and runs every test of the workspace.
+# runs every test of the workspace, and then fuzzes the HTTP API against its
+# OpenAPI document (scripts/check/api-fuzz.sh).
 # The tests it enables never skip here: if a service cannot be provided,
 # this script fails instead.
 #
@@ -17,7 +18,14 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
+# Bold name only on a terminal, and never with NO_COLOR (no-color.org).
+log() {
+    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+        printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2
+    else
+        printf 'test.sh: %s\n' "$*" >&2
+    fi
+}
 
 # shellcheck source=scripts/lib/services.sh
 . scripts/lib/services.sh
@@ -48,8 +56,18 @@ if [ "${1:-}" = "--serve" ]; then
 fi
 
 # --- run the tests -------------------------------------------------------------
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast "$@"
+    cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-    cargo test --workspace --no-fail-fast "$@"
+    cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+# --- fuzz the API against its OpenAPI document -----------------------------------
+# With the whole suite only (not with a selection such as `-p steward-store`);
+# run even after failed tests, so that one run reports both.
+if [ $# -eq 0 ]; then
+    log "fuzzing the API against its OpenAPI document (scripts/check/api-fuzz.sh)"
+    scripts/check/api-fuzz.sh || status=1
+fi
+exit "$status"

@@ -108,7 +108,14 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 repo=$PWD
-log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+# Bold name only on a terminal, and never with NO_COLOR (no-color.org).
+log() {
+    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+        printf '\033[1mbench:\033[0m %s\n' "$*" >&2
+    else
+        printf 'bench: %s\n' "$*" >&2
+    fi
+}
 die() { log "error: $*"; exit 1; }
 
 PROFILE=${PROFILE:-release}

@@ -17,7 +17,14 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+# Bold name only on a terminal, and never with NO_COLOR (no-color.org).
+log() {
+    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+        printf '\033[1mbench:\033[0m %s\n' "$*" >&2
+    else
+        printf 'bench: %s\n' "$*" >&2
+    fi
+}
 
 N=${N:-1000}
 REPS=${REPS:-3}

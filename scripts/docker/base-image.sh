@@ -22,7 +22,14 @@ IMAGE=steward-base:local
 LIBS_LABEL=org.steward.base.libs
 STEWARD_UID=10001
 
-log() { printf '\033[1mbase-image.sh:\033[0m %s\n' "$*" >&2; }
+# Bold name only on a terminal, and never with NO_COLOR (no-color.org).
+log() {
+    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+        printf '\033[1mbase-image.sh:\033[0m %s\n' "$*" >&2
+    else
+        printf 'base-image.sh: %s\n' "$*" >&2
+    fi
+}
 die() { log "error: $*"; exit 1; }
 usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 

@@ -8,7 +8,14 @@
 #   e.g. scripts/docker/demo-agent-image.sh agent:2 target/debug/steward-demo-agent -- --listen 0.0.0.0
 set -euo pipefail
 
-log() { printf '\033[1mdemo-agent-image.sh:\033[0m %s\n' "$*" >&2; }
+# Bold name only on a terminal, and never with NO_COLOR (no-color.org).
+log() {
+    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+        printf '\033[1mdemo-agent-image.sh:\033[0m %s\n' "$*" >&2
+    else
+        printf 'demo-agent-image.sh: %s\n' "$*" >&2
+    fi
+}
 die() { log "error: $*"; exit 1; }
 
 [ $# -ge 2 ] || die "usage: $0 TAG BINARY [-- ARG...]"

@@ -1,9 +1,16 @@
 //! The environment's part in configuration: `STEWARD_<SECTION>__<KEY>`
 //! overrides and `${ENV_VAR}` references in string values.
+//!
+//! References are for secrets, so they are expanded only where steward
+//! keeps the value secret (service `env` values, database and state URLs:
+//! the fields of type `Secret`); anywhere else the expanded value would be
+//! shown by `steward status` and the API, so a reference there is an error
+//! ([`check_references`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
+use steward_core::REDACTED;
 
 use crate::{
     diagnostic::Sink,
@@ -162,36 +169,107 @@ fn apply_one(
     }
 }
 
+/// A string in which `${NAME}` references were expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reference {
+    /// Where the string is written.
+    origin: Origin,
+    /// The first variable it names.
+    name: String,
+}
+
 /// Replaces `${NAME}` references in every string with the variable's value;
-/// `$${` stands for a literal `${`. Unset variables are errors.
-pub(crate) fn interpolate(node: &mut Node, env: &Environment, sink: &mut Sink<'_>) {
+/// `$${` stands for a literal `${`. Unset variables are errors. Returns the
+/// strings that had references, for [`check_references`].
+pub(crate) fn interpolate(
+    node: &mut Node,
+    env: &Environment,
+    sink: &mut Sink<'_>,
+) -> Vec<Reference> {
+    let mut references = Vec::new();
+    interpolate_into(node, env, sink, &mut references);
+    references
+}
+
+fn interpolate_into(
+    node: &mut Node,
+    env: &Environment,
+    sink: &mut Sink<'_>,
+    references: &mut Vec<Reference>,
+) {
     match &mut node.value {
-        Value::String(text) if text.contains("${") => match expand(text, env) {
-            Ok(expanded) => *text = expanded,
-            Err(message) => sink.error(
-                &node.origin,
-                message,
-                Some(
-                    "set the variable in steward's environment, or write `$${` for a literal `${`"
-                        .to_owned(),
-                ),
-            ),
+        Value::String(text) if text.contains("${") => match expand_names(text, env) {
+            Ok((expanded, names)) => {
+                *text = expanded;
+                if let Some(name) = names.into_iter().next() {
+                    references.push(Reference {
+                        origin: node.origin.clone(),
+                        name,
+                    });
+                }
+            }
+            Err(message) => {
+                sink.error(
+                    &node.origin,
+                    message,
+                    Some(
+                        "set the variable in steward's environment, or write `$${` for a literal `${`"
+                            .to_owned(),
+                    ),
+                );
+                // Also checked for its place: setting the variable would
+                // not make a reference outside `env` and URLs acceptable.
+                if let Some(name) = first_reference(text) {
+                    references.push(Reference {
+                        origin: node.origin.clone(),
+                        name,
+                    });
+                }
+            }
         },
         Value::Array(items) => {
             for item in items {
-                interpolate(item, env, sink);
+                interpolate_into(item, env, sink, references);
             }
         }
         Value::Table(entries) => {
             for entry in entries {
-                interpolate(&mut entry.node, env, sink);
+                interpolate_into(&mut entry.node, env, sink, references);
             }
         }
         _ => {}
     }
 }
 
+#[cfg(test)]
 fn expand(text: &str, env: &Environment) -> Result<String, String> {
+    expand_names(text, env).map(|(expanded, _)| expanded)
+}
+
+/// The first well-formed reference's name in `text`, if any.
+fn first_reference(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("$${") {
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let name = &after[..after.find('}')?];
+            return valid_name(name).then(|| name.to_owned());
+        } else {
+            rest = &rest[1..];
+        }
+    }
+    None
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The text with its references expanded, and the names it referenced.
+fn expand_names(text: &str, env: &Environment) -> Result<(String, Vec<String>), String> {
+    let mut names = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -205,7 +283,7 @@ fn expand(text: &str, env: &Environment) -> Result<String, String> {
                 .find('}')
                 .ok_or_else(|| "unterminated `${` reference".to_owned())?;
             let name = &after[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if !valid_name(name) {
                 return Err(format!(
                     "`${{{name}}}` is not a valid environment variable reference"
                 ));
@@ -214,6 +292,7 @@ fn expand(text: &str, env: &Environment) -> Result<String, String> {
                 .get(name)
                 .ok_or_else(|| format!("environment variable `{name}` is not set"))?;
             out.push_str(value);
+            names.push(name.to_owned());
             rest = &after[end + 1..];
         } else {
             out.push('$');
@@ -221,7 +300,83 @@ fn expand(text: &str, env: &Environment) -> Result<String, String> {
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, names))
+}
+
+/// Refuses references in strings that steward does not keep secret. A
+/// field is secret when the configuration serializes it as the redaction
+/// marker (`Secret` fields do), so the rule follows the model's types and
+/// covers sections added later without a list to maintain. `config` is
+/// the deserialized configuration serialized again; `tree` the checked
+/// tree it was deserialized from, whose shape it shares.
+pub(crate) fn check_references(
+    tree: &Node,
+    config: &Json,
+    references: &[Reference],
+    source: &str,
+    sink: &mut Sink<'_>,
+) {
+    if references.is_empty() {
+        return;
+    }
+    walk_references(tree, Some(config), references, source, sink);
+}
+
+fn walk_references(
+    node: &Node,
+    config: Option<&Json>,
+    references: &[Reference],
+    source: &str,
+    sink: &mut Sink<'_>,
+) {
+    match &node.value {
+        Value::String(_) => {
+            let Some(reference) = references.iter().find(|r| r.origin == node.origin) else {
+                return;
+            };
+            if config.and_then(Json::as_str) == Some(REDACTED) {
+                return;
+            }
+            let name = &reference.name;
+            sink.error(
+                &narrow(&reference.origin, &format!("${{{name}}}"), source),
+                format!(
+                    "`${{{name}}}` is only expanded in `env` values and URLs, where steward keeps it secret"
+                ),
+                Some(format!(
+                    "elsewhere `steward status` would show its value: pass it to the service through `[services.env]` \
+                     (`{name} = \"${{{name}}}\"`) and read it there (hooks and check commands inherit steward's \
+                     environment already); `$${{` writes a literal `${{`"
+                )),
+            );
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let child = config.and_then(|c| c.get(index));
+                walk_references(item, child, references, source, sink);
+            }
+        }
+        Value::Table(entries) => {
+            for entry in entries {
+                let child = config.and_then(|c| c.get(&entry.key));
+                walk_references(&entry.node, child, references, source, sink);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The place of `needle` inside the string written at `origin`, so that
+/// the diagnostic points at the reference rather than the whole string.
+fn narrow(origin: &Origin, needle: &str, source: &str) -> Origin {
+    if let Origin::File(span) = origin
+        && let Some(written) = source.get(span.clone())
+        && let Some(at) = written.find(needle)
+    {
+        let start = span.start + at;
+        return Origin::File(start..start + needle.len());
+    }
+    origin.clone()
 }
 
 #[cfg(test)]

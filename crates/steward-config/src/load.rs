@@ -8,7 +8,7 @@ use steward_core::Secret;
 use crate::{
     Config, Error, Report, Result,
     diagnostic::Sink,
-    env::{apply_overrides, interpolate},
+    env::{apply_overrides, check_references, interpolate},
     node::{self, Segment},
     schema::Schema,
     validate::validate,
@@ -112,7 +112,7 @@ pub fn load_str(
         }
     };
     let schema = Schema::new(json_schema());
-    interpolate(&mut tree, env, &mut sink);
+    let references = interpolate(&mut tree, env, &mut sink);
     apply_overrides(&mut tree, env, &schema, &mut sink);
     // The check prunes what it rejects, so that the semantic checks below
     // still run over the rest and every problem is reported in one go.
@@ -141,6 +141,10 @@ pub fn load_str(
             return Err(invalid(sink));
         }
     };
+    // Serializing shows which fields steward keeps secret (they come out
+    // redacted); a reference anywhere else would publish its value.
+    let shown = serde_json::to_value(&config).expect("a configuration serializes to JSON");
+    check_references(&tree, &shown, &references, text, &mut sink);
     validate(&config, &tree, base_dir, &mut sink);
     if sink.has_errors() {
         return Err(invalid(sink));

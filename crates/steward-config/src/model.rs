@@ -24,6 +24,14 @@ pub struct Config {
     /// How deployments run: backend, crash recovery, hooks, freezes.
     #[serde(default)]
     pub deploy: DeployConfig,
+    /// How the services' proxies treat clients: timeouts, connection
+    /// cap, trusted proxies.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// How long steward keeps what accumulates: journal events, replica
+    /// logs and migration backups.
+    #[serde(default)]
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -54,6 +62,33 @@ pub struct ServerConfig {
     /// Serve the API over TLS with this certificate and key.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Longest a client may take from the first byte of a request (or of
+    /// the TLS handshake) until its headers are complete; a slower
+    /// connection is closed. `0s` turns it off.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: HumanDuration,
+    /// A connection with no request in flight that sends nothing for this
+    /// long is closed (keep-alive connections between requests, and
+    /// connections that never send one). `0s` turns it off.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: HumanDuration,
+    /// Most connections served at once; further ones wait in the kernel's
+    /// accept queue until one closes. `0` turns the limit off.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Requests per second that one client address (IPv4 address or IPv6
+    /// /64) may make on average; more are answered 429 with `Retry-After`.
+    /// Applies before authentication. `0` turns the limit off.
+    #[serde(default = "default_rate_limit_per_second")]
+    pub rate_limit_per_second: u32,
+    /// Requests a client may make at once above that rate (the bucket's
+    /// size).
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Event streams (server-sent events) one token may hold open at once;
+    /// the next is answered 429. `0` turns the limit off.
+    #[serde(default = "default_max_streams_per_token")]
+    pub max_streams_per_token: u32,
 }
 
 impl Default for ServerConfig {
@@ -63,8 +98,38 @@ impl Default for ServerConfig {
             data_dir: default_data_dir(),
             state_url: None,
             tls: None,
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_connections: default_max_connections(),
+            rate_limit_per_second: default_rate_limit_per_second(),
+            rate_limit_burst: default_rate_limit_burst(),
+            max_streams_per_token: default_max_streams_per_token(),
         }
     }
+}
+
+fn default_header_read_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+fn default_idle_timeout() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+
+fn default_max_connections() -> u32 {
+    256
+}
+
+fn default_rate_limit_per_second() -> u32 {
+    50
+}
+
+fn default_rate_limit_burst() -> u32 {
+    200
+}
+
+fn default_max_streams_per_token() -> u32 {
+    8
 }
 
 /// The default API address: loopback only, so a laptop install is not
@@ -318,6 +383,145 @@ fn default_network() -> String {
     "steward".to_owned()
 }
 
+/// The proxy steward runs on each service's `port` and how it treats
+/// clients. The proxy is the edge: it sets `X-Forwarded-For` (the
+/// client's address), `X-Forwarded-Proto` (`http`), `X-Forwarded-Host`
+/// (the `Host` header), `X-Real-IP` and `Forwarded` itself, and drops
+/// what a client sent in those and in `X-Forwarded-Port`, unless the
+/// client's address is in `trusted_proxies`. A timeout of `0` turns that
+/// timeout off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// HTTP: how long a request's headers may take to arrive, from their
+    /// first byte (from the accept for a connection's first request); a
+    /// client still sending them then (slowloris) is disconnected.
+    #[serde(default = "default_proxy_header_read_timeout")]
+    pub header_read_timeout: HumanDuration,
+    /// HTTP: how long a keep-alive connection may wait for its next
+    /// request before it is closed.
+    #[serde(default = "default_proxy_idle_timeout")]
+    pub idle_timeout: HumanDuration,
+    /// HTTP: the longest pause while a client sends a request body; past
+    /// it the client gets 408, its connection is closed and the request to
+    /// the replica is aborted.
+    #[serde(default = "default_proxy_body_read_timeout")]
+    pub body_read_timeout: HumanDuration,
+    /// Client connections each proxy serves at once (HTTP and TCP);
+    /// further ones wait unaccepted, in the listen backlog, until one
+    /// closes. Keep it within the process's file descriptor limit.
+    #[serde(default = "default_proxy_max_connections")]
+    #[schemars(range(min = 1))]
+    pub max_connections: u32,
+    /// TCP services: a connection with no bytes either way for this long
+    /// is closed on both sides.
+    #[serde(default = "default_proxy_tcp_idle_timeout")]
+    pub tcp_idle_timeout: HumanDuration,
+    /// Addresses or CIDR networks of proxies in front of steward (a load
+    /// balancer, a TLS terminator), e.g. `["10.0.0.0/8", "192.0.2.7"]`.
+    /// Their `X-Forwarded-*`, `Forwarded` and `X-Real-IP` are kept, the
+    /// connecting address appended to `X-Forwarded-For`, and `X-Real-IP`
+    /// set to the last address in that chain that is not a trusted proxy.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNetwork>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            header_read_timeout: default_proxy_header_read_timeout(),
+            idle_timeout: default_proxy_idle_timeout(),
+            body_read_timeout: default_proxy_body_read_timeout(),
+            max_connections: default_proxy_max_connections(),
+            tcp_idle_timeout: default_proxy_tcp_idle_timeout(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+fn default_proxy_header_read_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+fn default_proxy_idle_timeout() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+
+fn default_proxy_body_read_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+
+fn default_proxy_max_connections() -> u32 {
+    4096
+}
+
+fn default_proxy_tcp_idle_timeout() -> HumanDuration {
+    HumanDuration::from_secs(600)
+}
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`), or one
+/// address (`192.0.2.7`, a network of that address alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork(ipnet::IpNet);
+
+impl IpNetwork {
+    /// The network.
+    pub fn net(self) -> ipnet::IpNet {
+        self.0
+    }
+}
+
+impl std::str::FromStr for IpNetwork {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let net = match text.parse::<std::net::IpAddr>() {
+            Ok(ip) => Ok(ipnet::IpNet::from(ip)),
+            Err(_) => text.parse::<ipnet::IpNet>(),
+        };
+        // A prefix longer than the address is ipnet's most common
+        // rejection; the message says what a valid one looks like.
+        net.map(IpNetwork).map_err(|_| {
+            format!("`{text}` is not an IP address or a CIDR network like `10.0.0.0/8`")
+        })
+    }
+}
+
+impl std::fmt::Display for IpNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for IpNetwork {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpNetwork {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for IpNetwork {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "IpNetwork".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // The pattern catches the shape (the schema check reports every
+        // such mistake in one run); parsing checks the numbers.
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$",
+            "description": "An IP address or a CIDR network, e.g. `10.0.0.0/8`, `192.0.2.7` or `2001:db8::/32`",
+        })
+    }
+}
+
 /// Where replicas run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -517,3 +721,104 @@ impl DatabaseConfig {
 
 /// URL schemes accepted for databases.
 pub const DATABASE_SCHEMES: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+
+/// What steward keeps of what accumulates in its state database and data
+/// directory, and for how long. A background task applies these limits
+/// every `interval` (the first time shortly after start) and journals a
+/// `retention.pruned` event when it removed something. A limit of `0`
+/// (duration, count or size) turns that limit off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Journal events older than this are deleted (the audit log's
+    /// horizon).
+    #[serde(default = "default_journal_max_age")]
+    pub journal_max_age: HumanDuration,
+    /// At most this many journal events are kept: the newest.
+    #[serde(default = "default_journal_max_events")]
+    pub journal_max_events: u64,
+    /// A replica's log file (`<data_dir>/logs/<service>/<replica>.stdout.log`
+    /// or `.stderr.log`) is rotated when it grows past this size: copied to
+    /// `.1` (older copies shift to `.2`, ...) and emptied in place, so the
+    /// running replica keeps writing to it.
+    #[serde(default = "default_logs_max_size")]
+    pub logs_max_size: ByteSize,
+    /// Rotated copies kept per log file (`.1` newest to `.N` oldest); `0`
+    /// empties a log that reached `logs_max_size` without keeping a copy.
+    #[serde(default = "default_logs_keep")]
+    pub logs_keep: u32,
+    /// Rotated log copies, and logs of replicas that no longer run, older
+    /// than this (by last write) are deleted.
+    #[serde(default = "default_logs_max_age")]
+    pub logs_max_age: HumanDuration,
+    /// Migration backups (`<data_dir>/backups/<database>/`) older than this
+    /// are deleted; the newest backup of each database is always kept.
+    #[serde(default = "default_backups_max_age")]
+    pub backups_max_age: HumanDuration,
+    /// At most this many backups are kept per database: the newest.
+    #[serde(default = "default_backups_keep")]
+    pub backups_keep: u32,
+    /// How often the limits are applied; `0` turns retention off.
+    #[serde(default = "default_retention_interval")]
+    pub interval: HumanDuration,
+}
+
+impl RetentionConfig {
+    /// How many backups a database keeps (`backups_keep`, where 0 means
+    /// no count limit), for the pruning after each migration run.
+    pub fn backups_to_keep(&self) -> usize {
+        match self.backups_keep {
+            0 => usize::MAX,
+            keep => keep as usize,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            journal_max_age: default_journal_max_age(),
+            journal_max_events: default_journal_max_events(),
+            logs_max_size: default_logs_max_size(),
+            logs_keep: default_logs_keep(),
+            logs_max_age: default_logs_max_age(),
+            backups_max_age: default_backups_max_age(),
+            backups_keep: default_backups_keep(),
+            interval: default_retention_interval(),
+        }
+    }
+}
+
+const DAY_SECS: u64 = 24 * 3600;
+
+fn default_journal_max_age() -> HumanDuration {
+    HumanDuration::from_secs(90 * DAY_SECS)
+}
+
+fn default_journal_max_events() -> u64 {
+    1_000_000
+}
+
+fn default_logs_max_size() -> ByteSize {
+    ByteSize(50 << 20)
+}
+
+fn default_logs_keep() -> u32 {
+    3
+}
+
+fn default_logs_max_age() -> HumanDuration {
+    HumanDuration::from_secs(14 * DAY_SECS)
+}
+
+fn default_backups_max_age() -> HumanDuration {
+    HumanDuration::from_secs(30 * DAY_SECS)
+}
+
+fn default_backups_keep() -> u32 {
+    10
+}
+
+fn default_retention_interval() -> HumanDuration {
+    HumanDuration::from_secs(600)
+}

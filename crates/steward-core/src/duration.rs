@@ -20,6 +20,17 @@ const UNITS: [(&str, u64); 7] = [
 /// units `y w d h m s ms` from largest to smallest, each at most once.
 /// `0` alone is accepted as zero.
 pub fn parse_duration(text: &str) -> Result<Duration> {
+    parse(text, false)
+}
+
+/// Like [`parse_duration`], except that a duration too long for a `u64`
+/// of milliseconds is the longest one instead of an error: for "that long
+/// ago", where every such duration reaches before any record.
+pub fn parse_duration_saturating(text: &str) -> Result<Duration> {
+    parse(text, true)
+}
+
+fn parse(text: &str, saturate: bool) -> Result<Duration> {
     let err = |reason| Error::InvalidDuration {
         value: text.to_owned(),
         reason,
@@ -39,9 +50,11 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         if digits == 0 {
             return Err(err("expected a number before each unit, e.g. `30s`"));
         }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| err("number too large"))?;
+        let number: u64 = match rest[..digits].parse() {
+            Ok(number) => number,
+            Err(_) if saturate => u64::MAX,
+            Err(_) => return Err(err("number too large")),
+        };
         rest = &rest[digits..];
         let (index, (unit, millis)) = UNITS
             .iter()
@@ -55,10 +68,14 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         }
         last_unit = Some(index);
         rest = &rest[unit.len()..];
-        total = number
+        total = match number
             .checked_mul(*millis)
             .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| err("duration too large"))?;
+        {
+            Some(total) => total,
+            None if saturate => u64::MAX,
+            None => return Err(err("duration too large")),
+        };
     }
     Ok(Duration::from_millis(total))
 }

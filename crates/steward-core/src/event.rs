@@ -39,7 +39,8 @@ validated_string! {
     /// first segment names the domain, so prefix queries (`deploy`) select
     /// a whole domain.
     EventKind, validate = validate_kind, schema = "EventKind", pattern = "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$",
-    description = "A dotted lowercase identifier, e.g. `deploy.step.completed`"
+    description = "A dotted lowercase identifier, e.g. `deploy.step.completed`, at most 128 characters",
+    max_length = 128
 }
 
 fn validate_kind(value: &str) -> Result<()> {
@@ -111,8 +112,8 @@ pub struct Event {
     pub severity: Severity,
     /// One line for humans.
     pub summary: String,
-    /// Structured details.
-    #[schema(value_type = Object)]
+    /// Structured details: an object, or `null` when there are none.
+    #[schema(value_type = Object, nullable)]
     pub payload: serde_json::Value,
 }
 

@@ -18,7 +18,7 @@ mod text_form;
 mod version;
 
 pub use bytesize::ByteSize;
-pub use duration::{HumanDuration, format_duration, parse_duration};
+pub use duration::{HumanDuration, format_duration, parse_duration, parse_duration_saturating};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use event::{Actor, Event, EventId, EventKind, MAX_SUMMARY_CHARS, NewEvent};
 pub use name::Name;

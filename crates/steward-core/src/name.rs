@@ -9,11 +9,30 @@ macro_rules! validated_string {
     (
         $(#[$meta:meta])*
         $name:ident, validate = $validate:path, schema = $schema_name:literal, pattern = $pattern:literal, description = $description:literal
+        $(, max_length = $max_length:literal)?
     ) => {
         $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
-        #[schema(value_type = String, pattern = $pattern)]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
+
+        // By hand: utoipa's derive takes no maximum length for a newtype.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                #[allow(unused_mut, reason = "only types with a maximum length change it")]
+                let mut schema = utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some($pattern))
+                    .description(Some($description));
+                $(schema = schema.max_length(Some($max_length));)?
+                schema.build().into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                $schema_name.into()
+            }
+        }
 
         impl $name {
             /// Validates and wraps `value`.
@@ -101,11 +120,14 @@ macro_rules! validated_string {
             }
 
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({
+                #[allow(unused_mut, reason = "only types with a maximum length change it")]
+                let mut schema = schemars::json_schema!({
                     "type": "string",
                     "pattern": $pattern,
                     "description": $description,
-                })
+                });
+                $(schema.insert("maxLength".to_owned(), $max_length.into());)?
+                schema
             }
         }
     };

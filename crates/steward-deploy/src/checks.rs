@@ -9,8 +9,8 @@ use crate::{
     model::{ChangeKind, CheckResult, Release, ServiceChange},
 };
 
-/// Name of the deploy-lock check (a deployment refused only by it may wait).
-pub(crate) const LOCK_CHECK: &str = "no other deployment in progress";
+/// Name of the deploy-lock check.
+const LOCK_CHECK: &str = "no other deployment in progress";
 
 fn result(name: &str, outcome: Result<String, String>) -> CheckResult {
     let passed = outcome.is_ok();
@@ -27,6 +27,7 @@ pub(crate) async fn run(
     config: &Config,
     release: &Release,
     changes: &[ServiceChange],
+    own: Option<&str>,
 ) -> Vec<CheckResult> {
     let mut checks = vec![result(
         "configuration valid",
@@ -78,6 +79,9 @@ pub(crate) async fn run(
         LOCK_CHECK,
         match manager.lock_holder_alive().await {
             Ok(None) => Ok("deploy lock free".to_owned()),
+            Ok(Some(holder)) if Some(holder.deployment_id.as_str()) == own => {
+                Ok("deploy lock held by this deployment".to_owned())
+            }
             Ok(Some(holder)) => Err(format!(
                 "deployment {} holds the deploy lock (pid {} on {} since {})",
                 holder.deployment_id,

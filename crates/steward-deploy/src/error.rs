@@ -14,6 +14,15 @@ pub enum Error {
         /// What failed, naming the replica or image.
         message: String,
     },
+    /// A backend cannot be reached (the Docker engine is down): retrying
+    /// later may succeed.
+    #[error("{backend} backend unavailable: {message}")]
+    Unavailable {
+        /// `process` or `docker`.
+        backend: &'static str,
+        /// What could not be reached.
+        message: String,
+    },
     /// A replica did not become healthy.
     #[error("replica {replica} of {service} is unhealthy: {reason}")]
     Unhealthy {
@@ -90,6 +99,19 @@ pub enum Error {
     /// The deployment was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// No steward process runs this unfinished deployment any more.
+    #[error(
+        "deployment {id} is not running: {detail}; steward rolls it back (or resumes it, deploy.on_crash) when it starts again"
+    )]
+    Orphaned {
+        /// The deployment.
+        id: String,
+        /// Which process ran it.
+        detail: String,
+    },
+    /// A bug: something that cannot happen did (a panic in a step).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading or writing a local file failed.
     #[error("{path}: {source}")]
     Io {
@@ -104,6 +126,14 @@ impl Error {
     /// An error of a backend.
     pub fn backend(backend: &'static str, message: impl Into<String>) -> Self {
         Error::Backend {
+            backend,
+            message: message.into(),
+        }
+    }
+
+    /// A backend that cannot be reached right now.
+    pub fn unavailable(backend: &'static str, message: impl Into<String>) -> Self {
+        Error::Unavailable {
             backend,
             message: message.into(),
         }
@@ -126,6 +156,7 @@ impl steward_core::ErrorCode for Error {
         match self {
             Error::Store(_) => "store_error",
             Error::Backend { .. } => "backend_error",
+            Error::Unavailable { .. } => "backend_unavailable",
             Error::Unhealthy { .. } => "replica_unhealthy",
             Error::ProgressDeadline { .. } => "progress_deadline",
             Error::Smoke { .. } => "smoke_check_failed",
@@ -138,6 +169,8 @@ impl steward_core::ErrorCode for Error {
             Error::Migrate(err) => err.code(),
             Error::Proxy(_) => "proxy_error",
             Error::Cancelled => "cancelled",
+            Error::Orphaned { .. } => "deployment_orphaned",
+            Error::Internal(_) => "internal_error",
             Error::Io { .. } => "io_error",
         }
     }
@@ -145,19 +178,20 @@ impl steward_core::ErrorCode for Error {
     fn kind(&self) -> steward_core::ErrorKind {
         use steward_core::ErrorKind;
         match self {
-            Error::Store(_) => ErrorKind::Unavailable,
+            Error::Store(_) | Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Backend { .. }
             | Error::Unhealthy { .. }
             | Error::ProgressDeadline { .. }
             | Error::Smoke { .. }
             | Error::Gate { .. }
             | Error::Hook { .. }
-            | Error::Cancelled => ErrorKind::Failed,
+            | Error::Cancelled
+            | Error::Orphaned { .. } => ErrorKind::Failed,
             Error::Locked { .. } => ErrorKind::Conflict,
             Error::ChecksFailed(_) | Error::Invalid(_) => ErrorKind::InvalidInput,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Migrate(err) => err.kind(),
-            Error::Proxy(_) | Error::Io { .. } => ErrorKind::Internal,
+            Error::Proxy(_) | Error::Io { .. } | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 }

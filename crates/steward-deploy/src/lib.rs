@@ -1,10 +1,11 @@
 //! steward-deploy: the DeploymentManager.
 //!
 //! A deployment takes a [`Release`] (a version and each service's desired
-//! spec from the configuration), plans it against what runs (create,
-//! update, scale, remove per service, dependencies first), runs the
-//! pre-deployment checks, takes the deploy lock, and executes its steps —
-//! `database_migration`, `update_services`, `verify_health` — persisting
+//! spec from the configuration). It is recorded and handed to the engine,
+//! which passes its gates (`deploy_lock`, `pre_checks`, which plans it
+//! against what runs: create, update, scale, remove per service,
+//! dependencies first; then the `pre_deploy` hook) and executes its steps
+//! (`database_migration`, `update_services`, `verify_health`), persisting
 //! the deployment before and after each one through [`DeployStore`]. A
 //! failed step rolls the completed ones back in reverse order. Services
 //! are updated by [`rollout::Runtime::converge`], which replaces replicas
@@ -12,14 +13,22 @@
 //! [`steward_proxy::Proxy`] sends traffic only to healthy replicas.
 
 mod checks;
+mod engine;
 mod error;
+pub mod events;
 mod gates;
 pub mod health;
 mod hooks;
+mod journal;
+mod lock;
 mod manager;
 pub mod model;
+mod plan;
+mod recorder;
+mod recover;
 pub mod rollout;
 mod smoke;
+mod steps;
 mod store;
 mod watch;
 
@@ -28,16 +37,17 @@ pub mod backend;
 pub use backend::docker::DockerBackend;
 pub use backend::{Backend, Replica, ReplicaEvent, ReplicaState, process::ProcessBackend};
 pub use error::{Error, Result};
+pub use events::DeployEvent;
 pub use gates::MetricGate;
 pub use hooks::HookContext;
 pub use manager::{
-    DeployRequest, DeploymentManager, ManagerOptions, ReplicaStatus, ServiceStatus, Update,
-    UpdateKind, release_from_config,
+    DeployRequest, DeploymentManager, DeploymentView, ManagerOptions, ReplicaStatus, ServiceStatus,
 };
 pub use model::{
-    ChangeKind, CheckResult, Deployment, DeploymentStatus, DeploymentSummary, LockHolder, Plan,
-    Release, ServiceChange, ServiceSpec, Step, StepKind, StepStatus,
+    ChangeKind, CheckResult, Deployment, DeploymentStatus, DeploymentSummary, Engine, LockHolder,
+    Plan, Release, ServiceChange, ServiceSpec, Step, StepKind, StepStatus,
 };
+pub use plan::release_from_config;
 pub use rollout::{ProxySet, RolloutEvent, Runtime};
 pub use store::DeployStore;
 

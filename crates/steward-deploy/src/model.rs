@@ -196,10 +196,22 @@ pub struct ServiceChange {
     pub to_replicas: u32,
 }
 
-/// What a step does.
+/// What a step does. The first steps of every deployment are gates
+/// (`deploy_lock`, `pre_checks`, `hook`): they decide whether it goes on,
+/// change nothing, and are not rolled back; a deployment that stops at a
+/// gate ends `aborted`. The others act and are undone on failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepKind {
+    /// Take the deploy lock, waiting for the deployment that holds it.
+    DeployLock,
+    /// Plan against what runs now and run the pre-deployment checks.
+    PreChecks,
+    /// Run a configured hook before the deployment acts.
+    Hook {
+        /// Which hook (`pre_deploy`).
+        hook: String,
+    },
     /// Apply a database's pending migrations.
     DatabaseMigration {
         /// The configured database.
@@ -225,12 +237,24 @@ impl StepKind {
     /// A short name for tables and events, e.g. `update_services:gateway`.
     pub fn label(&self) -> String {
         match self {
+            StepKind::DeployLock => "deploy_lock".to_owned(),
+            StepKind::PreChecks => "pre_checks".to_owned(),
+            StepKind::Hook { hook } => format!("hook:{hook}"),
             StepKind::DatabaseMigration { database, .. } => {
                 format!("database_migration:{database}")
             }
             StepKind::UpdateServices { service } => format!("update_services:{service}"),
             StepKind::VerifyHealth => "verify_health".to_owned(),
         }
+    }
+
+    /// Whether the step only decides if the deployment goes on (it
+    /// changes nothing and has nothing to roll back).
+    pub fn is_gate(&self) -> bool {
+        matches!(
+            self,
+            StepKind::DeployLock | StepKind::PreChecks | StepKind::Hook { .. }
+        )
     }
 }
 
@@ -380,6 +404,10 @@ pub struct Deployment {
     pub release: Release,
     /// The services it touches (all of the release, or `--services`).
     pub services: Vec<Name>,
+    /// The services the request named (`None`: the whole release, and
+    /// the removal of running services it no longer has).
+    #[serde(default)]
+    pub requested_services: Option<Vec<Name>>,
     /// What each touched service ran before (`None`: nothing), for rollback.
     pub previous: BTreeMap<Name, Option<ServiceSpec>>,
     /// The plan, with step statuses kept up to date.
@@ -398,6 +426,23 @@ pub struct Deployment {
     pub finished_at: Option<DateTime<Utc>>,
     /// Why it did not succeed, and for Failed what runs and what to do.
     pub error: Option<String>,
+    /// The steward process that runs it (absent in records written
+    /// before steward recorded it).
+    #[serde(default)]
+    pub engine: Option<Engine>,
+}
+
+/// The steward process that runs a deployment: enough to tell whether it
+/// still lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engine {
+    /// Host name of the steward process.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Its start time in clock ticks since boot (from `/proc`), so that a
+    /// reused pid is not mistaken for it.
+    pub pid_start: u64,
 }
 
 impl Deployment {

@@ -17,9 +17,9 @@ use std::{
 
 use futures::future::join_all;
 use serde::Serialize;
-use steward_config::{Rollout, ServiceProtocol, Strategy};
+use steward_config::{ProxyConfig, Rollout, ServiceProtocol, Strategy};
 use steward_core::Name;
-use steward_proxy::{Protocol, Proxy, ProxyMetrics, ProxyOptions, Upstream};
+use steward_proxy::{EdgeOptions, Protocol, Proxy, ProxyMetrics, ProxyOptions, Upstream};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -101,6 +101,7 @@ pub type EventSink = Arc<dyn Fn(RolloutEvent) + Send + Sync>;
 pub struct ProxySet {
     bind: IpAddr,
     metrics: ProxyMetrics,
+    edge: EdgeOptions,
     shutdown: CancellationToken,
     proxies: Arc<Mutex<HashMap<Name, (Proxy, SocketAddr)>>>,
 }
@@ -119,9 +120,27 @@ impl ProxySet {
         ProxySet {
             bind,
             metrics,
+            edge: EdgeOptions::default(),
             shutdown,
             proxies: Arc::default(),
         }
+    }
+
+    /// Proxies created from now on treat clients as `[proxy]` says
+    /// (timeouts of `0` are off).
+    pub fn with_config(mut self, config: &ProxyConfig) -> Self {
+        let timeout = |duration: steward_core::HumanDuration| {
+            Some(duration.get()).filter(|duration| !duration.is_zero())
+        };
+        self.edge = EdgeOptions {
+            header_read_timeout: timeout(config.header_read_timeout),
+            idle_timeout: timeout(config.idle_timeout),
+            body_read_timeout: timeout(config.body_read_timeout),
+            max_connections: config.max_connections as usize,
+            tcp_idle_timeout: timeout(config.tcp_idle_timeout),
+            trusted_proxies: config.trusted_proxies.iter().map(|net| net.net()).collect(),
+        };
+        self
     }
 
     /// The proxy of `spec`'s service, listening on its port from now on;
@@ -149,6 +168,7 @@ impl ProxySet {
             ServiceProtocol::Http => Protocol::Http,
             ServiceProtocol::Tcp => Protocol::Tcp,
         };
+        options.edge = self.edge.clone();
         let proxy = Proxy::new(options, &self.metrics);
         proxy.serve(listener, self.shutdown.child_token());
         tracing::info!(service = %spec.name, addr = %local, "proxy listening");

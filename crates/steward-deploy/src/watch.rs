@@ -15,11 +15,13 @@ use std::{
 };
 
 use serde_json::json;
-use steward_core::{Actor, EventKind, Name, NewEvent, Severity};
+use steward_core::{Actor, Name, NewEvent, Severity};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{DeploymentManager, Replica, health::HealthParams, model::ServiceSpec};
+use crate::{
+    DeploymentManager, Replica, events::DeployEvent, health::HealthParams, model::ServiceSpec,
+};
 
 /// How often the watcher looks for probes that are due.
 const TICK: Duration = Duration::from_millis(250);
@@ -174,7 +176,7 @@ impl DeploymentManager {
         state.out = !healthy;
         let (kind, severity, summary) = if healthy {
             (
-                "deploy.replica.recovered",
+                DeployEvent::ReplicaRecovered,
                 Severity::Info,
                 format!(
                     "replica {} of {} is healthy again and back in its proxy",
@@ -183,7 +185,7 @@ impl DeploymentManager {
             )
         } else {
             (
-                "deploy.replica.unhealthy",
+                DeployEvent::ReplicaUnhealthy,
                 Severity::Warning,
                 format!(
                     "replica {} of {} failed {} health checks ({}); taken out of its proxy",
@@ -195,15 +197,13 @@ impl DeploymentManager {
             )
         };
         tracing::warn!(replica = %replica.id, service = %spec.name, healthy, "{summary}");
-        let event = NewEvent::new(
-            EventKind::new(kind).expect("valid kind"),
-            Actor::system(),
-            summary,
-        )
-        .service(spec.name.clone())
-        .version(replica.version.clone())
-        .severity(severity)
-        .payload(json!({"replica": replica.id, "reason": state.last_error, "in_proxy": healthy}));
+        let event = NewEvent::new(kind.kind(), Actor::system(), summary)
+            .service(spec.name.clone())
+            .version(replica.version.clone())
+            .severity(severity)
+            .payload(
+                json!({"replica": replica.id, "reason": state.last_error, "in_proxy": healthy}),
+            );
         if let Err(err) = self.store().journal(vec![event]).await {
             tracing::warn!(error = %err, "cannot journal a health change");
         }

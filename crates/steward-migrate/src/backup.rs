@@ -11,15 +11,26 @@
 //!
 //! Passwords reach the tools through their environment variables, never
 //! through argv (which every user of the machine can read).
+//!
+//! The tools run while the migration lock is held, so each run has a
+//! timeout after which the tool is killed. Dumps go from the tool's stdout
+//! straight into the backup file and restores read the file as the tool's
+//! stdin: steward never holds a dump in memory, and never writes into a
+//! pipe that the tool might stop reading while its own output fills up.
 
 use std::{
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
     path::{Path, PathBuf},
     process::Stdio,
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::process::Command;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt},
+    process::Command,
+};
 
 use crate::{Dialect, Error, Result, conn::Conn};
 
@@ -66,17 +77,23 @@ fn client_tool() -> Option<PathBuf> {
 }
 
 /// Takes a backup of the database `conn` is connected to (at `url`) into
-/// `dir`.
+/// `dir`; a dump tool that runs longer than `tool_timeout` is killed.
 pub(crate) async fn take(
     conn: &mut Conn,
     url: &str,
     dir: &Path,
     reason: &str,
+    tool_timeout: Duration,
 ) -> Result<BackupInfo> {
     let dialect = conn.dialect();
-    std::fs::create_dir_all(dir).map_err(|source| Error::Backup {
-        detail: format!("cannot create backup directory {}: {source}", dir.display()),
-    })?;
+    // Owner only: backups hold every row of the database.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| Error::Backup {
+            detail: format!("cannot create backup directory {}: {source}", dir.display()),
+        })?;
     let created_at = Utc::now();
     let extension = match dialect {
         Dialect::Sqlite => "sqlite",
@@ -102,11 +119,18 @@ pub(crate) async fn take(
     match dialect {
         Dialect::Sqlite => {
             let target = path.to_string_lossy().replace('\'', "''");
-            conn.execute(&format!("VACUUM INTO '{target}'"))
-                .await
-                .map_err(|err| Error::Backup {
+            // Created empty and private first: VACUUM INTO fills an empty
+            // file and keeps its mode, so the copy is never readable by
+            // others, not even while it is written.
+            private_file(&path).map_err(|err| Error::Backup {
+                detail: format!("cannot create {}: {err}", path.display()),
+            })?;
+            if let Err(err) = conn.execute(&format!("VACUUM INTO '{target}'")).await {
+                let _ = std::fs::remove_file(&path);
+                return Err(Error::Backup {
                     detail: format!("VACUUM INTO {} failed: {err}", path.display()),
-                })?;
+                });
+            }
         }
         Dialect::Postgres => {
             let (dbname, password) = postgres_target(url)?;
@@ -114,12 +138,13 @@ pub(crate) async fn take(
             command
                 .arg("--format=custom")
                 .arg("--no-owner")
-                .arg(format!("--file={}", path.display()))
                 .arg(format!("--dbname={dbname}"));
             run_tool(
                 command,
                 password.as_deref().map(|p| ("PGPASSWORD", p)),
-                None,
+                Input::Nothing,
+                Output::NewFile(&path),
+                tool_timeout,
             )
             .await?;
         }
@@ -136,12 +161,13 @@ pub(crate) async fn take(
                 .arg("--triggers")
                 .arg("--events")
                 .arg("--skip-comments")
-                .arg(format!("--result-file={}", path.display()))
                 .arg(&target.database);
             run_tool(
                 command,
                 target.password.as_deref().map(|p| ("MYSQL_PWD", p)),
-                None,
+                Input::Nothing,
+                Output::NewFile(&path),
+                tool_timeout,
             )
             .await?;
         }
@@ -157,10 +183,34 @@ pub(crate) async fn take(
     };
     let sidecar = sidecar(&info.path);
     let json = serde_json::to_vec_pretty(&info).expect("backup info serializes");
-    std::fs::write(&sidecar, json).map_err(|source| Error::Backup {
+    write_private(&sidecar, &json).map_err(|source| Error::Backup {
         detail: format!("cannot write {}: {source}", sidecar.display()),
     })?;
     Ok(info)
+}
+
+/// Creates `path` empty, readable and writable by its owner only; fails
+/// when it exists.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Writes `bytes` to `path`, readable by its owner only (also when the
+/// file existed with a looser mode).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }
 
 fn sidecar(path: &Path) -> PathBuf {
@@ -185,7 +235,12 @@ pub fn list(dir: &Path) -> Result<Vec<BackupInfo>> {
         .filter_map(|entry| entry.ok())
         .map(|entry| entry.path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .filter_map(|path| serde_json::from_slice::<BackupInfo>(&std::fs::read(&path).ok()?).ok())
+        .filter_map(|path| {
+            let info = serde_json::from_slice::<BackupInfo>(&std::fs::read(&path).ok()?).ok()?;
+            // Only a backup's own sidecar describes it (the restore marker
+            // holds a backup's description too).
+            (sidecar(&info.path).file_name() == path.file_name()).then_some(info)
+        })
         .filter(|info| info.path.is_file())
         .collect();
     backups.sort_by(|a, b| {
@@ -204,18 +259,25 @@ pub fn find(dir: &Path, id: &str) -> Result<BackupInfo> {
         .collect();
     match matches.len() {
         1 => Ok(matches.into_iter().next().expect("one match")),
-        0 => Err(Error::Backup {
-            detail: format!("no backup `{id}` in {}", dir.display()),
+        0 => Err(Error::NoSuchBackup {
+            id: id.to_owned(),
+            dir: dir.to_owned(),
         }),
-        n => Err(Error::Backup {
-            detail: format!("`{id}` matches {n} backups; give more of the id"),
+        count => Err(Error::AmbiguousBackup {
+            id: id.to_owned(),
+            count,
         }),
     }
 }
 
 /// Deletes all but the newest `keep` backups; returns what was deleted.
+/// Deletes nothing while a restore is in progress in `dir` (an interrupted
+/// one is finished by the next run, and may need any of them).
 pub fn prune(dir: &Path, keep: usize) -> Result<Vec<BackupInfo>> {
     let mut deleted = Vec::new();
+    if dir.join(RESTORE_MARKER).exists() {
+        return Ok(deleted);
+    }
     for backup in list(dir)?.into_iter().skip(keep) {
         let _ = std::fs::remove_file(sidecar(&backup.path));
         match std::fs::remove_file(&backup.path) {
@@ -244,25 +306,36 @@ pub(crate) fn interrupted_restore(dir: &Path) -> Option<BackupInfo> {
     serde_json::from_slice(&text).ok()
 }
 
-/// Restores `backup` into the database at `url`, through `conn`. The
-/// intent is written down first, so that a restore cut short by a crash is
-/// completed by the next run instead of leaving half a database.
-pub(crate) async fn restore(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<()> {
+/// Restores `backup` into the database at `url`, through `conn`; a restore
+/// tool that runs longer than `tool_timeout` is killed. The intent is
+/// written down first, so that a restore cut short by a crash is completed
+/// by the next run instead of leaving half a database.
+pub(crate) async fn restore(
+    conn: &mut Conn,
+    url: &str,
+    backup: &BackupInfo,
+    tool_timeout: Duration,
+) -> Result<()> {
     let marker = backup.path.parent().map(|dir| dir.join(RESTORE_MARKER));
     if let Some(marker) = &marker {
         let json = serde_json::to_vec(backup).expect("backup info serializes");
-        std::fs::write(marker, json).map_err(|source| Error::Backup {
+        write_private(marker, &json).map_err(|source| Error::Backup {
             detail: format!("cannot write {}: {source}", marker.display()),
         })?;
     }
-    restore_now(conn, url, backup).await?;
+    restore_now(conn, url, backup, tool_timeout).await?;
     if let Some(marker) = &marker {
         let _ = std::fs::remove_file(marker);
     }
     Ok(())
 }
 
-async fn restore_now(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<()> {
+async fn restore_now(
+    conn: &mut Conn,
+    url: &str,
+    backup: &BackupInfo,
+    tool_timeout: Duration,
+) -> Result<()> {
     if backup.dialect != conn.dialect() {
         return Err(Error::Backup {
             detail: format!(
@@ -313,7 +386,9 @@ async fn restore_now(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<
             match run_tool(
                 command,
                 password.as_deref().map(|p| ("PGPASSWORD", p)),
-                None,
+                Input::Nothing,
+                Output::Discard,
+                tool_timeout,
             )
             .await
             {
@@ -333,7 +408,9 @@ async fn restore_now(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<
                     run_tool(
                         command,
                         password.as_deref().map(|p| ("PGPASSWORD", p)),
-                        None,
+                        Input::Nothing,
+                        Output::Discard,
+                        tool_timeout,
                     )
                     .await
                 }
@@ -357,14 +434,12 @@ async fn restore_now(conn: &mut Conn, url: &str, backup: &BackupInfo) -> Result<
             let mut command = Command::new(tool);
             target.args(&mut command);
             command.arg(&target.database);
-            let dump = std::fs::read(&backup.path).map_err(|source| Error::Read {
-                path: backup.path.clone(),
-                source,
-            })?;
             run_tool(
                 command,
                 target.password.as_deref().map(|p| ("MYSQL_PWD", p)),
-                Some(dump),
+                Input::File(&backup.path),
+                Output::Discard,
+                tool_timeout,
             )
             .await
         }
@@ -524,56 +599,162 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Runs a backup tool with an optional secret in its environment and input
-/// on stdin; a failure carries the tool's stderr.
+/// What a backup tool reads on stdin.
+#[derive(Debug, Clone, Copy)]
+enum Input<'a> {
+    /// Nothing (`/dev/null`).
+    Nothing,
+    /// This file, opened for the tool: the kernel feeds it, so steward
+    /// holds none of it in memory and cannot block writing it.
+    File(&'a Path),
+}
+
+/// Where a backup tool's stdout goes.
+#[derive(Debug, Clone, Copy)]
+enum Output<'a> {
+    /// Read and thrown away (so that a chatty tool never blocks on it).
+    Discard,
+    /// A new file, created readable by its owner only (a dump holds every
+    /// row of the database); removed again when the tool fails.
+    NewFile(&'a Path),
+}
+
+/// How much of a tool's stderr is kept for the error message: its end,
+/// where the reason of a failure is.
+const STDERR_TAIL: usize = 16 * 1024;
+
+/// Runs a backup tool with an optional secret in its environment, killing
+/// it after `timeout`. Its stdout and stderr are drained while it runs (a
+/// tool that fills a pipe nobody reads would stop forever); a failure
+/// carries the end of its stderr.
 async fn run_tool(
     mut command: Command,
     secret: Option<(&str, &str)>,
-    input: Option<Vec<u8>>,
+    input: Input<'_>,
+    output: Output<'_>,
+    timeout: Duration,
 ) -> Result<()> {
     if let Some((name, value)) = secret {
         command.env(name, value);
     }
-    let program = command
-        .as_std()
-        .get_program()
+    let program = command.as_std().get_program();
+    let tool = Path::new(program)
+        .file_name()
+        .unwrap_or(program)
         .to_string_lossy()
         .into_owned();
+    let stdin = match input {
+        Input::Nothing => Stdio::null(),
+        Input::File(path) => std::fs::File::open(path)
+            .map_err(|source| Error::Read {
+                path: path.to_owned(),
+                source,
+            })?
+            .into(),
+    };
+    let stdout = match output {
+        Output::Discard => Stdio::piped(),
+        Output::NewFile(path) => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|err| Error::Backup {
+                detail: format!("cannot create {}: {err}", path.display()),
+            })?
+            .into(),
+    };
+    let result = run_child(command, &tool, stdin, stdout, timeout).await;
+    if let (Err(_), Output::NewFile(path)) = (&result, output) {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+async fn run_child(
+    mut command: Command,
+    tool: &str,
+    stdin: Stdio,
+    stdout: Stdio,
+    timeout: Duration,
+) -> Result<()> {
     command
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
+        .stdin(stdin)
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn().map_err(|err| Error::Backup {
-        detail: format!("cannot run {program}: {err}"),
+        detail: format!("cannot run {tool}: {err}"),
     })?;
-    if let Some(input) = input {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin.write_all(&input).await.map_err(|err| Error::Backup {
-            detail: format!("cannot feed {program}: {err}"),
-        })?;
-        drop(stdin);
-    }
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|err| Error::Backup {
-            detail: format!("{program} failed: {err}"),
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Backup {
-            detail: format!(
-                "{program} exited with {}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        })
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let outcome = tokio::time::timeout(timeout, async {
+        let drain_stdout = async {
+            if let Some(mut stdout) = stdout {
+                let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+            }
+        };
+        let stderr_tail = async {
+            match stderr {
+                Some(stderr) => tail(stderr, STDERR_TAIL).await,
+                None => String::new(),
+            }
+        };
+        let (status, (), stderr) = tokio::join!(child.wait(), drain_stdout, stderr_tail);
+        (status, stderr)
+    })
+    .await;
+    match outcome {
+        Ok((Ok(status), _)) if status.success() => Ok(()),
+        Ok((Ok(status), stderr)) => Err(Error::Backup {
+            detail: format!("{tool} exited with {status}: {}", stderr.trim()),
+        }),
+        Ok((Err(err), _)) => Err(Error::Backup {
+            detail: format!("{tool} failed: {err}"),
+        }),
+        Err(_) => {
+            // Reaped here rather than left to `kill_on_drop`, so that no
+            // zombie outlives the error.
+            let _ = child.kill().await;
+            tracing::warn!(tool, timeout = %steward_core::format_duration(timeout), "backup tool timed out and was killed");
+            Err(Error::Backup {
+                detail: format!(
+                    "{tool} timed out after {} and was killed",
+                    steward_core::format_duration(timeout)
+                ),
+            })
+        }
     }
 }
+
+/// Reads `reader` to its end, keeping the last `keep` bytes as text
+/// (prefixed with `...` when the start was dropped).
+async fn tail(mut reader: impl AsyncRead + Unpin, keep: usize) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut dropped = false;
+    let mut chunk = [0u8; 8192];
+    loop {
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => kept.extend_from_slice(&chunk[..n]),
+        }
+        // Trimmed in batches so that a long stream costs linear time.
+        if kept.len() > 2 * keep {
+            kept.drain(..kept.len() - keep);
+            dropped = true;
+        }
+    }
+    if kept.len() > keep {
+        kept.drain(..kept.len() - keep);
+        dropped = true;
+    }
+    let text = String::from_utf8_lossy(&kept);
+    if dropped {
+        format!("...{text}")
+    } else {
+        text.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

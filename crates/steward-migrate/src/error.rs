@@ -83,9 +83,30 @@ pub enum Error {
     /// database was left in.
     #[error("{0}")]
     MigrationFailed(Box<FailedMigration>),
-    /// The request cannot be done (e.g. undo without a down file).
+    /// The request is invalid (e.g. a target that is not a version).
     #[error("{0}")]
     Refused(String),
+    /// The request conflicts with the database's or the files' current
+    /// state (a baseline of a database that has history, an undo without
+    /// a down file); nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// No backup has this id (or id prefix).
+    #[error("no backup `{id}` in {dir}")]
+    NoSuchBackup {
+        /// The id or prefix asked for.
+        id: String,
+        /// The backup directory.
+        dir: PathBuf,
+    },
+    /// More than one backup has this id prefix.
+    #[error("`{id}` matches {count} backups; give more of the id")]
+    AmbiguousBackup {
+        /// The prefix asked for.
+        id: String,
+        /// How many backups it matches.
+        count: usize,
+    },
 }
 
 impl ErrorCode for Error {
@@ -103,6 +124,9 @@ impl ErrorCode for Error {
             Error::Denied { .. } => "lint_denied",
             Error::MigrationFailed(_) => "migration_failed",
             Error::Refused(_) => "migration_refused",
+            Error::Conflict(_) => "migration_conflict",
+            Error::NoSuchBackup { .. } => "backup_not_found",
+            Error::AmbiguousBackup { .. } => "backup_ambiguous",
         }
     }
 
@@ -113,7 +137,11 @@ impl ErrorCode for Error {
             | Error::Denied { .. }
             | Error::Refused(_) => ErrorKind::InvalidInput,
             Error::Read { .. } | Error::Connect { .. } => ErrorKind::Unavailable,
-            Error::Locked { .. } | Error::Invalid { .. } => ErrorKind::Conflict,
+            Error::Locked { .. }
+            | Error::Invalid { .. }
+            | Error::Conflict(_)
+            | Error::AmbiguousBackup { .. } => ErrorKind::Conflict,
+            Error::NoSuchBackup { .. } => ErrorKind::NotFound,
             // The target database's messages and the dump tools' output are
             // for the operator, not steward internals.
             Error::Database(_)

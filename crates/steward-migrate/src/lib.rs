@@ -30,8 +30,8 @@ pub use error::{Error, FailedMigration, Result};
 pub use lint::{Finding, LintContext, denied, lint_migration};
 pub use lock::sqlite_file;
 pub use manager::{
-    Applied, BackupPolicy, Drift, MigrationManager, Options, Plan, PlanStep, PlannedStatement,
-    RepairAction, RunReport, default_actor,
+    Applied, BackupPolicy, DEFAULT_TOOL_TIMEOUT, Drift, MigrationManager, Options, Plan, PlanStep,
+    PlannedStatement, RepairAction, RunReport, default_actor,
 };
 pub use source::{Migration, MigrationKind, Source, SqlFile};
 pub use split::{Statement, split};

@@ -63,6 +63,11 @@ pub struct Options {
     pub backup_dir: PathBuf,
     /// How many backups to keep after a successful run.
     pub keep_backups: usize,
+    /// How long one run of a dump or restore tool (`pg_dump`,
+    /// `pg_restore`, `mysqldump`, the `mysql` client) may take before it is
+    /// killed and the backup or restore fails: they run under the
+    /// migration lock, which a hung tool would otherwise hold forever.
+    pub tool_timeout: Duration,
     /// Whether pending migrations older than the newest applied one may run.
     pub allow_out_of_order: bool,
     /// Apply only up to this version.
@@ -73,6 +78,10 @@ pub struct Options {
     pub applied_by: String,
 }
 
+/// Default of [`Options::tool_timeout`]: long enough to dump a large
+/// database, short enough that a hung tool does not hold the lock all day.
+pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 impl Options {
     /// Defaults with backups in `backup_dir`.
     pub fn new(backup_dir: impl Into<PathBuf>) -> Self {
@@ -81,6 +90,7 @@ impl Options {
             backup: BackupPolicy::Auto,
             backup_dir: backup_dir.into(),
             keep_backups: 10,
+            tool_timeout: DEFAULT_TOOL_TIMEOUT,
             allow_out_of_order: false,
             target: None,
             deny: None,
@@ -428,7 +438,7 @@ impl MigrationManager {
         // then made afresh and the backup serves as this run's.
         let restored = match self.partial_run_backup(conn).await? {
             Some(backup) => {
-                backup::restore(conn, &self.url, &backup).await?;
+                backup::restore(conn, &self.url, &backup, self.options.tool_timeout).await?;
                 self.progress.event(&ProgressEvent::RolledBack {
                     migration: "(interrupted run)".to_owned(),
                     backup: Some(backup.id.clone()),
@@ -456,8 +466,14 @@ impl MigrationManager {
         if policy == BackupPolicy::PerRun && restored.is_some() {
             run_backup = restored;
         } else if policy == BackupPolicy::PerRun {
-            let taken =
-                backup::take(conn, &self.url, &self.options.backup_dir, "before run").await?;
+            let taken = backup::take(
+                conn,
+                &self.url,
+                &self.options.backup_dir,
+                "before run",
+                self.options.tool_timeout,
+            )
+            .await?;
             self.progress.event(&ProgressEvent::BackupTaken {
                 backup: taken.clone(),
             });
@@ -484,8 +500,14 @@ impl MigrationManager {
             let mut migration_backup = run_backup.clone();
             if policy == BackupPolicy::PerMigration {
                 let reason = format!("before {}", step.migration);
-                let taken =
-                    backup::take(conn, &self.url, &self.options.backup_dir, &reason).await?;
+                let taken = backup::take(
+                    conn,
+                    &self.url,
+                    &self.options.backup_dir,
+                    &reason,
+                    self.options.tool_timeout,
+                )
+                .await?;
                 self.progress.event(&ProgressEvent::BackupTaken {
                     backup: taken.clone(),
                 });
@@ -587,7 +609,7 @@ impl MigrationManager {
     async fn finish_interrupted_restore(&self, conn: &mut Conn) -> Result<()> {
         if let Some(backup) = backup::interrupted_restore(&self.options.backup_dir) {
             tracing::warn!(backup = %backup.id, "finishing a restore that was interrupted");
-            backup::restore(conn, &self.url, &backup).await?;
+            backup::restore(conn, &self.url, &backup, self.options.tool_timeout).await?;
             self.progress.event(&ProgressEvent::RolledBack {
                 migration: "(interrupted restore)".to_owned(),
                 backup: Some(backup.id),
@@ -760,7 +782,7 @@ impl MigrationManager {
                 .await?;
                 let outcome = match backup {
                     Some(backup) => {
-                        backup::restore(conn, &self.url, backup).await?;
+                        backup::restore(conn, &self.url, backup, self.options.tool_timeout).await?;
                         self.progress.event(&ProgressEvent::RolledBack {
                             migration: migration.label(),
                             backup: Some(backup.id.clone()),
@@ -893,7 +915,7 @@ impl MigrationManager {
                     .iter()
                     .find(|m| m.version.as_ref() == Some(version))
                     .ok_or_else(|| {
-                        Error::Refused(format!(
+                        Error::Conflict(format!(
                             "migration {version} is applied but its file is missing"
                         ))
                     })
@@ -905,7 +927,7 @@ impl MigrationManager {
             .map(|m| m.label())
             .collect();
         if !without_down.is_empty() {
-            return Err(Error::Refused(format!(
+            return Err(Error::Conflict(format!(
                 "cannot undo: no down file for {}; nothing was changed",
                 without_down.join(", ")
             )));
@@ -913,8 +935,14 @@ impl MigrationManager {
         let mut report = RunReport::default();
         let policy = self.backup_policy();
         if policy != BackupPolicy::Off && !migrations.is_empty() {
-            let taken =
-                backup::take(conn, &self.url, &self.options.backup_dir, "before down").await?;
+            let taken = backup::take(
+                conn,
+                &self.url,
+                &self.options.backup_dir,
+                "before down",
+                self.options.tool_timeout,
+            )
+            .await?;
             self.progress.event(&ProgressEvent::BackupTaken {
                 backup: taken.clone(),
             });
@@ -986,7 +1014,7 @@ impl MigrationManager {
                         "the down migration was rolled back; the migration is still applied"
                             .to_owned()
                     } else if let Some(backup) = report.backups.last() {
-                        backup::restore(conn, &self.url, backup).await?;
+                        backup::restore(conn, &self.url, backup, self.options.tool_timeout).await?;
                         format!("the database was restored from backup {}", backup.id)
                     } else {
                         "the down migration stopped part-way and no backup exists; inspect the database".to_owned()
@@ -1099,7 +1127,7 @@ impl MigrationManager {
             conn.ensure_history().await?;
             let history = conn.history().await?;
             if history.iter().any(|row| row.success) {
-                return Err(Error::Refused(
+                return Err(Error::Conflict(
                     "the database already has migration history; baseline adopts databases that have none".into(),
                 ));
             }
@@ -1169,7 +1197,8 @@ impl MigrationManager {
         let lock = self.lock().await?;
         let result = async {
             let mut conn = self.connect().await?;
-            let result = backup::restore(&mut conn, &self.url, &backup).await;
+            let result =
+                backup::restore(&mut conn, &self.url, &backup, self.options.tool_timeout).await;
             conn.close().await;
             result
         }
@@ -1313,7 +1342,7 @@ mod send_checks {
         send(c.flush_fingerprints(&mut CatalogCache::default()));
         send(m.record_failure(c, mig, f, 0, None));
         send(c.history());
-        send(backup::take(c, "", Path::new(""), ""));
+        send(backup::take(c, "", Path::new(""), "", Duration::ZERO));
     }
 
     fn conn_futures_are_send(c: &mut Conn, row: &NewRow<'_>) {

@@ -8,7 +8,39 @@ use std::{cmp::Ordering, fmt};
 pub struct MigrationVersion {
     text: String,
     /// Segments with trailing zeros removed, so `1.0` equals `1`.
-    segments: Vec<u64>,
+    segments: Vec<Segment>,
+}
+
+/// A segment's digits without leading zeros (empty for zero). Compared
+/// as a number of any size: a longer one is larger, then digit by digit;
+/// so every string of digits is a segment (the API documents versions by
+/// a pattern, and anything it matches parses).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Segment(String);
+
+impl Segment {
+    fn parse(digits: &str) -> Self {
+        Segment(digits.trim_start_matches('0').to_owned())
+    }
+
+    fn is_zero(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl PartialOrd for Segment {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Segment {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
+    }
 }
 
 impl MigrationVersion {
@@ -22,9 +54,9 @@ impl MigrationVersion {
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            segments.push(part.parse().ok()?);
+            segments.push(Segment::parse(part));
         }
-        while segments.len() > 1 && segments.last() == Some(&0) {
+        while segments.len() > 1 && segments.last().is_some_and(Segment::is_zero) {
             segments.pop();
         }
         Some(MigrationVersion {

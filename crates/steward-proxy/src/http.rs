@@ -1,38 +1,48 @@
 //! HTTP forwarding: each request goes to the upstream the pool picks, with
-//! hop-by-hop headers removed and `X-Forwarded-*` added. An idempotent
-//! request (with a body of at most 1 MiB, kept to be sent again) whose
-//! connection to the upstream fails is retried once on another upstream;
-//! a connection failure means the upstream never saw the request. The
-//! request counts as in flight until its response body has been sent, so
-//! a drain waits for streaming responses too.
+//! hop-by-hop headers removed and the forwarding headers set by the proxy
+//! (`headers.rs`). An idempotent request (with a body of at most 1 MiB,
+//! kept to be sent again) whose connection to the upstream fails is
+//! retried once on another upstream; a connection failure means the
+//! upstream never saw the request. The request counts as in flight until
+//! its response body has been sent, so a drain waits for streaming
+//! responses too. Client connections are capped and timed (steward-net).
 
 use std::{
     convert::Infallible,
     net::SocketAddr,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited, combinators::BoxBody};
 use hyper::{
-    HeaderMap, Method, Request, Response, StatusCode, Uri,
+    Method, Request, Response, StatusCode, Uri,
     body::{Frame, Incoming, SizeHint},
-    header::{self, HeaderName, HeaderValue},
+    header::{self, HeaderValue},
     service::service_fn,
 };
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
 use prometheus::IntGauge;
+use steward_net::{Acceptor, BusyBody, FirstHead, TimedBody, Watchdog};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{metrics::code_class, proxy::Inner, upstream::InFlight};
+use crate::{
+    headers::{remove_hop_by_hop, rewrite_request},
+    metrics::code_class,
+    proxy::Inner,
+    upstream::InFlight,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -45,18 +55,6 @@ const REPLAY_LIMIT: usize = 1 << 20;
 
 /// How long shutting down waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Headers that describe one connection, not the request (RFC 9110 7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 pub(crate) struct HttpForwarder {
     inner: Arc<Inner>,
@@ -74,41 +72,51 @@ impl HttpForwarder {
         HttpForwarder { inner, client }
     }
 
-    /// Accepts connections until `shutdown`, then waits (up to 30 s) for
-    /// the requests in flight; idle keep-alive connections are closed.
+    /// Accepts connections (at most `max_connections` at once) until
+    /// `shutdown`, then waits (up to 30 s) for the requests in flight;
+    /// idle keep-alive connections are closed.
     pub(crate) async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
+        let edge = &self.inner.options.edge;
+        let mut acceptor =
+            Acceptor::new(listener, edge.max_connections, &self.inner.options.service);
+        let watchdog = Watchdog::new(
+            edge.header_read_timeout,
+            edge.idle_timeout,
+            FirstHead::FromAccept,
+        );
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.keep_alive(true).timer(TokioTimer::new());
+        // The watchdog enforces the header and idle timeouts phase by phase;
+        // hyper's header timer, which runs from the moment a connection
+        // waits for a request, bounds their sum as a backstop. With either
+        // off it must be off too, or it would cut the other one short.
+        builder.header_read_timeout(match (edge.header_read_timeout, edge.idle_timeout) {
+            (Some(header), Some(idle)) => Some(header + idle),
+            _ => None,
+        });
         let graceful = GracefulShutdown::new();
-        loop {
-            let (stream, peer) = tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        // Out of file descriptors and the like: the next
-                        // accept may work.
-                        tracing::warn!(service = %self.inner.options.service, error = %err, "cannot accept a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
+        while let Some((stream, peer, slot)) = acceptor.next(&shutdown).await {
             let _ = stream.set_nodelay(true);
+            let connection = watchdog.connection();
+            let io = TokioIo::new(connection.watch(stream));
             let this = Arc::clone(&self);
             let service = service_fn(move |request| {
                 let this = Arc::clone(&this);
-                async move { Ok::<_, Infallible>(this.forward(request, peer).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    tracing::debug!(error = %err, "client connection ended with an error");
+                let busy = connection.begin();
+                async move {
+                    let response = this.forward(request, peer).await;
+                    Ok::<_, Infallible>(response.map(|body| BusyBody::new(body, busy).boxed()))
                 }
             });
+            let serving = graceful.watch(builder.serve_connection(io, service));
+            tokio::spawn(async move {
+                if let Err(err) = serving.await {
+                    tracing::debug!(error = %err, "client connection ended with an error");
+                }
+                drop(slot);
+            });
         }
-        drop(listener);
+        drop(acceptor);
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
             .is_err()
@@ -121,8 +129,17 @@ impl HttpForwarder {
         let service = self.inner.options.service.as_str();
         let started = Instant::now();
         let (mut parts, body) = request.into_parts();
-        remove_hop_by_hop(&mut parts.headers);
-        add_forwarded(&mut parts.headers, peer);
+        rewrite_request(
+            &mut parts.headers,
+            peer.ip(),
+            &self.inner.options.edge.trusted_proxies,
+        );
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let body = TimedBody::new(
+            body,
+            self.inner.options.edge.body_read_timeout,
+            Arc::clone(&timed_out),
+        );
         let idempotent = matches!(
             parts.method,
             Method::GET
@@ -139,11 +156,19 @@ impl HttpForwarder {
         let (replay, mut stream) = if idempotent && declared.is_none_or(|len| len <= REPLAY_LIMIT) {
             match Limited::new(body, REPLAY_LIMIT).collect().await {
                 Ok(collected) => (Some(collected.to_bytes()), None),
-                Err(_) => {
+                Err(_) if timed_out.load(Ordering::SeqCst) => return body_timeout(),
+                Err(err) if err.is::<LengthLimitError>() => {
                     return error(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "request_too_large",
-                        "the request body could not be read in full (over 1 MiB without a content-length, or the client went away)",
+                        "the request body is over 1 MiB without a content-length",
+                    );
+                }
+                Err(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "the request body could not be read in full",
                     );
                 }
             }
@@ -179,7 +204,7 @@ impl HttpForwarder {
                 (Some(bytes), _) => Full::new(bytes.clone())
                     .map_err(|never| match never {})
                     .boxed(),
-                (None, Some(incoming)) => incoming.map_err(BoxError::from).boxed(),
+                (None, Some(incoming)) => incoming.boxed(),
                 (None, None) => Full::new(Bytes::new())
                     .map_err(|never| match never {})
                     .boxed(),
@@ -218,6 +243,19 @@ impl HttpForwarder {
                         response_parts,
                         body.map_err(BoxError::from).boxed(),
                     );
+                }
+                Err(_) if timed_out.load(Ordering::SeqCst) => {
+                    // The client stopped sending the body; sending it to
+                    // the upstream failed with it, which aborted that
+                    // request. Not the upstream's fault.
+                    gauge.dec();
+                    self.inner
+                        .metrics
+                        .requests
+                        .with_label_values(&[service, &id, "4xx"])
+                        .inc();
+                    tracing::debug!(service, upstream = %id, "request body timed out; upstream request aborted");
+                    return body_timeout();
                 }
                 Err(err) => {
                     gauge.dec();
@@ -292,41 +330,19 @@ impl hyper::body::Body for Tracked {
     }
 }
 
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Headers named by `Connection` are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
-fn add_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let chain = match headers
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(earlier) => format!("{earlier}, {ip}"),
-        None => ip,
-    };
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert("x-forwarded-for", value);
-    }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    }
-    if let Some(host) = headers.get(header::HOST).cloned() {
-        headers.entry("x-forwarded-host").or_insert(host);
-    }
+/// 408 for a client that stopped sending its request body; the connection
+/// is closed, since the rest of the body would be read as the next
+/// request.
+fn body_timeout() -> Response<ProxyBody> {
+    let mut response = error(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the client stopped sending the request body",
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A JSON error response in steward's API shape.
@@ -344,6 +360,3 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
     );
     response
 }
-
-#[cfg(test)]
-mod tests;

@@ -11,8 +11,15 @@
 //! requests are retried once on another replica when the connection
 //! fails. Per-upstream requests, errors, latency and in-flight counts are
 //! exported through [`ProxyMetrics`].
+//!
+//! The proxy is the edge ([`EdgeOptions`]): it sets the forwarding headers
+//! (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) itself unless the peer is a
+//! trusted proxy (`headers.rs`), and bounds its clients with header, idle
+//! and body timeouts, a connection cap and a TCP idle timeout (the
+//! machinery is steward-net's, shared with the API listener).
 
 mod error;
+mod headers;
 mod http;
 mod metrics;
 mod proxy;
@@ -20,6 +27,7 @@ mod tcp;
 mod upstream;
 
 pub use error::{Error, Result};
+pub use ipnet::IpNet;
 pub use metrics::ProxyMetrics;
-pub use proxy::{Protocol, Proxy, ProxyOptions};
+pub use proxy::{EdgeOptions, Protocol, Proxy, ProxyOptions};
 pub use upstream::{Balance, Drained, Upstream, UpstreamState, UpstreamStatus};

@@ -1,36 +1,36 @@
 //! Plain TCP forwarding: each client connection is joined to a connection
-//! to the upstream the pool picks, for its whole life. Connecting is
-//! retried once on another upstream (nothing has been sent yet, so any
-//! protocol is safe to retry there).
+//! to the upstream the pool picks, for its whole life or until nothing
+//! moves either way for the idle timeout. Connecting is retried once on
+//! another upstream (nothing has been sent yet, so any protocol is safe to
+//! retry there).
 
 use std::sync::Arc;
 
+use steward_net::{Acceptor, Activity};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::proxy::Inner;
 
-/// Accepts connections until `shutdown`. Connections already joined carry
-/// on until either side closes them.
+/// Accepts connections (at most `max_connections` at once) until
+/// `shutdown`. Connections already joined carry on until either side
+/// closes them or they stay silent for the idle timeout.
 pub(crate) async fn serve(inner: Arc<Inner>, listener: TcpListener, shutdown: CancellationToken) {
-    loop {
-        let client = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((client, _)) => client,
-                Err(err) => {
-                    tracing::warn!(service = %inner.options.service, error = %err, "cannot accept a connection");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    let mut acceptor = Acceptor::new(
+        listener,
+        inner.options.edge.max_connections,
+        &inner.options.service,
+    );
+    while let Some((client, _, slot)) = acceptor.next(&shutdown).await {
         let inner = Arc::clone(&inner);
-        tokio::spawn(async move { join(&inner, client).await });
+        tokio::spawn(async move {
+            join(&inner, client).await;
+            drop(slot);
+        });
     }
 }
 
-async fn join(inner: &Inner, mut client: TcpStream) {
+async fn join(inner: &Inner, client: TcpStream) {
     let service = inner.options.service.as_str();
     let mut failed: Option<String> = None;
     loop {
@@ -41,7 +41,7 @@ async fn join(inner: &Inner, mut client: TcpStream) {
         let id = flight.member.upstream.id.clone();
         let connect = TcpStream::connect(flight.member.upstream.addr);
         match tokio::time::timeout(inner.options.connect_timeout, connect).await {
-            Ok(Ok(mut upstream)) => {
+            Ok(Ok(upstream)) => {
                 let _ = upstream.set_nodelay(true);
                 inner
                     .metrics
@@ -50,8 +50,19 @@ async fn join(inner: &Inner, mut client: TcpStream) {
                     .inc();
                 let gauge = inner.metrics.in_flight.with_label_values(&[service, &id]);
                 gauge.inc();
-                if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                    tracing::debug!(service, upstream = %id, error = %err, "tcp connection ended with an error");
+                let activity = Arc::new(Activity::new());
+                let mut client = activity.watch(client);
+                let mut upstream = activity.watch(upstream);
+                tokio::select! {
+                    copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+                        if let Err(err) = copied {
+                            tracing::debug!(service, upstream = %id, error = %err, "tcp connection ended with an error");
+                        }
+                    }
+                    // Both streams are dropped on return: both sides close.
+                    () = activity.idle(inner.options.edge.tcp_idle_timeout) => {
+                        tracing::debug!(service, upstream = %id, "tcp connection idle; closing both sides");
+                    }
                 }
                 gauge.dec();
                 drop(flight);

@@ -11,6 +11,7 @@ use axum::{
     http::{HeaderValue, StatusCode},
     middleware,
 };
+use steward_core::Role;
 use tower_http::{
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
@@ -18,8 +19,10 @@ use tower_http::{
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        OpenApi as OpenApiDocument,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi as OpenApiDocument, Ref, Response,
+        ResponseBuilder, Type,
+        path::Operation,
+        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -34,9 +37,10 @@ use crate::{
 #[openapi(
     info(
         title = "steward",
-        description = "The operations plane of an AI agent system. Every endpoint except `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <token>`; errors are `{\"error\": {\"code\", \"message\"}}`."
+        description = "The operations plane of an AI agent system. Every endpoint except `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <token>` of a token whose role is at least the one its security requirement names (roles are ordered: `viewer` < `operator` < `admin`); errors are `{\"error\": {\"code\", \"kind\", \"message\"}}`. Each client address is rate limited (429 with `Retry-After`)."
     ),
     modifiers(&BearerToken),
+    components(schemas(steward_store::Order)),
     tags(
         (name = "events", description = "The journal of every change and observation"),
         (name = "tokens", description = "API tokens and roles"),
@@ -48,13 +52,18 @@ use crate::{
 )]
 pub struct ApiDoc;
 
+/// The name of the bearer-token security scheme. An operation's security
+/// requirement names, as its one scope, the least role a token needs to
+/// call it (`viewer`, `operator` or `admin`).
+const TOKEN_SCHEME: &str = "token";
+
 struct BearerToken;
 
 impl Modify for BearerToken {
     fn modify(&self, openapi: &mut OpenApiDocument) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "token",
+            TOKEN_SCHEME,
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
@@ -66,8 +75,8 @@ impl Modify for BearerToken {
     path = "/api/v1/openapi.json",
     operation_id = "openapi",
     tag = "operations",
-    security(("token" = [])),
-    responses((status = 200, description = "This API's OpenAPI 3 document", content_type = "application/json"))
+    security(("token" = ["viewer"])),
+    responses((status = 200, description = "This API's OpenAPI 3 document", content_type = "application/json", body = Object))
 )]
 async fn openapi_json(
     Extension(document): Extension<Arc<OpenApiDocument>>,
@@ -108,17 +117,21 @@ fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     (protected, open)
 }
 
-/// Builds the whole application over `state`.
+/// Builds the whole application over `state`. Within a Tokio runtime it
+/// also starts the periodic summary of refused requests, which ends with
+/// the application (or at shutdown).
 pub fn router(state: AppState) -> Router {
+    let edge = Arc::new(auth::Edge::new(
+        &state.config().config.server,
+        state.metrics().clone(),
+    ));
+    auth::spawn_summaries(&edge, &state);
     let (protected, open) = routes();
     let protected = protected.route_layer(middleware::from_fn_with_state(
-        state.clone(),
+        (state.clone(), edge.clone()),
         auth::authenticate,
     ));
-    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(protected)
-        .merge(open)
-        .split_for_parts();
+    let (router, document) = assemble(protected, open);
     router
         .fallback(|request: Request| async move {
             ApiError::not_found(format!(
@@ -139,6 +152,8 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(Extension(Arc::new(document)))
+        // Inside the metrics layer, so that refused requests are counted.
+        .layer(middleware::from_fn_with_state(edge, auth::limit_rate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http_metrics::record,
@@ -152,11 +167,125 @@ pub fn router(state: AppState) -> Router {
 /// The OpenAPI document of every route, for tools and tests.
 pub fn openapi() -> OpenApiDocument {
     let (protected, open) = routes();
-    let (_, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    assemble(protected, open).1
+}
+
+/// Merges the routes into one router and the document that describes
+/// them, with the answers every operation shares added.
+fn assemble(
+    protected: OpenApiRouter<AppState>,
+    open: OpenApiRouter<AppState>,
+) -> (Router<AppState>, OpenApiDocument) {
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(protected)
         .merge(open)
         .split_for_parts();
-    document
+    document_shared_responses(&mut document);
+    (router, document)
+}
+
+/// The role an operation's security requirement names (see
+/// [`ApiDoc`]); `None` for an open operation or one that names none.
+fn required_role(operation: &Operation) -> Option<Role> {
+    let requirements = operation.security.as_ref()?;
+    Role::ALL.into_iter().find(|role| {
+        requirements.contains(&SecurityRequirement::new(TOKEN_SCHEME, [role.as_str()]))
+    })
+}
+
+/// An error answer with the [`ErrorBody`](crate::ErrorBody) schema.
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    )
+}
+
+/// Adds to every operation of `document` the answers it shares with the
+/// others, so that each handler documents only its own (404, 409, its
+/// 422s): 429 everywhere (the per-client rate limit applies to every
+/// route); for operations that need a token, 401, 403 when they need more
+/// than the viewer role, 500 and 503 (authentication reads the state
+/// database); 400 for a malformed parameter or body; 415 and 422 for a
+/// body that is not JSON or not a valid request. A handler's own
+/// description of one of these statuses is kept.
+fn document_shared_responses(document: &mut OpenApiDocument) {
+    let rate_limited = error_response(
+        "Too many requests from this client address (retry after `Retry-After` seconds), or too many event streams open for this token",
+    )
+    .header(
+        "Retry-After",
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer))
+            .description(Some("Seconds to wait before retrying"))
+            .build(),
+    )
+    .build();
+    let malformed = error_response(
+        "A malformed parameter or body (not JSON, an unknown query parameter, a value of the wrong type)",
+    )
+    .build();
+    let unauthenticated =
+        error_response("No valid token: send `Authorization: Bearer <token>`").build();
+    let unsupported =
+        error_response("The body is not sent as `content-type: application/json`").build();
+    let invalid = error_response(
+        "The body is JSON but not a valid request (a missing or unknown field, a value out of range)",
+    )
+    .build();
+    let internal = error_response("Steward failed; its log has the details").build();
+    let unavailable = error_response(
+        "A dependency of steward (the state database, a target database, the deployment engine) is unavailable; retry later",
+    )
+    .build();
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let protected = operation.security.is_some();
+            let role = required_role(operation);
+            let has_body = operation.request_body.is_some();
+            let has_parameters = operation
+                .parameters
+                .as_ref()
+                .is_some_and(|parameters| !parameters.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, response: &Response| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| response.clone().into());
+            };
+            add("429", &rate_limited);
+            if !protected {
+                continue;
+            }
+            if has_parameters || has_body {
+                add("400", &malformed);
+            }
+            add("401", &unauthenticated);
+            if let Some(role) = role.filter(|role| *role > Role::Viewer) {
+                add(
+                    "403",
+                    &error_response(&format!("The token's role is below {role}")).build(),
+                );
+            }
+            if has_body {
+                add("415", &unsupported);
+                add("422", &invalid);
+            }
+            add("500", &internal);
+            add("503", &unavailable);
+        }
+    }
 }
 
 /// Gives each request a random id (kept when the client sends one), which

@@ -1,24 +1,173 @@
-//! Token authentication, role checks and the audit trail.
+//! Token authentication, role checks, the audit trail, and the limits of
+//! what one client may use.
 //!
 //! Every route under `/api/v1` passes through [`authenticate`], so a new
 //! endpoint is protected without doing anything; handlers then state the
 //! role they need by taking a [`Viewer`], [`Operator`] or [`Admin`]
-//! argument. The same middleware journals every mutating call with its
-//! actor and outcome, denied ones included: that is the audit log.
+//! argument (first among their arguments, so that the role is checked
+//! before the request is read). The same middleware journals every
+//! mutating call of a token with its actor and outcome, refused ones
+//! included: that is the audit log. Requests without a valid token are not
+//! journaled one by one (anyone can send them): they are counted and
+//! summarised ([`denied`]). Before any of this, [`limit_rate`] holds each
+//! client address to a token bucket ([`limits`]), and an event stream
+//! counts against its token's maximum of open streams.
+
+mod denied;
+mod limits;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
-    extract::{FromRequestParts, MatchedPath, Request, State},
+    body::Body,
+    extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State},
     http::{Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
+use steward_config::ServerConfig;
 use steward_core::{Actor, EventKind, Name, NewEvent, Role, Severity};
 use steward_store::TokenInfo;
+use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use crate::{ApiError, AppState};
+pub(crate) use denied::{DenialReason, spawn_summaries};
+use limits::{MAX_CLIENTS, RateLimiter, StreamSlots, client_key};
+
+use crate::{ApiError, AppState, http_metrics::HttpMetrics};
+
+/// Longest string from a request (path, request id, user agent, route)
+/// that goes into the journal; longer ones are cut.
+pub(crate) const JOURNAL_STRING_MAX: usize = 256;
+
+/// `text` cut to at most `max` bytes on a character boundary, with a
+/// marker saying how long it was.
+pub(crate) fn cap(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…[truncated, {} bytes]", &text[..cut], text.len())
+}
+
+/// The edge's state: the rate limiter, the open streams per token and the
+/// refusals to summarise. One per application.
+pub(crate) struct Edge {
+    limiter: Option<RateLimiter>,
+    streams: StreamSlots,
+    denied: denied::DeniedLog,
+    metrics: HttpMetrics,
+}
+
+impl Edge {
+    /// The edge configured by `[server]`.
+    pub(crate) fn new(config: &ServerConfig, metrics: HttpMetrics) -> Self {
+        for reason in DenialReason::ALL {
+            metrics.unauthenticated.with_label_values(&[reason.label()]);
+        }
+        Edge {
+            limiter: (config.rate_limit_per_second > 0).then(|| {
+                RateLimiter::new(
+                    config.rate_limit_per_second,
+                    config.rate_limit_burst,
+                    MAX_CLIENTS,
+                )
+            }),
+            streams: StreamSlots::new(
+                config.max_streams_per_token as usize,
+                metrics.streams.clone(),
+            ),
+            denied: denied::DeniedLog::new(),
+            metrics,
+        }
+    }
+
+    /// Counts a request refused for want of a valid token.
+    fn deny(&self, reason: DenialReason, route: &str, client: Option<IpAddr>) -> Response {
+        self.metrics
+            .unauthenticated
+            .with_label_values(&[reason.label()])
+            .inc();
+        self.denied.record(reason, route, client);
+        ApiError::unauthenticated(reason.message()).into_response()
+    }
+
+    /// Lets an event stream of `principal` go out while it holds a slot,
+    /// or answers 429 when the token holds the most allowed. Any other
+    /// response goes out as it is.
+    fn hold_stream(&self, response: Response, principal: &Principal) -> Response {
+        let is_stream = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        if !is_stream {
+            return response;
+        }
+        let Some(slot) = self.streams.acquire(&principal.token_id) else {
+            self.metrics.streams_refused.inc();
+            // Dropping the refused stream's body ends its producer.
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                format!(
+                    "token `{}` already has {} event streams open, the most allowed (server.max_streams_per_token); close one first",
+                    principal.name,
+                    self.streams.max()
+                ),
+            )
+            .into_response();
+        };
+        response.map(|body| {
+            Body::from_stream(body.into_data_stream().map(move |chunk| {
+                slot.keep();
+                chunk
+            }))
+        })
+    }
+}
+
+/// The address a request came from, when the listener recorded it.
+fn client_addr(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// Answers 429 (with `Retry-After`) to a client over its rate; runs
+/// before authentication, so that floods of bad tokens are limited too.
+/// Requests of unknown origin (a router driven without a listener) are
+/// not limited.
+pub(crate) async fn limit_rate(
+    State(edge): State<Arc<Edge>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let (Some(limiter), Some(addr)) = (&edge.limiter, client_addr(&request))
+        && let Err(wait) = limiter.check(client_key(addr), Instant::now())
+    {
+        edge.metrics.rate_limited.inc();
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1);
+        tracing::debug!(client = %addr, retry_after = seconds, "rate limited a request");
+        return ApiError::rate_limited(
+            "rate_limited",
+            format!("too many requests from {addr}; retry in {seconds} s"),
+            seconds,
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
 
 /// Who is calling: the token that authenticated the request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -45,56 +194,59 @@ impl From<TokenInfo> for Principal {
     }
 }
 
-/// The bearer token of a request, if it has one.
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+/// The bearer token of a request: `Ok(None)` without an `Authorization`
+/// header, `Err` when the header is not `Bearer <token>`.
+fn bearer(request: &Request) -> Result<Option<&str>, DenialReason> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| DenialReason::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(DenialReason::Malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(DenialReason::Malformed);
+    }
+    Ok(Some(token))
 }
 
-/// Authenticates the request (401 without a valid token), makes the
-/// [`Principal`] available to handlers, and journals mutating calls.
+/// A request header as journaled: text, capped.
+fn header_text(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| cap(value, JOURNAL_STRING_MAX))
+}
+
+/// Authenticates the request (401 without a valid token, counted but not
+/// journaled), makes the [`Principal`] available to handlers, holds event
+/// streams to their token's maximum, and journals mutating calls.
 pub(crate) async fn authenticate(
-    State(state): State<AppState>,
+    State((state, edge)): State<(AppState, Arc<Edge>)>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|matched| matched.as_str().to_owned());
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let principal = match bearer(&request) {
-        None => Err(ApiError::unauthenticated(
-            "missing bearer token; send `Authorization: Bearer <token>`",
-        )),
-        Some(secret) => match state.store().authenticate(secret).await {
-            Ok(Some(info)) => Ok(Principal::from(info)),
-            Ok(None) => Err(ApiError::unauthenticated("invalid or revoked token")),
-            Err(err) => Err(ApiError::from(err)),
-        },
+        .map_or("unmatched", |matched| matched.as_str())
+        .to_owned();
+    let secret = match bearer(&request) {
+        Ok(Some(secret)) => secret,
+        Ok(None) => return edge.deny(DenialReason::Missing, &route, client_addr(&request)),
+        Err(reason) => return edge.deny(reason, &route, client_addr(&request)),
     };
-    let (response, actor) = match principal {
-        Ok(principal) => {
-            let actor = principal.actor.clone();
-            request.extensions_mut().insert(principal);
-            (next.run(request).await, actor)
-        }
-        Err(err) => (
-            err.into_response(),
-            Actor::new("anonymous").expect("valid actor"),
-        ),
+    let principal = match state.store().authenticate(secret).await {
+        Ok(Some(info)) => Principal::from(info),
+        Ok(None) => return edge.deny(DenialReason::Invalid, &route, client_addr(&request)),
+        Err(err) => return ApiError::from(err).into_response(),
     };
+    let method = request.method().clone();
+    let path = cap(request.uri().path(), JOURNAL_STRING_MAX);
+    let request_id = header_text(&request, "x-request-id");
+    let user_agent = header_text(&request, header::USER_AGENT.as_str());
+    request.extensions_mut().insert(principal.clone());
+    let response = edge.hold_stream(next.run(request).await, &principal);
     if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let status = response.status();
         let severity = match status {
@@ -102,18 +254,20 @@ pub(crate) async fn authenticate(
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Severity::Warning,
             _ => Severity::Info,
         };
+        let method = cap(method.as_str(), JOURNAL_STRING_MAX);
         let event = NewEvent::new(
             EventKind::new("audit.request").expect("valid kind"),
-            actor,
+            principal.actor,
             format!("{method} {path} -> {}", status.as_u16()),
         )
         .severity(severity)
         .payload(json!({
-            "method": method.as_str(),
+            "method": method,
             "path": path,
-            "route": route,
+            "route": cap(&route, JOURNAL_STRING_MAX),
             "status": status.as_u16(),
             "request_id": request_id,
+            "user_agent": user_agent,
         }));
         if let Err(err) = state.store().append(event).await {
             tracing::error!(error = %err, %method, %path, "cannot journal an API call");
@@ -170,3 +324,6 @@ role_extractor!(
     Admin,
     Role::Admin
 );
+
+#[cfg(test)]
+mod tests;

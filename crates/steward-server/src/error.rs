@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -43,6 +43,14 @@ pub enum Error {
         /// The IO error.
         source: std::io::Error,
     },
+    /// The data directory could not be created or made private.
+    #[error("cannot secure the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
     /// The server failed while serving.
     #[error("server failed: {0}")]
     Serve(std::io::Error),
@@ -59,6 +67,7 @@ impl ErrorCode for Error {
             Error::Bind { .. } => "bind_failed",
             Error::Tls { .. } => "tls_invalid",
             Error::AdminToken { .. } => "admin_token_unwritable",
+            Error::DataDir { .. } => "data_dir_unusable",
             Error::Serve(_) => "serve_failed",
         }
     }
@@ -68,9 +77,10 @@ impl ErrorCode for Error {
             Error::Store(err) => err.kind(),
             Error::Deploy(err) => err.kind(),
             Error::Tls { .. } => ErrorKind::InvalidInput,
-            Error::Bind { .. } | Error::AdminToken { .. } | Error::Serve(_) => {
-                ErrorKind::Unavailable
-            }
+            Error::Bind { .. }
+            | Error::AdminToken { .. }
+            | Error::DataDir { .. }
+            | Error::Serve(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -79,13 +89,15 @@ impl ErrorCode for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error answered to an API client: an HTTP status and a JSON body
-/// `{"error": {"code": ..., "message": ...}}`. Internal errors are logged
-/// in full and answered with a generic message.
+/// `{"error": {"code": ..., "kind": ..., "message": ...}}`. Internal errors
+/// are logged in full and answered with a generic message.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
+    kind: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 /// The JSON body of every error response.
@@ -95,13 +107,52 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// Code and message of an error response.
+/// Code, kind and message of an error response.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `unauthenticated`.
     pub code: String,
+    /// The broad class of the error, which tells a client what to do about
+    /// it: `invalid_input` (fix the request), `not_found`, `conflict`,
+    /// `unauthenticated`, `forbidden`, `rate_limited` (retry after
+    /// `Retry-After`), `unavailable` (a dependency is down; retry later),
+    /// `failed` (the operation ran and failed; read the message) or
+    /// `internal`. Empty from servers older than this field.
+    #[serde(default)]
+    pub kind: String,
     /// What went wrong, for humans.
     pub message: String,
+}
+
+/// The `kind` of an error body for an [`ErrorKind`].
+pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "invalid_input",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::Unauthenticated => "unauthenticated",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Failed => "failed",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+/// The `kind` of an error made from a status alone (rejections of the
+/// request itself, by the framework or a handler).
+fn kind_of_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+            "unavailable"
+        }
+        status if status.is_client_error() => "invalid_input",
+        _ => "internal",
+    }
 }
 
 impl ApiError {
@@ -110,7 +161,17 @@ impl ApiError {
         ApiError {
             status,
             code,
+            kind: kind_of_status(status),
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: the client should slow down and retry after `seconds`.
+    pub fn rate_limited(code: &'static str, message: impl Into<String>, seconds: u64) -> Self {
+        ApiError {
+            retry_after: Some(seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
         }
     }
 
@@ -137,6 +198,16 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The error's kind, as in the body (`unavailable`, ...).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The error's code, as in the body.
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     /// Maps any crate's error by its [`ErrorKind`]; internal details are
@@ -166,7 +237,9 @@ impl ApiError {
         ApiError {
             status,
             code: err.code(),
+            kind: kind_name(err.kind()),
             message,
+            retry_after: None,
         }
     }
 }
@@ -194,9 +267,19 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
+                kind: self.kind.to_owned(),
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,17 +1,21 @@
-//! Steward's own Prometheus metrics: HTTP requests by route and status,
-//! their latency, and whatever the store registers; served on `/metrics`
-//! in the text exposition format 0.0.4.
+//! Steward's own Prometheus metrics: HTTP requests by method, route and
+//! status, their latency, what the edge refused (unauthenticated and
+//! rate-limited requests), open connections and event streams, and
+//! whatever the store registers; served on `/metrics` in the text
+//! exposition format 0.0.4. Every label takes its values from a small
+//! fixed set, so no client can create series.
 
 use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderValue, header},
+    http::{HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::AppState;
@@ -22,6 +26,19 @@ pub(crate) struct HttpMetrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    /// Requests answered 401, by [`crate::auth::DenialReason`].
+    pub(crate) unauthenticated: IntCounterVec,
+    /// Requests answered 429 by the per-client rate limit.
+    pub(crate) rate_limited: IntCounter,
+    /// Event streams open now.
+    pub(crate) streams: IntGauge,
+    /// Event streams refused because their token had too many open.
+    pub(crate) streams_refused: IntCounter,
+    /// Connections open now on the API listener.
+    pub(crate) connections: IntGauge,
+    /// Connections the listener closed, by `header_timeout` or
+    /// `idle_timeout`.
+    pub(crate) connections_closed: IntCounterVec,
 }
 
 impl HttpMetrics {
@@ -52,10 +69,52 @@ impl HttpMetrics {
         )
         .expect("valid gauge definition");
         build_info.set(1);
+        let unauthenticated = IntCounterVec::new(
+            Opts::new(
+                "steward_http_unauthenticated_requests_total",
+                "Requests refused for want of a valid token (401), by reason: missing_token, malformed_token, invalid_token.",
+            ),
+            &["reason"],
+        )
+        .expect("valid counter definition");
+        let rate_limited = IntCounter::new(
+            "steward_http_rate_limited_requests_total",
+            "Requests refused (429) because their client exceeded the rate limit.",
+        )
+        .expect("valid counter definition");
+        let streams = IntGauge::new(
+            "steward_http_event_streams",
+            "Event streams (server-sent events) open now.",
+        )
+        .expect("valid gauge definition");
+        let streams_refused = IntCounter::new(
+            "steward_http_event_streams_refused_total",
+            "Event streams refused (429) because their token had too many open.",
+        )
+        .expect("valid counter definition");
+        let connections = IntGauge::new(
+            "steward_http_connections",
+            "Connections open now on the API listener.",
+        )
+        .expect("valid gauge definition");
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                "steward_http_connections_closed_total",
+                "Connections the API listener closed, by reason: header_timeout, idle_timeout.",
+            ),
+            &["reason"],
+        )
+        .expect("valid counter definition");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
             Box::new(build_info),
+            Box::new(unauthenticated.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(streams.clone()),
+            Box::new(streams_refused.clone()),
+            Box::new(connections.clone()),
+            Box::new(connections_closed.clone()),
         ] {
             registry
                 .register(collector)
@@ -65,6 +124,12 @@ impl HttpMetrics {
             registry,
             requests,
             duration,
+            unauthenticated,
+            rate_limited,
+            streams,
+            streams_refused,
+            connections,
+            connections_closed,
         }
     }
 
@@ -73,16 +138,34 @@ impl HttpMetrics {
     }
 }
 
-/// Middleware recording every request. The route label is the matched
-/// route template (`/api/v1/tokens/{id}`), never the raw path, so that
-/// label values stay few.
+/// The `method` label of a request: one of the methods HTTP defines, or
+/// `other` for any extension method a client makes up.
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Middleware recording every request. The method label comes from a
+/// fixed set ([`method_label`]) and the route label is the matched route
+/// template (`/api/v1/tokens/{id}`, or `unmatched`), never the raw path,
+/// so that label values stay few whatever clients send.
 pub(crate) async fn record(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -91,11 +174,11 @@ pub(crate) async fn record(
     let metrics = state.metrics();
     metrics
         .requests
-        .with_label_values(&[&method, &route, response.status().as_str()])
+        .with_label_values(&[method, &route, response.status().as_str()])
         .inc();
     metrics
         .duration
-        .with_label_values(&[&method, &route])
+        .with_label_values(&[method, &route])
         .observe(start.elapsed().as_secs_f64());
     response
 }

@@ -12,13 +12,14 @@ mod bootstrap;
 mod error;
 mod extract;
 mod http_metrics;
+mod retention;
 mod routes;
 mod run;
 mod state;
 
 pub use api::{ApiDoc, openapi, router};
 pub use auth::Principal;
-pub use bootstrap::{ADMIN_TOKEN_FILE, ensure_admin_token};
+pub use bootstrap::{ADMIN_TOKEN_FILE, ensure_admin_token, secure_data_dir};
 pub use error::{ApiError, Error, ErrorBody, ErrorDetail, Result};
 pub use run::{Running, StartOptions, run, start, start_with};
 pub use state::AppState;

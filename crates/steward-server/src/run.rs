@@ -1,6 +1,8 @@
 //! Running the server: open the store, bootstrap the admin token, bind,
-//! serve (optionally over TLS) and shut down gracefully, journaling start
-//! and stop.
+//! serve (optionally over TLS, within the listener's limits: `listener`)
+//! and shut down gracefully, journaling start and stop.
+
+mod listener;
 
 use std::{
     net::SocketAddr,
@@ -94,6 +96,7 @@ pub async fn start_with(
     shutdown: CancellationToken,
     options: StartOptions,
 ) -> Result<Running> {
+    crate::bootstrap::secure_data_dir(config.data_dir())?;
     let store = Store::connect(config.state_url().expose()).await?;
     let admin_token_file = ensure_admin_token(&store, config.data_dir()).await?;
     let tls = match &config.config.server.tls {
@@ -142,7 +145,9 @@ pub async fn start_with(
     } else {
         None
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = listener::Limits::new(&config.config.server, state.metrics());
+    let app =
+        limits.make_service(router(state).into_make_service_with_connect_info::<SocketAddr>());
     let handle = Handle::new();
     let has_tls = tls.is_some();
     let task = {
@@ -161,12 +166,17 @@ pub async fn start_with(
             let served = match tls {
                 Some(tls) => {
                     axum_server::from_tcp_rustls(listener, tls)
+                        .map(|tls| {
+                            tls.handshake_timeout(limits.handshake_timeout())
+                                .acceptor(listener::WatchAcceptor)
+                        })
                         .handle(handle)
                         .serve(app)
                         .await
                 }
                 None => {
                     axum_server::from_tcp(listener)
+                        .acceptor(listener::WatchAcceptor)
                         .handle(handle)
                         .serve(app)
                         .await
@@ -193,6 +203,7 @@ pub async fn start_with(
             served.map_err(Error::Serve)
         })
     };
+    crate::retention::spawn(store.clone(), &config, shutdown.child_token());
     tracing::info!(addr = %local_addr, tls = has_tls, "steward listening");
     Ok(Running {
         local_addr,
@@ -234,16 +245,14 @@ async fn deployment_manager(
         config.config.server.listen.ip(),
         metrics,
         shutdown.child_token(),
-    );
+    )
+    .with_config(&config.config.proxy);
     let deploy_store: Arc<dyn DeployStore> = Arc::new(store.clone());
     Ok(DeploymentManager::new(
         deploy_store,
         backend,
         proxies,
-        ManagerOptions {
-            data_dir: data_dir.to_owned(),
-            host: hostname(),
-        },
+        ManagerOptions::new(data_dir, hostname()),
     ))
 }
 

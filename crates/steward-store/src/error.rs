@@ -19,6 +19,15 @@ pub enum Error {
         /// The IO error.
         source: std::io::Error,
     },
+    /// The SQLite state database file could not be created or made
+    /// private.
+    #[error("cannot secure the state database file {path}: {source}")]
+    StateFile {
+        /// The file.
+        path: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
     /// The database could not be reached.
     #[error("cannot connect to the state database: {0}")]
     Connect(#[source] sqlx::Error),
@@ -57,6 +66,7 @@ impl ErrorCode for Error {
         match self {
             Error::UnsupportedUrl { .. } => "unsupported_state_url",
             Error::CreateDir { .. } => "state_dir_unavailable",
+            Error::StateFile { .. } => "state_file_unavailable",
             Error::Connect(_) => "store_unavailable",
             Error::Migrate(steward_migrate::Error::Connect { .. }) => "store_unavailable",
             Error::Migrate(_) => "store_migration_failed",
@@ -72,7 +82,9 @@ impl ErrorCode for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::UnsupportedUrl { .. } | Error::InvalidQuery(_) => ErrorKind::InvalidInput,
-            Error::Connect(_) | Error::CreateDir { .. } => ErrorKind::Unavailable,
+            Error::Connect(_) | Error::CreateDir { .. } | Error::StateFile { .. } => {
+                ErrorKind::Unavailable
+            }
             Error::Migrate(err) if err.kind() != ErrorKind::Internal => err.kind(),
             Error::Database(err) if is_unavailable(err) => ErrorKind::Unavailable,
             Error::NotFound { .. } => ErrorKind::NotFound,

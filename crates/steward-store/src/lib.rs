@@ -9,8 +9,10 @@
 
 mod deploy;
 mod error;
+mod files;
 mod journal;
 mod metrics;
+mod retention;
 mod store;
 mod tokens;
 
@@ -19,5 +21,6 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use journal::{EventPage, EventQuery, MAX_PAGE, Order};
+pub use retention::{DEFAULT_PRUNE_BATCH, JournalRetention};
 pub use store::{Backend, Store, Tx};
 pub use tokens::{NewToken, TOKEN_PREFIX, TokenInfo};

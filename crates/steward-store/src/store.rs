@@ -4,7 +4,7 @@
 
 use std::{
     future::Future,
-    path::Path,
+    path::{Path, PathBuf},
     str::FromStr,
     sync::{Arc, Once},
     time::{Duration, Instant},
@@ -18,7 +18,7 @@ use steward_core::EventId;
 use steward_migrate::{BackupPolicy, MigrationManager, Options, Source};
 use tokio::sync::watch;
 
-use crate::{Error, Result, metrics::StoreMetrics};
+use crate::{Error, Result, files, metrics::StoreMetrics};
 
 /// Steward's own schema, per engine, migrated by steward's migration
 /// engine like any other database.
@@ -106,9 +106,9 @@ impl Store {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
 
         let backend = Backend::from_url(url)?;
-        let (url, in_memory) = match backend {
+        let (url, in_memory, file) = match backend {
             Backend::Sqlite => prepare_sqlite_url(url)?,
-            Backend::Postgres => (url.to_owned(), false),
+            Backend::Postgres => (url.to_owned(), false, None),
         };
         // An in-memory database lives in the pool's one connection, so the
         // engine (its own connection) cannot migrate it; the pool does.
@@ -150,6 +150,12 @@ impl Store {
                 // writer, and it survives reconnects.
                 pool.execute("PRAGMA journal_mode = WAL").await?;
             }
+        }
+        if let Some(file) = &file {
+            files::tighten_companions(file).map_err(|source| Error::StateFile {
+                path: file.display().to_string(),
+                source,
+            })?;
         }
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
             .fetch_one(&pool)
@@ -322,22 +328,30 @@ async fn migrate(url: &str, backend: Backend) -> Result<()> {
     Ok(())
 }
 
-/// Makes sure a SQLite URL creates its file (and directory) when missing.
-/// Returns the URL to connect with and whether it is in memory.
-fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
+/// Makes sure a SQLite URL creates its file (and directory) when missing,
+/// readable by the owner only. Returns the URL to connect with, whether it
+/// is in memory, and the database file.
+fn prepare_sqlite_url(url: &str) -> Result<(String, bool, Option<PathBuf>)> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
     if file.is_empty() || file == ":memory:" || query.contains("mode=memory") {
-        return Ok(("sqlite::memory:".to_owned(), true));
+        return Ok(("sqlite::memory:".to_owned(), true, None));
     }
-    if let Some(parent) = Path::new(file).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
-            path: parent.display().to_string(),
+    let creates = !query.contains("mode=") || query.contains("mode=rwc");
+    if creates {
+        if let Some(parent) = Path::new(file).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            files::create_private_dir(parent).map_err(|source| Error::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        files::prepare_database_file(Path::new(file)).map_err(|source| Error::StateFile {
+            path: file.to_owned(),
             source,
         })?;
     }
@@ -348,5 +362,9 @@ fn prepare_sqlite_url(url: &str) -> Result<(String, bool)> {
     } else {
         format!("{query}&mode=rwc")
     };
-    Ok((format!("sqlite://{file}?{query}"), false))
+    Ok((
+        format!("sqlite://{file}?{query}"),
+        false,
+        Some(PathBuf::from(file)),
+    ))
 }

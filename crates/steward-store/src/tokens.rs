@@ -7,11 +7,20 @@ use sha2::{Digest, Sha256};
 use sqlx::{Row, any::AnyRow};
 use steward_core::{Actor, Name, Role, Secret};
 
-use crate::{Error, Result, Store, Tx};
+use crate::{Backend, Error, Result, Store, Tx};
 
 /// Prefix of every token, so that a leaked one is recognisable (secret
 /// scanners) and a token is never confused with its id.
 pub const TOKEN_PREFIX: &str = "stw_";
+
+/// Key of the PostgreSQL advisory lock that serializes the changes whose
+/// check and write must not interleave across steward replicas: creating
+/// the bootstrap admin token only when none exists, and revoking a token
+/// only when an admin remains. Held until the transaction ends.
+const ADMIN_TOKENS_LOCK: i64 = 0x0053_5445_5741_444d; // "STEWADM"
+
+/// Names tried, in order, for the bootstrap admin token.
+const BOOTSTRAP_NAMES: [&str; 2] = ["admin", "admin-bootstrap"];
 
 /// How stale `last_used_at` may get before a request refreshes it; keeps
 /// authentication from writing on every request.
@@ -109,7 +118,14 @@ impl Tx {
     }
 
     /// Revokes the live token with this id or name.
+    ///
+    /// On PostgreSQL this takes the admin-token lock until the transaction
+    /// ends, so that a caller who then checks [`Tx::live_admin_tokens`]
+    /// sees every other revocation committed before: two concurrent
+    /// revocations of the last two admin tokens cannot both pass that
+    /// check.
     pub async fn revoke_token(&mut self, id_or_name: &str) -> Result<TokenInfo> {
+        self.lock_admin_tokens().await?;
         let now = Utc::now().timestamp_millis();
         let store = self.store().clone();
         let row = store
@@ -134,6 +150,67 @@ impl Tx {
 }
 
 impl Tx {
+    /// Creates the first admin token when no live admin token exists,
+    /// named `admin` (or `admin-bootstrap` when a live non-admin token has
+    /// that name); returns `None` when an admin token exists.
+    ///
+    /// Atomic across steward replicas sharing a PostgreSQL database: the
+    /// check and the insert happen under the admin-token lock, held until
+    /// this transaction ends, so of several instances starting at once
+    /// exactly one creates a token. The caller hands the secret over
+    /// before committing.
+    pub async fn bootstrap_admin_token(&mut self) -> Result<Option<NewToken>> {
+        self.lock_admin_tokens().await?;
+        if self.live_admin_tokens().await? > 0 {
+            return Ok(None);
+        }
+        let store = self.store().clone();
+        let taken: Vec<String> = store
+            .timed(
+                "token_list",
+                sqlx::query_scalar(
+                    "SELECT name FROM api_tokens WHERE revoked_at_ms IS NULL AND name IN ($1, $2)",
+                )
+                .bind(BOOTSTRAP_NAMES[0])
+                .bind(BOOTSTRAP_NAMES[1])
+                .fetch_all(self.conn()),
+            )
+            .await?;
+        let Some(name) = BOOTSTRAP_NAMES
+            .into_iter()
+            .find(|name| !taken.iter().any(|taken| taken == name))
+        else {
+            return Err(Error::Conflict(
+                "tokens named `admin` and `admin-bootstrap` exist but neither is an admin; revoke one"
+                    .into(),
+            ));
+        };
+        let name = Name::new(name).expect("bootstrap names are valid");
+        self.create_token(&name, Role::Admin, &Actor::system())
+            .await
+            .map(Some)
+    }
+
+    /// Takes the admin-token lock until the transaction ends: an advisory
+    /// lock on PostgreSQL; on SQLite the database's write lock, taken by a
+    /// write that changes nothing, so that a transaction which reads before
+    /// it writes waits for the other writer instead of failing on a stale
+    /// snapshot.
+    async fn lock_admin_tokens(&mut self) -> Result<()> {
+        let statement = match self.store().backend() {
+            Backend::Postgres => sqlx::query(
+                "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS admin_tokens_lock",
+            )
+            .bind(ADMIN_TOKENS_LOCK),
+            Backend::Sqlite => sqlx::query("UPDATE api_tokens SET role = role WHERE 1 = 0"),
+        };
+        let store = self.store().clone();
+        store
+            .timed("token_lock", statement.execute(self.conn()))
+            .await?;
+        Ok(())
+    }
+
     /// Number of live admin tokens as this transaction sees them.
     pub async fn live_admin_tokens(&mut self) -> Result<i64> {
         let store = self.store().clone();

@@ -15,6 +15,7 @@ Environment:
   STEWARD_TOKEN    API token (default: <data_dir>/admin.token of the local configuration)
   STEWARD_CONFIG   configuration file (default: ./steward.toml, else the embedded example)
   STEWARD_LOG      log filter, e.g. `debug` or `steward_server=debug`
+  NO_COLOR         set (non-empty) for logs without colour; they only have colour on a terminal
   STEWARD_<SECTION>__<KEY>  overrides a configuration key, e.g. STEWARD_SERVER__LISTEN";
 
 /// Steward: the operations plane of an AI agent system.
@@ -57,9 +58,17 @@ pub(crate) struct Global {
     /// Output format of read commands.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) output: OutputFormat,
-    /// Log format on stderr.
+    /// Log format on stderr: `json` for log shippers (with `up`, its
+    /// notes on stderr are JSON log lines too).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+}
+
+/// Whether text logs on stderr are coloured: only when stderr is a
+/// terminal (a file or a pipe would keep the escape codes), and not when
+/// `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
+pub(crate) fn log_colours(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
 /// How results are printed.
@@ -82,7 +91,12 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the control plane in the foreground until SIGINT or SIGTERM.
+    /// Run the control plane in the foreground until SIGINT, SIGTERM or SIGHUP.
+    ///
+    /// SIGINT, SIGTERM and SIGHUP (sent when the terminal closes) each stop
+    /// steward gracefully: it stops the services' replicas (unless
+    /// --keep-services), then exits 0. A second SIGINT or SIGTERM stops it
+    /// at once.
     Up(UpArgs),
     /// Validate a configuration file and report every problem with file:line:column.
     CheckConfig(CheckConfigArgs),
@@ -135,7 +149,9 @@ pub(crate) struct DeployArgs {
     /// Follow the deployment to its end; exit 0 only if it succeeded.
     #[arg(long)]
     pub(crate) wait: bool,
-    /// Wait this long for a deployment in progress to finish (e.g. `10m`).
+    /// Wait this long for a deployment in progress to finish (e.g. `1h`;
+    /// steward waits, not the request, so any length works). Default:
+    /// 10m with --wait (it says whose deployment it waits for), else 0.
     #[arg(long, value_name = "DURATION")]
     pub(crate) wait_lock: Option<steward_core::HumanDuration>,
 }
@@ -205,9 +221,10 @@ pub(crate) struct MigrateArgs {
     /// When to back up: auto (SQLite before each migration, others once per run when the dump tool is installed), per-migration, per-run, off.
     #[arg(long, global = true, value_enum, default_value_t = BackupArg::Auto)]
     pub(crate) backup: BackupArg,
-    /// Backups to keep after a successful run.
-    #[arg(long, global = true, default_value_t = 10)]
-    pub(crate) keep_backups: usize,
+    /// Backups to keep after a successful run (default: `[retention]
+    /// backups_keep` for a configured database, else 10).
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) keep_backups: Option<usize>,
     #[command(subcommand)]
     pub(crate) command: MigrateCommand,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
-use steward_server::{ADMIN_TOKEN_FILE, ErrorBody};
+use steward_server::ErrorBody;
 
 use crate::{
     UsageError,
@@ -23,6 +23,9 @@ pub(crate) enum ClientError {
         status: u16,
         /// Steward's error code.
         code: String,
+        /// The error's kind (`invalid_input`, `unavailable`, `failed`,
+        /// ...); empty when the server did not say.
+        kind: String,
         /// Steward's message.
         message: String,
     },
@@ -34,6 +37,17 @@ pub(crate) enum ClientError {
         /// What went wrong.
         detail: String,
     },
+    /// Steward accepted the connection but did not answer in time; it may
+    /// still be working on the request.
+    #[error(
+        "timed out after {after} waiting for an answer from steward at {url}; it may still be working on the request"
+    )]
+    Timeout {
+        /// The URL tried.
+        url: String,
+        /// How long the client waited, e.g. `30s`.
+        after: String,
+    },
     /// The answer was not what the API promises.
     #[error("unexpected answer from steward at {url}: {detail}")]
     Protocol {
@@ -44,18 +58,24 @@ pub(crate) enum ClientError {
     },
 }
 
+/// How long a request (other than a stream) waits for its answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A client for one steward server.
 pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// How long a request (other than a stream) waits for its answer.
+    timeout: Duration,
 }
 
 impl Client {
     /// A client for the server and token given on the command line or in
     /// the environment; otherwise the local configuration's server and its
     /// admin token file. The local token is only ever sent to the local
-    /// server, never to a `--server` given explicitly.
+    /// configuration's server, and only when that is a loopback address;
+    /// never to a `--server` given explicitly.
     pub(crate) fn new(global: &Global) -> anyhow::Result<Self> {
         let (base, local_token) = match &global.server {
             Some(server) => (server.trim_end_matches('/').to_owned(), None),
@@ -66,10 +86,12 @@ impl Client {
                     ConfigSource::Embedded => anyhow::Error::new(err)
                         .context("cannot load the embedded example configuration"),
                 })?;
-                let token_file = loaded.data_dir().join(ADMIN_TOKEN_FILE);
-                let token = std::fs::read_to_string(&token_file)
-                    .ok()
-                    .map(|t| t.trim().to_owned());
+                // A token given explicitly needs nothing from the data
+                // directory, and may go to any address.
+                let token = match &global.token {
+                    Some(_) => None,
+                    None => local::admin_token(&loaded)?,
+                };
                 (local::server_url(&loaded), token)
             }
         };
@@ -101,6 +123,7 @@ impl Client {
             http: builder.build()?,
             base,
             token,
+            timeout: REQUEST_TIMEOUT,
         })
     }
 
@@ -124,7 +147,7 @@ impl Client {
         let request = self
             .request(Method::GET, path)
             .query(query)
-            .timeout(Duration::from_secs(30));
+            .timeout(self.timeout);
         decode(path, self.send(request).await?).await
     }
 
@@ -137,15 +160,13 @@ impl Client {
         let request = self
             .request(Method::POST, path)
             .json(body)
-            .timeout(Duration::from_secs(30));
+            .timeout(self.timeout);
         decode(path, self.send(request).await?).await
     }
 
     /// DELETE, decoding JSON.
     pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        let request = self
-            .request(Method::DELETE, path)
-            .timeout(Duration::from_secs(30));
+        let request = self.request(Method::DELETE, path).timeout(self.timeout);
         decode(path, self.send(request).await?).await
     }
 
@@ -168,13 +189,21 @@ impl Client {
 
     /// Sends a request; a non-2xx answer becomes [`ClientError::Api`].
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
-        let response = request
-            .send()
-            .await
-            .map_err(|err| ClientError::Unreachable {
-                url: self.base.clone(),
-                detail: error_chain(&err),
-            })?;
+        let response = request.send().await.map_err(|err| {
+            // A connection that was never made is unreachable; one that
+            // was made and then went quiet is a timeout, not an outage.
+            if err.is_timeout() && !err.is_connect() {
+                ClientError::Timeout {
+                    url: self.base.clone(),
+                    after: steward_core::format_duration(self.timeout),
+                }
+            } else {
+                ClientError::Unreachable {
+                    url: self.base.clone(),
+                    detail: error_chain(&err),
+                }
+            }
+        })?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -191,11 +220,13 @@ async fn api_error(response: Response) -> ClientError {
         Ok(parsed) => ClientError::Api {
             status: status.as_u16(),
             code: parsed.error.code,
+            kind: parsed.error.kind,
             message: parsed.error.message,
         },
         Err(_) => ClientError::Api {
             status: status.as_u16(),
             code: "http_error".to_owned(),
+            kind: String::new(),
             message: status
                 .canonical_reason()
                 .unwrap_or("request failed")
@@ -247,3 +278,6 @@ pub(crate) fn is_unreachable(err: &anyhow::Error) -> bool {
         Some(ClientError::Api { status, .. }) if *status == StatusCode::SERVICE_UNAVAILABLE.as_u16()
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,15 @@
 //! The local configuration: which file (or the embedded example) a command
 //! uses, and what it tells a client about the local server.
 
-use std::path::{Path, PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use steward_config::{Environment, LoadedConfig, load, load_str};
+use steward_server::ADMIN_TOKEN_FILE;
+
+use crate::UsageError;
 
 /// The example agent system, used when no configuration is given.
 const EMBEDDED_EXAMPLE: &str = include_str!("../../../examples/agent-system/steward.toml");
@@ -53,10 +59,9 @@ pub(crate) fn load_config(source: &ConfigSource) -> Result<LoadedConfig, steward
     }
 }
 
-/// The URL a client reaches a server with this configuration at.
-pub(crate) fn server_url(config: &LoadedConfig) -> String {
-    let server = &config.config.server;
-    let mut addr = server.listen;
+/// The address a client reaches a server with this configuration at.
+fn client_addr(config: &LoadedConfig) -> SocketAddr {
+    let mut addr = config.config.server.listen;
     if addr.ip().is_unspecified() {
         // Listening on every interface: loopback reaches it.
         addr.set_ip(if addr.is_ipv4() {
@@ -65,6 +70,32 @@ pub(crate) fn server_url(config: &LoadedConfig) -> String {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
+    addr
+}
+
+/// The admin token that `steward up` wrote into this configuration's data
+/// directory, if there is one. A `steward.toml` that happens to be in the
+/// working directory may name any address, so the token goes only to a
+/// server on this machine (a loopback address); for any other the caller
+/// must say which token to use.
+pub(crate) fn admin_token(config: &LoadedConfig) -> Result<Option<String>, UsageError> {
+    let addr = client_addr(config);
+    if !addr.ip().to_canonical().is_loopback() {
+        return Err(UsageError(format!(
+            "{} points the CLI at {addr}, which is not on this machine; the local admin token is only ever sent to a loopback address: pass --token or set STEWARD_TOKEN",
+            config.display_name()
+        )));
+    }
+    let file = config.data_dir().join(ADMIN_TOKEN_FILE);
+    Ok(std::fs::read_to_string(file)
+        .ok()
+        .map(|token| token.trim().to_owned()))
+}
+
+/// The URL a client reaches a server with this configuration at.
+pub(crate) fn server_url(config: &LoadedConfig) -> String {
+    let server = &config.config.server;
+    let addr = client_addr(config);
     let scheme = if server.tls.is_some() {
         "https"
     } else {

@@ -47,15 +47,27 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `up` logs at info, client commands only warnings.
+/// Colour only on a terminal: logs redirected to a file stay plain text.
+/// Writing them never fails the process.
 fn init_logging(cli: &Cli) {
+    use std::io::IsTerminal;
     let default = match cli.command {
         Command::Up(_) => "info",
         _ => "warn",
     };
     let filter = EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = cli::log_colours(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        // A failed write would otherwise be reported with `eprintln!`,
+        // which panics when stderr is gone (a closed terminal): steward
+        // must go on, and shut down gracefully, without its logs.
+        .log_internal_errors(false);
     match cli.global.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -73,8 +85,9 @@ fn report(err: &anyhow::Error) {
 }
 
 /// The exit code for an error: 2 for usage and configuration errors
-/// (including requests the server rejected as invalid), 1 for everything
-/// else.
+/// (including requests the server rejected as invalid input), 1 for every
+/// operational failure (an unreachable or unavailable steward or
+/// dependency, a failed deployment or migration, a refusal).
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.downcast_ref::<steward_config::Error>().is_some()
@@ -90,9 +103,20 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 2;
         }
-        if let Some(ClientError::Api { status, .. }) = cause.downcast_ref::<ClientError>() {
-            return if matches!(status, 400 | 422) { 2 } else { 1 };
+        if let Some(ClientError::Api { status, kind, .. }) = cause.downcast_ref::<ClientError>() {
+            // A server that names the kind is believed; an older one's
+            // 422 also meant "the operation failed", so only its 400 is
+            // taken for a usage error.
+            let invalid = if kind.is_empty() {
+                *status == 400
+            } else {
+                kind == "invalid_input"
+            };
+            return if invalid { 2 } else { 1 };
         }
     }
     1
 }
+
+#[cfg(test)]
+mod tests;

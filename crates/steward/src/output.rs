@@ -41,19 +41,27 @@ pub(crate) fn line(text: &str) {
     out(text);
 }
 
+/// Writes text to stderr. A failed write is ignored rather than a panic
+/// (what `eprintln!` does): after its terminal closed, `steward up` must
+/// still shut down gracefully while its messages go nowhere.
+fn err(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
 /// Prints an error line to stderr.
 pub(crate) fn error(message: &str) {
-    eprintln!("error: {message}");
+    err(&format!("error: {message}\n"));
 }
 
 /// Prints pre-rendered error text to stderr.
 pub(crate) fn error_raw(text: &str) {
-    eprint!("{text}");
+    err(text);
 }
 
 /// Prints a note to stderr (messages that are not the command's result).
 pub(crate) fn note(message: &str) {
-    eprintln!("{message}");
+    err(&format!("{message}\n"));
 }
 
 /// A borderless table with a header row.

@@ -78,3 +78,32 @@ fn human_duration_serde_uses_the_string_form() {
     let err = serde_json::from_str::<HumanDuration>("\"soon\"").unwrap_err();
     assert!(err.to_string().contains("invalid duration `soon`"), "{err}");
 }
+
+#[test]
+fn saturating_parse_caps_only_what_is_too_long() {
+    let longest = Duration::from_millis(u64::MAX);
+    for text in [
+        "18446744073709551616ms",
+        "99999999999999999999999y",
+        "600000000y",
+        "584942417y130d",
+    ] {
+        assert!(parse_duration(text).is_err(), "{text}");
+        assert_eq!(parse_duration_saturating(text), Ok(longest), "{text}");
+    }
+    for text in [
+        "",
+        "5",
+        "y",
+        "1s1m",
+        "1m1m",
+        "-1s",
+        "99999999999999999999999x",
+    ] {
+        assert!(parse_duration_saturating(text).is_err(), "{text}");
+    }
+    assert_eq!(
+        parse_duration_saturating("1h30m"),
+        Ok(Duration::from_millis(5_400_000))
+    );
+}

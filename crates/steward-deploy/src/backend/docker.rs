@@ -127,13 +127,7 @@ impl DockerBackend {
             .negotiate_version()
             .await
             .map_err(|err| {
-                Error::backend(
-                    KIND,
-                    format!(
-                        "cannot reach the Docker engine at {socket}: {}",
-                        message(&err)
-                    ),
-                )
+                engine_error(&err, format!("cannot reach the Docker engine at {socket}"))
             })?;
         ensure_network(&docker, network).await?;
         let (events, _) = broadcast::channel(256);
@@ -205,9 +199,9 @@ impl DockerBackend {
                     return Err(Error::backend(KIND, format!("replica {id} does not exist")));
                 }
                 Err(err) => {
-                    return Err(Error::backend(
-                        KIND,
-                        format!("cannot read the logs of replica {id}: {}", message(&err)),
+                    return Err(engine_error(
+                        &err,
+                        format!("cannot read the logs of replica {id}"),
                     ));
                 }
             }
@@ -333,10 +327,7 @@ impl DockerBackend {
         {
             Ok(found) => Ok(Some(found)),
             Err(err) if status(&err) == Some(404) => Ok(None),
-            Err(err) => Err(Error::backend(
-                KIND,
-                format!("cannot inspect replica {id}: {}", message(&err)),
-            )),
+            Err(err) => Err(engine_error(&err, format!("cannot inspect replica {id}"))),
         }
     }
 }
@@ -349,13 +340,9 @@ impl Backend for DockerBackend {
 
     async fn ping(&self) -> Result<String> {
         let version = self.inner.docker.version().await.map_err(|err| {
-            Error::backend(
-                KIND,
-                format!(
-                    "cannot reach the Docker engine at {}: {}",
-                    self.inner.socket,
-                    message(&err)
-                ),
+            engine_error(
+                &err,
+                format!("cannot reach the Docker engine at {}", self.inner.socket),
             )
         })?;
         Ok(format!(
@@ -386,10 +373,7 @@ impl Backend for DockerBackend {
                 ))
             }
             Err(err) if status(&err) == Some(404) => Err(image_missing(image)),
-            Err(err) => Err(Error::backend(
-                KIND,
-                format!("cannot inspect image {image}: {}", message(&err)),
-            )),
+            Err(err) => Err(engine_error(&err, format!("cannot inspect image {image}"))),
         }
     }
 
@@ -433,10 +417,10 @@ impl Backend for DockerBackend {
                                 request.id, spec.name
                             ),
                         ),
-                        _ => Error::backend(
-                            KIND,
+                        _ => engine_error(
+                            &err,
                             format!(
-                                "cannot start replica {} of {} from image {image}: {text}",
+                                "cannot start replica {} of {} from image {image}",
                                 request.id, spec.name
                             ),
                         ),
@@ -492,10 +476,7 @@ impl Backend for DockerBackend {
                 // 304: already stopped; 404: gone.
                 Err(err) if matches!(status(&err), Some(304 | 404)) => {}
                 Err(err) => {
-                    return Err(Error::backend(
-                        KIND,
-                        format!("cannot stop replica {id}: {}", message(&err)),
-                    ));
+                    return Err(engine_error(&err, format!("cannot stop replica {id}")));
                 }
             }
             match docker.remove_container(&name, Some(force_remove())).await {
@@ -505,10 +486,7 @@ impl Backend for DockerBackend {
                 Err(err) if status(&err) == Some(409) && message(&err).contains("in progress") => {
                     Ok(())
                 }
-                Err(err) => Err(Error::backend(
-                    KIND,
-                    format!("cannot remove replica {id}: {}", message(&err)),
-                )),
+                Err(err) => Err(engine_error(&err, format!("cannot remove replica {id}"))),
             }
         }
         .await;
@@ -533,9 +511,7 @@ impl Backend for DockerBackend {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(|err| {
-                Error::backend(KIND, format!("cannot list containers: {}", message(&err)))
-            })?;
+            .map_err(|err| engine_error(&err, "cannot list containers"))?;
         let ids: Vec<String> = {
             let stopping = self.stopping();
             containers
@@ -748,9 +724,9 @@ async fn ensure_network(docker: &Docker, network: &str) -> Result<()> {
         Ok(_) => return Ok(()),
         Err(err) if status(&err) == Some(404) => {}
         Err(err) => {
-            return Err(Error::backend(
-                KIND,
-                format!("cannot inspect network {network}: {}", message(&err)),
+            return Err(engine_error(
+                &err,
+                format!("cannot inspect network {network}"),
             ));
         }
     }
@@ -770,9 +746,9 @@ async fn ensure_network(docker: &Docker, network: &str) -> Result<()> {
         }
         // Created meanwhile by another steward.
         Err(err) if status(&err) == Some(409) => Ok(()),
-        Err(err) => Err(Error::backend(
-            KIND,
-            format!("cannot create network {network}: {}", message(&err)),
+        Err(err) => Err(engine_error(
+            &err,
+            format!("cannot create network {network}"),
         )),
     }
 }
@@ -799,6 +775,21 @@ fn status(err: &DockerError) -> Option<u16> {
     match err {
         DockerError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
+    }
+}
+
+/// The error of a request to the engine: `Unavailable` when the engine
+/// could not be reached or did not answer (retrying later may work), a
+/// backend failure when it answered with an error.
+fn engine_error(err: &DockerError, what: impl std::fmt::Display) -> Error {
+    let text = format!("{what}: {}", message(err));
+    match err {
+        DockerError::IOError { .. }
+        | DockerError::HyperLegacyError { .. }
+        | DockerError::HyperResponseError { .. }
+        | DockerError::RequestTimeoutError
+        | DockerError::SocketNotFoundError(_) => Error::unavailable(KIND, text),
+        _ => Error::backend(KIND, text),
     }
 }
 
@@ -929,6 +920,26 @@ mod tests {
         assert_eq!(docker_backoff(0), Duration::from_millis(100));
         assert_eq!(docker_backoff(3), Duration::from_millis(800));
         assert_eq!(docker_backoff(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_engine_that_does_not_answer_is_unavailable() {
+        use steward_core::{ErrorCode, ErrorKind};
+        let refused =
+            DockerError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let err = engine_error(&refused, "cannot list containers");
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(err.to_string().contains("cannot list containers"), "{err}");
+        let answered = DockerError::DockerResponseServerError {
+            status_code: 500,
+            message: "disk full".to_owned(),
+        };
+        let err = engine_error(&answered, "cannot list containers");
+        assert_eq!(err.kind(), ErrorKind::Failed);
+        assert_eq!(
+            err.to_string(),
+            "docker backend: cannot list containers: disk full"
+        );
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //!
 //! A replica that exits on its own is restarted with exponential backoff
 //! (1 s doubling to 30 s, back to 1 s after a minute of running).
+//!
+//! Records and logs hold the replicas' environments and output (secrets,
+//! often): the backend's directories are 0700 and its files 0600. Logs are
+//! rotated and pruned by [`clean_logs`] (`logs`).
+
+mod logs;
 
 use std::{
     collections::HashMap,
@@ -43,6 +49,8 @@ use tokio::{
 
 use super::{Backend, Replica, ReplicaEvent, ReplicaState, StartRequest};
 use crate::{Error, Result, model::RunSpec, model::ServiceSpec};
+
+pub use logs::{LogCleanup, LogRetention};
 
 const KIND: &str = "process";
 /// Environment variable naming the replica (for adoption and orphan sweeps).
@@ -133,7 +141,7 @@ impl ProcessBackend {
         let dir = dir.into();
         let logs = logs.into();
         for path in [&dir, &logs] {
-            std::fs::create_dir_all(path).map_err(|err| Error::io(path, err))?;
+            logs::private_dir(path).map_err(|err| Error::io(path, err))?;
         }
         let dir = std::fs::canonicalize(&dir).map_err(|err| Error::io(&dir, err))?;
         let (events, _) = broadcast::channel(256);
@@ -219,7 +227,7 @@ impl ProcessBackend {
         let text = serde_json::to_vec_pretty(record).expect("records serialize");
         let write = || -> std::io::Result<()> {
             use std::io::Write;
-            let mut file = std::fs::File::create(&tmp)?;
+            let mut file = logs::create_private(&tmp)?;
             file.write_all(&text)?;
             file.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -231,15 +239,9 @@ impl ProcessBackend {
     fn spawn(&self, record: &Record) -> Result<Child> {
         let (stdout, stderr) = self.log_files(&record.service, &record.id);
         if let Some(parent) = stdout.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
+            logs::private_dir(parent).map_err(|err| Error::io(parent, err))?;
         }
-        let open = |path: &Path| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|err| Error::io(path, err))
-        };
+        let open = |path: &Path| logs::open_log(path).map_err(|err| Error::io(path, err));
         let program =
             resolve_program(&record.argv[0], record.workdir.as_deref()).ok_or_else(|| {
                 Error::backend(KIND, format!("program `{}` not found", record.argv[0]))
@@ -547,6 +549,48 @@ impl Backend for ProcessBackend {
     }
 }
 
+impl ProcessBackend {
+    /// Rotates and prunes this backend's replica logs ([`clean_logs`]).
+    pub async fn clean_logs(&self, retention: LogRetention) -> Result<LogCleanup> {
+        clean_logs(&self.inner.dir, &self.inner.logs, retention).await
+    }
+}
+
+/// Rotates the replica logs under `logs` that outgrew
+/// `retention.max_size` and deletes rotated copies and logs of replicas
+/// gone for longer than `retention.max_age`. The replicas recorded in
+/// `dir` (the backend's record directory) count as running, so this works
+/// beside a running backend without a handle on it.
+pub async fn clean_logs(dir: &Path, logs: &Path, retention: LogRetention) -> Result<LogCleanup> {
+    let (dir, logs) = (dir.to_owned(), logs.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let live = recorded_ids(&dir).map_err(|err| Error::io(&dir, err))?;
+        logs::clean(&logs, &live, &retention, std::time::SystemTime::now())
+            .map_err(|err| Error::io(&logs, err))
+    })
+    .await
+    .map_err(|err| Error::backend(KIND, format!("log cleanup failed: {err}")))?
+}
+
+/// Ids of the replicas with a record in `dir`.
+fn recorded_ids(dir: &Path) -> std::io::Result<std::collections::HashSet<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(err) => return Err(err),
+    };
+    let mut ids = std::collections::HashSet::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension() == Some(OsStr::new("json"))
+            && let Some(id) = path.file_stem().and_then(OsStr::to_str)
+        {
+            ids.insert(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
 /// Replaces the per-replica placeholders of one argument.
 pub(crate) fn render(arg: &str, spec: &ServiceSpec, port: u16, index: u32) -> String {
     render_placeholders(arg, |name| match name {
@@ -666,3 +710,6 @@ pub fn process_alive(pid: u32, start: u64) -> bool {
 pub fn own_start_time() -> u64 {
     process_start(std::process::id()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

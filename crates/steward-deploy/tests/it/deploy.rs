@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use steward_core::Name;
 use steward_deploy::{ChangeKind, DeploymentStatus, StepKind, StepStatus};
-use steward_store::{EventQuery, Order};
+use steward_store::EventQuery;
 
 use crate::support::{Harness, Load, Service, free_port};
 
@@ -34,25 +34,6 @@ async fn versions_served(port: u16, requests: usize) -> Vec<String> {
     versions.sort();
     versions.dedup();
     versions
-}
-
-async fn event_kinds(harness: &Harness, deployment: &str) -> Vec<String> {
-    let page = harness
-        .store
-        .store
-        .events(&EventQuery {
-            kind: Some("deploy".to_owned()),
-            order: Order::Asc,
-            limit: Some(1000),
-            ..EventQuery::default()
-        })
-        .await
-        .expect("events");
-    page.events
-        .into_iter()
-        .filter(|event| event.payload["deployment"] == deployment)
-        .map(|event| event.kind.to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +85,7 @@ async fn rolling_update_of_four_replicas_under_load_fails_no_request() {
             .all(|replica| replica.version.as_str() == "1.1.0" && replica.in_proxy)
     );
 
-    let kinds = event_kinds(&harness, &second.id).await;
+    let kinds = crate::support::event_kinds(&harness, &second.id).await;
     for expected in [
         "deploy.started",
         "deploy.step.started",
@@ -121,14 +102,21 @@ async fn rolling_update_of_four_replicas_under_load_fails_no_request() {
             "{expected} journaled: {kinds:?}"
         );
     }
-    assert_eq!(kinds.first().map(String::as_str), Some("deploy.started"));
-    // Replica events are journaled before the step that caused them ends.
+    assert_eq!(kinds.first().map(String::as_str), Some("deploy.requested"));
+    // Replica events are journaled before the step that caused them ends
+    // (the first step after the gates, which precede `deploy.started`).
+    let started = kinds
+        .iter()
+        .position(|kind| kind == "deploy.started")
+        .expect("started");
     let last_stop = kinds
         .iter()
         .rposition(|kind| kind == "deploy.replica.stopped");
     let first_success = kinds
         .iter()
-        .position(|kind| kind == "deploy.step.succeeded");
+        .skip(started)
+        .position(|kind| kind == "deploy.step.succeeded")
+        .map(|at| at + started);
     assert!(last_stop < first_success, "{kinds:?}");
     assert_eq!(kinds.last().map(String::as_str), Some("deploy.succeeded"));
 }
@@ -210,7 +198,7 @@ async fn blue_green_switches_at_once_and_rolls_back_instantly() {
         &report.errors[..report.errors.len().min(5)]
     );
     assert_eq!(versions_served(port, 8).await, ["1.0.0"]);
-    let kinds = event_kinds(&harness, &rollback.id).await;
+    let kinds = crate::support::event_kinds(&harness, &rollback.id).await;
     assert!(
         !kinds.iter().any(|kind| kind == "deploy.replica.started"),
         "{kinds:?}"
@@ -246,11 +234,11 @@ async fn a_version_failing_its_health_check_is_rolled_back_while_the_old_one_ser
         "{error}"
     );
     assert!(error.contains("GET /healthz answered 503"), "{error}");
-    let update = &deployment.plan.steps[0];
+    let update = crate::support::actions(&deployment)[0];
     assert!(matches!(update.kind, StepKind::UpdateServices { .. }));
     assert_eq!(update.status, StepStatus::RolledBack);
     assert_eq!(
-        deployment.plan.steps[1].status,
+        crate::support::actions(&deployment)[1].status,
         StepStatus::Skipped,
         "verify never ran"
     );
@@ -271,7 +259,7 @@ async fn a_version_failing_its_health_check_is_rolled_back_while_the_old_one_ser
         2,
         "bad replicas stopped: {status:?}"
     );
-    let kinds = event_kinds(&harness, &deployment.id).await;
+    let kinds = crate::support::event_kinds(&harness, &deployment.id).await;
     assert_eq!(
         kinds.last().map(String::as_str),
         Some("deploy.rolled_back"),
@@ -433,18 +421,19 @@ async fn a_second_deployment_is_refused_while_one_runs_and_can_wait_for_it() {
         .await
         .expect("starts");
     assert_eq!(first.status, DeploymentStatus::Running);
+    crate::support::wait_for_lock_holder(&harness, &first.id).await;
 
-    let refused = harness
-        .manager
-        .deploy(&config, harness.request(&config, "1.0.1"))
-        .await
-        .expect("answers");
+    let refused = harness.deploy(&config, "1.0.1").await;
     assert_eq!(refused.status, DeploymentStatus::Aborted);
     assert!(
         refused
             .error
             .as_deref()
-            .is_some_and(|e| e.contains(&format!("deployment {} holds the deploy lock", first.id))),
+            .is_some_and(|e| e.contains(&format!(
+                "deployment {} is in progress (lock held by pid {}",
+                first.id,
+                std::process::id()
+            ))),
         "{:?}",
         refused.error
     );

@@ -3,6 +3,7 @@
 
 mod deploy;
 mod docker;
+mod engine;
 mod recovery;
 mod steps;
 mod support;

@@ -151,7 +151,7 @@ async fn a_deployment_interrupted_by_a_crash_is_rolled_back_on_restart() {
         .plan(&config, &harness.request(&config, "2.0.0"))
         .await
         .expect("plan");
-    crashed.plan.steps[0].status = StepStatus::Running;
+    crate::support::crashed_during_first_action(&mut crashed);
     let store: &dyn DeployStore = &harness.store.store;
     store.save(&crashed, vec![]).await.expect("save");
     let dead = steward_deploy::LockHolder {
@@ -184,7 +184,10 @@ async fn a_deployment_interrupted_by_a_crash_is_rolled_back_on_restart() {
         done.error.as_deref(),
         Some("interrupted by a steward crash")
     );
-    assert_eq!(done.plan.steps[0].status, StepStatus::RolledBack);
+    assert_eq!(
+        crate::support::actions(&done)[0].status,
+        StepStatus::RolledBack
+    );
     assert_eq!(
         store.lock_holder().await.expect("holder"),
         None,
@@ -210,7 +213,7 @@ async fn the_resume_policy_finishes_an_interrupted_deployment() {
         .plan(&config, &harness.request(&config, "1.0.0"))
         .await
         .expect("plan");
-    crashed.plan.steps[0].status = StepStatus::Running;
+    crate::support::crashed_during_first_action(&mut crashed);
     let store: &dyn DeployStore = &harness.store.store;
     store.save(&crashed, vec![]).await.expect("save");
 

@@ -59,9 +59,9 @@ async fn migrations_run_first_and_are_undone_when_a_later_step_fails() {
         first.error
     );
     assert!(
-        matches!(&first.plan.steps[0].kind, StepKind::DatabaseMigration { pending, .. } if pending == &["1 tasks".to_owned()]),
+        matches!(&crate::support::actions(&first)[0].kind, StepKind::DatabaseMigration { pending, .. } if pending == &["1 tasks".to_owned()]),
         "{:?}",
-        first.plan.steps[0]
+        crate::support::actions(&first)[0]
     );
     assert_eq!(tables(&database).await, ["tasks"]);
 
@@ -84,7 +84,7 @@ async fn migrations_run_first_and_are_undone_when_a_later_step_fails() {
         "{:?}",
         failed.error
     );
-    let migration = &failed.plan.steps[0];
+    let migration = crate::support::actions(&failed)[0];
     assert_eq!(migration.status, StepStatus::RolledBack);
     assert_eq!(
         migration.detail.as_deref(),
@@ -286,7 +286,10 @@ async fn a_rollback_that_fails_leaves_the_deployment_failed_saying_what_runs() {
     let v2 = service.config(harness.dir.path());
     let failed = harness.deploy(&v2, "2.0.0").await;
     assert_eq!(failed.status, DeploymentStatus::Failed);
-    assert_eq!(failed.plan.steps[0].status, StepStatus::RollbackFailed);
+    assert_eq!(
+        crate::support::actions(&failed)[0].status,
+        StepStatus::RollbackFailed
+    );
     let error = failed.error.as_deref().expect("says what happened");
     assert!(
         error.starts_with("update_services:agent failed: replica agent-"),

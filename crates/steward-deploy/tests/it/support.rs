@@ -226,19 +226,53 @@ impl Harness {
         shutdown: CancellationToken,
         backend: Arc<dyn Backend>,
     ) -> DeploymentManager {
+        Self::manager_over(
+            Arc::new(store.store.clone()),
+            dir,
+            shutdown,
+            backend,
+            ManagerOptions::new(dir, "test-host"),
+        )
+    }
+
+    /// A manager over any [`DeployStore`] (e.g. one that fails on
+    /// command) with the process backend in `dir`.
+    pub(crate) async fn with_store(
+        store: Arc<dyn DeployStore>,
+        state: TestStore,
+        options: impl FnOnce(&Path) -> ManagerOptions,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shutdown = CancellationToken::new();
+        let backend = ProcessBackend::open(dir.path().join("replicas"), dir.path().join("logs"))
+            .await
+            .expect("open process backend");
+        let manager = Self::manager_over(
+            store,
+            dir.path(),
+            shutdown.clone(),
+            Arc::new(backend),
+            options(dir.path()),
+        );
+        Harness {
+            manager,
+            store: state,
+            dir,
+            shutdown,
+        }
+    }
+
+    fn manager_over(
+        store: Arc<dyn DeployStore>,
+        _dir: &Path,
+        shutdown: CancellationToken,
+        backend: Arc<dyn Backend>,
+        options: ManagerOptions,
+    ) -> DeploymentManager {
         let registry = prometheus::Registry::new();
         let metrics = steward_proxy::ProxyMetrics::register(&registry).expect("proxy metrics");
         let proxies = ProxySet::new("127.0.0.1".parse().expect("ip"), metrics, shutdown);
-        let store: Arc<dyn DeployStore> = Arc::new(store.store.clone());
-        DeploymentManager::new(
-            store,
-            backend,
-            proxies,
-            ManagerOptions {
-                data_dir: dir.to_owned(),
-                host: "test-host".to_owned(),
-            },
-        )
+        DeploymentManager::new(store, backend, proxies, options)
     }
 
     pub(crate) fn request(&self, config: &Config, version: &str) -> DeployRequest {
@@ -276,6 +310,78 @@ impl Drop for Harness {
         // Replicas are not our children once the runtime is gone: stop
         // them by their records' process groups.
         kill_replicas(&self.dir.path().join("replicas"));
+    }
+}
+
+/// Kinds and summaries of the journal events of one deployment, in order.
+pub(crate) async fn journal_of(harness: &Harness, deployment: &str) -> Vec<(String, String)> {
+    let page = harness
+        .store
+        .store
+        .events(&steward_store::EventQuery {
+            kind: Some("deploy".to_owned()),
+            order: steward_store::Order::Asc,
+            limit: Some(1000),
+            ..steward_store::EventQuery::default()
+        })
+        .await
+        .expect("events");
+    page.events
+        .into_iter()
+        .filter(|event| event.payload["deployment"] == deployment)
+        .map(|event| (event.kind.to_string(), event.summary))
+        .collect()
+}
+
+/// Kinds of the journal events of one deployment, in order.
+pub(crate) async fn event_kinds(harness: &Harness, deployment: &str) -> Vec<String> {
+    journal_of(harness, deployment)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect()
+}
+
+/// The steps of a deployment that act (its gates left out).
+pub(crate) fn actions(deployment: &Deployment) -> Vec<&steward_deploy::Step> {
+    deployment
+        .plan
+        .steps
+        .iter()
+        .filter(|step| !step.kind.is_gate())
+        .collect()
+}
+
+/// Makes a planned deployment look as a crash left it: its gates passed,
+/// its first acting step running.
+pub(crate) fn crashed_during_first_action(deployment: &mut Deployment) {
+    let mut first = true;
+    for step in &mut deployment.plan.steps {
+        if step.kind.is_gate() {
+            step.status = steward_deploy::StepStatus::Succeeded;
+        } else if first {
+            step.status = steward_deploy::StepStatus::Running;
+            first = false;
+        }
+    }
+}
+
+/// Waits until deployment `id` holds the deploy lock (its engine passed
+/// its first gate).
+pub(crate) async fn wait_for_lock_holder(harness: &Harness, id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let holder = DeployStore::lock_holder(&harness.store.store)
+            .await
+            .expect("lock holder");
+        if holder.is_some_and(|holder| holder.deployment_id == id) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deployment {id} never took the deploy lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -134,3 +134,98 @@ fn mysql_end_case_inside_a_delimited_routine() {
     let text = "DELIMITER //\nCREATE PROCEDURE p(x INT) BEGIN CASE x WHEN 1 THEN SELECT 1; END CASE; END//\nDELIMITER ;\nSELECT 2;";
     assert_eq!(sqls(text, Dialect::Mysql).len(), 2);
 }
+
+mod properties {
+    //! Arbitrary input never panics the splitter, and what it returns
+    //! points back into the input.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const DIALECTS: [Dialect; 3] = [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql];
+
+    /// Pieces the lexer treats specially, and some that it must not.
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("'".to_owned()),
+            Just("''".to_owned()),
+            Just("\"".to_owned()),
+            Just("`".to_owned()),
+            Just("\\".to_owned()),
+            Just("E'".to_owned()),
+            Just("e'\\'".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("$".to_owned()),
+            Just("$$".to_owned()),
+            Just("$body$".to_owned()),
+            Just("$1".to_owned()),
+            Just("--".to_owned()),
+            Just("#".to_owned()),
+            Just("/*".to_owned()),
+            Just("*/".to_owned()),
+            Just("/*/".to_owned()),
+            Just(";".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r\n".to_owned()),
+            Just(" ".to_owned()),
+            Just("\nDELIMITER //\n".to_owned()),
+            Just("\nDELIMITER ;\n".to_owned()),
+            Just("DELIMITER".to_owned()),
+            Just("delimiter $$".to_owned()),
+            Just("//".to_owned()),
+            Just("BEGIN".to_owned()),
+            Just("END".to_owned()),
+            Just("END IF".to_owned()),
+            Just("END CASE".to_owned()),
+            Just("CASE".to_owned()),
+            Just("CREATE TRIGGER t ".to_owned()),
+            Just("CREATE FUNCTION f ".to_owned()),
+            Just("CREATE".to_owned()),
+            Just("é".to_owned()),
+            Just("\u{1F4A5}".to_owned()),
+            Just("\u{0}".to_owned()),
+            "[a-zA-Z_0-9]{1,6}",
+            "\\PC{1,3}",
+        ]
+    }
+
+    /// Checks what the splitter says about `text` against `text` itself.
+    fn check(text: &str, dialect: Dialect) -> Result<(), TestCaseError> {
+        let statements = split(text, dialect);
+        let mut previous = None;
+        for statement in &statements {
+            prop_assert!(!statement.sql.is_empty());
+            prop_assert_eq!(statement.sql.trim_end(), statement.sql.as_str());
+            prop_assert!(text.is_char_boundary(statement.start));
+            prop_assert!(text[statement.start..].starts_with(statement.sql.as_str()));
+            prop_assert_eq!(
+                statement.line,
+                text[..statement.start].matches('\n').count() + 1
+            );
+            prop_assert!(previous.is_none_or(|p| p < statement.start));
+            previous = Some(statement.start);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            for dialect in DIALECTS {
+                check(&text, dialect)?;
+            }
+        }
+
+        #[test]
+        fn mixes_of_quotes_comments_and_delimiters_never_panic(
+            tokens in prop::collection::vec(token(), 0..80)
+        ) {
+            let text = tokens.concat();
+            for dialect in DIALECTS {
+                check(&text, dialect)?;
+            }
+        }
+    }
+}

@@ -18,6 +18,16 @@ fn orders_numerically_by_segment() {
 }
 
 #[test]
+fn segments_of_any_length_compare_as_numbers() {
+    assert!(v("18446744073709551616") > v("18446744073709551615"));
+    assert!(v("99999999999999999999999") > v("100"));
+    assert!(v("1.123456789012345678901234567890") > v("1.2"));
+    assert!(v("000000000000000000000000001") == v("1"));
+    assert!(v("0") == v("0.0"));
+    assert!(v("0") < v("0.1"));
+}
+
+#[test]
 fn rejects_non_versions() {
     for bad in ["", "v1", "1..2", "1.a", "-1", "1-"] {
         assert!(MigrationVersion::parse(bad).is_none(), "{bad}");

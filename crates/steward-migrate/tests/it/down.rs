@@ -78,7 +78,11 @@ async fn down_refuses_without_down_files(db: TestDatabase) {
     manager.apply().await.unwrap();
     let before = manager.schema_dump().await.unwrap();
     let err = manager.down(Some("0")).await.unwrap_err();
-    assert!(matches!(err, Error::Refused(_)), "{err}");
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    assert_eq!(
+        steward_core::ErrorCode::kind(&err),
+        steward_core::ErrorKind::Conflict
+    );
     assert!(err.to_string().contains("no down file for 2 b"), "{err}");
     assert_eq!(
         manager.schema_dump().await.unwrap(),

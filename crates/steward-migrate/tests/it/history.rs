@@ -108,6 +108,7 @@ async fn baseline_adopts_an_existing_database(db: TestDatabase) {
         err.to_string().contains("already has migration history"),
         "{err}"
     );
+    assert!(matches!(err, steward_migrate::Error::Conflict(_)), "{err}");
 }
 
 async fn drift_is_detected(db: TestDatabase) {

@@ -8,6 +8,7 @@ mod backups;
 mod down;
 mod history;
 mod locking;
+mod modes;
 mod realistic;
 mod support;
 

@@ -1,5 +1,8 @@
 //! steward-proxy against real HTTP and TCP servers on loopback: balancing,
-//! retries, draining, switching and replacing replicas under load.
+//! retries, draining, switching and replacing replicas under load; `edge`:
+//! forwarding headers and the limits put on clients.
+
+mod edge;
 
 use std::{
     net::SocketAddr,

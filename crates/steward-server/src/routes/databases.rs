@@ -6,13 +6,10 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_core::{Actor, EventKind, NewEvent, Severity};
+use steward_core::{Actor, ErrorCode, EventKind, NewEvent, Severity};
 use steward_migrate::{
     Drift, MigrationManager, Options, Plan, RepairAction, RunReport, Source,
     backup::BackupInfo,
@@ -24,9 +21,9 @@ use utoipa::ToSchema;
 
 use crate::{
     ApiError, AppState,
-    auth::{Operator, Viewer},
+    auth::{Admin, Operator, Viewer},
     error::ErrorBody,
-    extract::JsonBody,
+    extract::{JsonBody, PathParams},
 };
 
 /// A configured database.
@@ -44,8 +41,11 @@ pub(crate) struct DatabaseSummary {
     pending: usize,
     /// Migrations that need attention (changed, missing, failed...).
     problems: usize,
-    /// Why the status could not be read, if it could not.
+    /// Why the status could not be read, if it could not (the details
+    /// are in the server's log, not here: viewers read this).
     error: Option<String>,
+    /// The code of that error, e.g. `database_unreachable`.
+    error_code: Option<String>,
 }
 
 /// Options of an apply.
@@ -54,6 +54,7 @@ pub(crate) struct DatabaseSummary {
 pub(crate) struct ApplyRequest {
     /// Apply only up to this version.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]+([._-][0-9]+)*$")]
     target: Option<String>,
     /// Run pending migrations older than the newest applied one.
     #[serde(default)]
@@ -69,6 +70,7 @@ pub(crate) struct ApplyRequest {
 pub(crate) struct DownRequest {
     /// Undo every migration newer than this version; without it, the newest.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]+([._-][0-9]+)*$")]
     to: Option<String>,
 }
 
@@ -86,6 +88,7 @@ pub(crate) struct RepairRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BaselineRequest {
     /// The version the database already has.
+    #[schema(pattern = "^[0-9]+([._-][0-9]+)*$")]
     version: String,
 }
 
@@ -94,6 +97,7 @@ pub(crate) struct BaselineRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RestoreRequest {
     /// Backup id (or unique id prefix).
+    #[schema(min_length = 1)]
     backup: String,
 }
 
@@ -112,7 +116,8 @@ fn manager(
         .find(|d| d.name.as_str() == name)
         .ok_or_else(|| ApiError::not_found(format!("no database `{name}` is configured")))?;
     let dir = database.migrations.as_ref().ok_or_else(|| {
-        ApiError::invalid(
+        ApiError::new(
+            StatusCode::CONFLICT,
             "no_migrations",
             format!("database `{name}` has no migrations directory"),
         )
@@ -120,6 +125,7 @@ fn manager(
     let source = Source::from_dir(dir)?;
     let mut options = Options::new(loaded.data_dir().join("backups").join(name));
     options.applied_by = actor.to_owned();
+    options.keep_backups = loaded.config.retention.backups_to_keep();
     configure(&mut options);
     MigrationManager::new(database.url.expose(), source, options).map_err(ApiError::from)
 }
@@ -130,7 +136,7 @@ fn manager(
     path = "/api/v1/databases",
     operation_id = "list_databases",
     tag = "migrations",
-    security(("token" = [])),
+    security(("token" = ["viewer"])),
     responses((status = 200, description = "Configured databases", body = Vec<DatabaseSummary>))
 )]
 pub(crate) async fn list(
@@ -139,14 +145,18 @@ pub(crate) async fn list(
 ) -> Result<Json<Vec<DatabaseSummary>>, ApiError> {
     let mut summaries = Vec::new();
     for database in &state.config().config.databases {
-        let status = match manager(
-            &state,
-            database.name.as_str(),
-            principal.actor.as_str(),
-            |_| {},
-        ) {
-            Ok(manager) => manager.status().await.map_err(|err| err.to_string()),
-            Err(err) => Err(format!("{err:?}")),
+        let name = database.name.as_str();
+        // A driver's error can name hosts, users and paths: it goes to the
+        // log, and the caller gets its code and a generic message.
+        let status = match manager(&state, name, principal.actor.as_str(), |_| {}) {
+            Ok(manager) => manager.status().await.map_err(|err| {
+                tracing::warn!(database = name, code = err.code(), error = %err, "cannot read the migration status of a database");
+                (err.code(), crate::error::kind_name(err.kind()))
+            }),
+            Err(err) => {
+                tracing::warn!(database = name, code = err.code(), error = ?err, "cannot open the migrations of a database");
+                Err((err.code(), err.kind()))
+            }
         };
         let (current, pending, problems, error) = match status {
             Ok(status) => (
@@ -167,6 +177,20 @@ pub(crate) async fn list(
             ),
             Err(error) => (None, 0, 0, Some(error)),
         };
+        let (error, error_code) = match error {
+            Some((code, kind)) => (
+                Some(
+                    if kind == "unavailable" {
+                        "the database does not answer; the server log has the details"
+                    } else {
+                        "cannot read the migration status; the server log has the details"
+                    }
+                    .to_owned(),
+                ),
+                Some(code.to_owned()),
+            ),
+            None => (None, None),
+        };
         summaries.push(DatabaseSummary {
             name: database.name.to_string(),
             engine: database.engine().to_owned(),
@@ -178,6 +202,7 @@ pub(crate) async fn list(
             pending,
             problems,
             error,
+            error_code,
         });
     }
     Ok(Json(summaries))
@@ -189,17 +214,19 @@ pub(crate) async fn list(
     path = "/api/v1/databases/{name}/migrations",
     operation_id = "migration_status",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
-    security(("token" = [])),
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
+    security(("token" = ["viewer"])),
     responses(
         (status = 200, description = "The status", body = Object),
         (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "The database has no migrations directory", body = ErrorBody),
+        (status = 422, description = "The database or its history cannot be read (the message says why)", body = ErrorBody),
     )
 )]
 pub(crate) async fn status(
     State(state): State<AppState>,
     Viewer(principal): Viewer,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Status>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.status().await?))
@@ -211,14 +238,19 @@ pub(crate) async fn status(
     path = "/api/v1/databases/{name}/plan",
     operation_id = "migration_plan",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
-    security(("token" = [])),
-    responses((status = 200, description = "The plan", body = Object))
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
+    security(("token" = ["viewer"])),
+    responses(
+        (status = 200, description = "The plan", body = Object),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "The database has no migrations directory", body = ErrorBody),
+        (status = 422, description = "The database or its history cannot be read (the message says why)", body = ErrorBody),
+    )
 )]
 pub(crate) async fn plan(
     State(state): State<AppState>,
     Viewer(principal): Viewer,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Plan>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.plan().await?))
@@ -230,19 +262,20 @@ pub(crate) async fn plan(
     path = "/api/v1/databases/{name}/apply",
     operation_id = "migration_apply",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
     request_body = ApplyRequest,
-    security(("token" = [])),
+    security(("token" = ["operator"])),
     responses(
         (status = 200, description = "What was applied", body = Object),
-        (status = 409, description = "Locked by another run, or files diverge from the history", body = ErrorBody),
-        (status = 422, description = "A migration failed (the message says how the database was left)", body = ErrorBody),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "Locked by another run, files that diverge from the history, or no migrations directory", body = ErrorBody),
+        (status = 422, description = "`target` is not a version, lint denied the plan, or a migration failed (the message says how the database was left)", body = ErrorBody),
     )
 )]
 pub(crate) async fn apply(
     State(state): State<AppState>,
     Operator(principal): Operator,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<ApplyRequest>,
 ) -> Result<Json<RunReport>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |options| {
@@ -259,24 +292,27 @@ pub(crate) async fn apply(
     Ok(Json(result?))
 }
 
-/// Undoes the newest migration, or every one above `to` (operator role).
+/// Undoes the newest migration, or every one above `to` (admin role: it
+/// destroys data).
 #[utoipa::path(
     post,
     path = "/api/v1/databases/{name}/down",
     operation_id = "migration_down",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
     request_body = DownRequest,
-    security(("token" = [])),
+    security(("token" = ["admin"])),
     responses(
         (status = 200, description = "What was undone", body = Object),
-        (status = 422, description = "A down file is missing, or a down migration failed", body = ErrorBody),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "Locked by another run, an applied migration without a down file (or without its file), or no migrations directory", body = ErrorBody),
+        (status = 422, description = "A down migration failed (the message says how the database was left)", body = ErrorBody),
     )
 )]
 pub(crate) async fn down(
     State(state): State<AppState>,
-    Operator(principal): Operator,
-    Path(name): Path<String>,
+    Admin(principal): Admin,
+    PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<DownRequest>,
 ) -> Result<Json<RunReport>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
@@ -289,21 +325,27 @@ pub(crate) async fn down(
     Ok(Json(result?))
 }
 
-/// Re-aligns checksums and clears failed rows (operator role).
+/// Re-aligns checksums and clears failed rows (admin role: it rewrites the
+/// history that guards the database).
 #[utoipa::path(
     post,
     path = "/api/v1/databases/{name}/repair",
     operation_id = "migration_repair",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
     request_body = RepairRequest,
-    security(("token" = [])),
-    responses((status = 200, description = "The repairs made (or that would be made)", body = Vec<Object>))
+    security(("token" = ["admin"])),
+    responses(
+        (status = 200, description = "The repairs made (or that would be made)", body = Vec<Object>),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "Locked by another run, or no migrations directory", body = ErrorBody),
+        (status = 422, description = "The repair failed", body = ErrorBody),
+    )
 )]
 pub(crate) async fn repair(
     State(state): State<AppState>,
-    Operator(principal): Operator,
-    Path(name): Path<String>,
+    Admin(principal): Admin,
+    PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<RepairRequest>,
 ) -> Result<Json<Vec<RepairAction>>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
@@ -331,15 +373,20 @@ pub(crate) async fn repair(
     path = "/api/v1/databases/{name}/baseline",
     operation_id = "migration_baseline",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
     request_body = BaselineRequest,
-    security(("token" = [])),
-    responses((status = 200, description = "The new status", body = Object))
+    security(("token" = ["operator"])),
+    responses(
+        (status = 200, description = "The new status", body = Object),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "The database already has migration history, is locked by another run, or has no migrations directory", body = ErrorBody),
+        (status = 422, description = "The database cannot be read or written (the message says why)", body = ErrorBody),
+    )
 )]
 pub(crate) async fn baseline(
     State(state): State<AppState>,
     Operator(principal): Operator,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<BaselineRequest>,
 ) -> Result<Json<Status>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
@@ -362,14 +409,19 @@ pub(crate) async fn baseline(
     path = "/api/v1/databases/{name}/drift",
     operation_id = "migration_drift",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
-    security(("token" = [])),
-    responses((status = 200, description = "The drift report", body = Object))
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
+    security(("token" = ["viewer"])),
+    responses(
+        (status = 200, description = "The drift report", body = Object),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "The database has no migrations directory", body = ErrorBody),
+        (status = 422, description = "The database or its history cannot be read (the message says why)", body = ErrorBody),
+    )
 )]
 pub(crate) async fn drift(
     State(state): State<AppState>,
     Viewer(principal): Viewer,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Drift>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.drift().await?))
@@ -381,36 +433,54 @@ pub(crate) async fn drift(
     path = "/api/v1/databases/{name}/backups",
     operation_id = "migration_backups",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
-    security(("token" = [])),
-    responses((status = 200, description = "Backups", body = Vec<Object>))
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
+    security(("token" = ["viewer"])),
+    responses(
+        (status = 200, description = "Backups", body = Vec<Object>),
+        (status = 404, description = "No such database", body = ErrorBody),
+        (status = 409, description = "The database has no migrations directory", body = ErrorBody),
+        (status = 422, description = "The backup directory cannot be read", body = ErrorBody),
+    )
 )]
 pub(crate) async fn backups(
     State(state): State<AppState>,
     Viewer(principal): Viewer,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Vec<BackupInfo>>, ApiError> {
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.backups()?))
 }
 
-/// Restores a backup over the live database (operator role).
+/// Restores a backup over the live database (admin role: it replaces
+/// everything written since).
 #[utoipa::path(
     post,
     path = "/api/v1/databases/{name}/restore",
     operation_id = "migration_restore",
     tag = "migrations",
-    params(("name" = String, Path, description = "Database name")),
+    params(("name" = String, Path, min_length = 1, description = "Database name")),
     request_body = RestoreRequest,
-    security(("token" = [])),
-    responses((status = 200, description = "The backup restored", body = Object))
+    security(("token" = ["admin"])),
+    responses(
+        (status = 200, description = "The backup restored", body = Object),
+        (status = 404, description = "No such database, or no backup with this id", body = ErrorBody),
+        (status = 409, description = "The id prefix matches several backups, the database is locked by another run, or it has no migrations directory", body = ErrorBody),
+        (status = 422, description = "The restore failed (the message says how the database was left)", body = ErrorBody),
+    )
 )]
 pub(crate) async fn restore(
     State(state): State<AppState>,
-    Operator(principal): Operator,
-    Path(name): Path<String>,
+    Admin(principal): Admin,
+    PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<RestoreRequest>,
 ) -> Result<Json<BackupInfo>, ApiError> {
+    // An empty prefix would pick whichever backup is alone.
+    if request.backup.is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "backup: must not be empty",
+        ));
+    }
     let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
     let backup = manager.restore(&request.backup).await?;
     append(

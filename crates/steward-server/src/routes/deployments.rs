@@ -5,16 +5,17 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::sse::{Event as SseEvent, KeepAlive, Sse},
 };
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use steward_config::{Config, Source};
 use steward_core::{Event, EventId, Name, Version};
 use steward_deploy::{
-    DeployRequest, Deployment, DeploymentManager, DeploymentSummary, release_from_config,
+    DeployEvent, DeployRequest, Deployment, DeploymentManager, DeploymentSummary, DeploymentView,
+    release_from_config,
 };
 use steward_store::{EventQuery, Order};
 use tokio::sync::mpsc;
@@ -25,23 +26,32 @@ use crate::{
     ApiError, AppState,
     auth::{Operator, Viewer},
     error::ErrorBody,
-    extract::{JsonBody, QueryParams},
-    routes::events::{Flow, follow},
+    extract::{JsonBody, PathParams, QueryParams, whole_number},
+    routes::{
+        events::{Flow, follow},
+        frames::{DeploymentFrames, orphaned_frame},
+    },
 };
 
-/// The longest `wait_lock_seconds` accepted.
-const MAX_WAIT_LOCK: u64 = 3600;
+mod schema;
+
+/// The longest `wait_lock_seconds` accepted (a day: the engine waits, not
+/// the request, so the wait may outlast any HTTP timeout).
+const MAX_WAIT_LOCK: u64 = 86_400;
+
+/// How often a deployment's event stream checks that some steward
+/// process still runs the deployment.
+const ORPHAN_CHECK: Duration = Duration::from_secs(2);
 
 /// A deployment request.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeployBody {
     /// Release version to deploy.
-    #[schema(value_type = String, example = "1.4.2")]
+    #[schema(example = "1.4.2")]
     version: Version,
     /// Only these services (default: all).
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
     services: Option<Vec<Name>>,
     /// Why, for the journal.
     #[serde(default)]
@@ -52,8 +62,10 @@ pub(crate) struct DeployBody {
     /// Only plan: return the plan and the checks, change nothing.
     #[serde(default)]
     dry_run: bool,
-    /// Wait this long for another deployment to finish (default 0).
-    #[serde(default)]
+    /// Wait this long for another deployment to finish (default 0, at
+    /// most a day).
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(maximum = 86400)]
     wait_lock_seconds: u64,
 }
 
@@ -63,11 +75,9 @@ pub(crate) struct DeployBody {
 pub(crate) struct RollbackBody {
     /// Only this service (default: the whole previous release).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     service: Option<Name>,
     /// This version instead of the previous one.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     to: Option<Version>,
     /// Why, for the journal.
     #[serde(default)]
@@ -81,8 +91,18 @@ pub(crate) struct RollbackBody {
 pub(crate) struct ListParams {
     /// Only deployments touching this service.
     service: Option<String>,
-    /// At most this many (default 50, at most 1000).
+    /// At most this many, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+}
+
+/// The answer to a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Cancelling {
+    /// The deployment's id.
+    deployment: String,
+    /// Always `cancelling`: it stops its current step and rolls back.
+    status: String,
 }
 
 fn manager(state: &AppState) -> Result<&DeploymentManager, ApiError> {
@@ -120,37 +140,36 @@ impl From<steward_deploy::Error> for ApiError {
     }
 }
 
-/// Starts a deployment: 202 while it runs, 200 when it was refused at
-/// once (status `aborted`).
+/// Hands a deployment to the engine and answers 202 with its record as
+/// soon as it is recorded: the engine owns it from then on, so a client
+/// that gives up cannot leave it half done or its lock held.
 async fn start(
     manager: &DeploymentManager,
     config: &Config,
     request: DeployRequest,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
     let deployment = manager.deploy(config, request).await?;
-    let status = if deployment.status.is_final() {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((status, Json(deployment.redacted())))
+    Ok((StatusCode::ACCEPTED, Json(deployment.redacted())))
 }
 
 /// Plans a deployment (`dry_run`) or starts one. A started deployment is
-/// answered at once (202); follow it with `/api/v1/deployments/{id}/events`.
-/// A deployment refused by its pre-checks is answered with status
-/// `aborted` and the reason.
+/// answered at once (202) with its id; its gates (waiting for the deploy
+/// lock, the pre-deployment checks, the `pre_deploy` hook) and steps run
+/// in steward, journaled as they go: follow them with
+/// `/api/v1/deployments/{id}/events`. A deployment refused by a gate ends
+/// with status `aborted` and the reason.
 #[utoipa::path(
     post,
     path = "/api/v1/deployments",
     operation_id = "deploy",
     tag = "deployments",
-    security(("token" = [])),
+    security(("token" = ["operator"])),
     request_body = DeployBody,
     responses(
-        (status = 200, description = "The plan (dry run), or the refused deployment", body = Object),
-        (status = 202, description = "The deployment, started", body = Object),
-        (status = 409, description = "Another deployment holds the lock", body = ErrorBody),
+        (status = 200, description = "The plan (dry run)", body = schema::Deployment),
+        (status = 202, description = "The deployment, recorded and started", body = schema::Deployment),
+        (status = 404, description = "A named service is neither configured nor running", body = ErrorBody),
+        (status = 409, description = "(Dry run) a database's migrations diverge from its history, or another run holds its migration lock", body = ErrorBody),
         (status = 422, description = "Invalid request or configuration", body = ErrorBody),
     )
 )]
@@ -193,11 +212,12 @@ pub(crate) async fn deploy(
     path = "/api/v1/rollback",
     operation_id = "rollback",
     tag = "deployments",
-    security(("token" = [])),
+    security(("token" = ["operator"])),
     request_body = RollbackBody,
     responses(
-        (status = 202, description = "The rollback deployment, started", body = Object),
+        (status = 202, description = "The rollback deployment, started", body = schema::Deployment),
         (status = 404, description = "No earlier release to roll back to", body = ErrorBody),
+        (status = 422, description = "The configuration is invalid, or a service of the release cannot run on the configured backend", body = ErrorBody),
     )
 )]
 pub(crate) async fn rollback(
@@ -230,9 +250,9 @@ pub(crate) async fn rollback(
     path = "/api/v1/deployments",
     operation_id = "list_deployments",
     tag = "deployments",
-    security(("token" = [])),
+    security(("token" = ["viewer"])),
     params(ListParams),
-    responses((status = 200, description = "Deployments, newest first", body = Object))
+    responses((status = 200, description = "Deployments, newest first", body = Vec<schema::DeploymentSummary>))
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -241,9 +261,9 @@ pub(crate) async fn list(
 ) -> Result<Json<Vec<DeploymentSummary>>, ApiError> {
     let limit = params.limit.unwrap_or(50);
     if limit == 0 || limit > 1000 {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("`limit` is {limit}; it must be 1 to 1000"),
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("invalid query parameter: limit: must be between 1 and 1000, got {limit}"),
         ));
     }
     let deployments = manager(&state)?
@@ -252,26 +272,27 @@ pub(crate) async fn list(
     Ok(Json(deployments))
 }
 
-/// One deployment with its plan, checks and step statuses.
+/// One deployment with its plan, checks and step statuses, and whether it
+/// is orphaned (unfinished while no steward process runs it any more).
 #[utoipa::path(
     get,
     path = "/api/v1/deployments/{id}",
     operation_id = "get_deployment",
     tag = "deployments",
-    security(("token" = [])),
-    params(("id" = String, Path, description = "Deployment id")),
+    security(("token" = ["viewer"])),
+    params(("id" = String, Path, min_length = 1, description = "Deployment id")),
     responses(
-        (status = 200, description = "The deployment", body = Object),
+        (status = 200, description = "The deployment", body = schema::DeploymentView),
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
 )]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _viewer: Viewer,
-    Path(id): Path<String>,
-) -> Result<Json<Deployment>, ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<Json<DeploymentView>, ApiError> {
     manager(&state)?
-        .get(&id)
+        .view(&id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))
@@ -283,68 +304,99 @@ pub(crate) async fn get(
     path = "/api/v1/deployments/{id}/cancel",
     operation_id = "cancel_deployment",
     tag = "deployments",
-    security(("token" = [])),
-    params(("id" = String, Path, description = "Deployment id")),
+    security(("token" = ["operator"])),
+    params(("id" = String, Path, min_length = 1, description = "Deployment id")),
     responses(
-        (status = 202, description = "Cancelling; the deployment rolls back", body = Object),
+        (status = 202, description = "Cancelling; the deployment rolls back", body = Cancelling),
         (status = 404, description = "Not running here", body = ErrorBody),
     )
 )]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     _operator: Operator,
-    Path(id): Path<String>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    PathParams(id): PathParams<String>,
+) -> Result<(StatusCode, Json<Cancelling>), ApiError> {
     manager(&state)?.cancel(&id)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({"deployment": id, "status": "cancelling"})),
+        Json(Cancelling {
+            deployment: id,
+            status: "cancelling".to_owned(),
+        }),
     ))
 }
 
 /// The deployment's journal events from its start, live, as server-sent
-/// events; the stream ends after the event that ends the deployment.
+/// events; the stream ends after the event that ends the deployment, or
+/// with an `orphaned` event when no steward process runs it any more.
 #[utoipa::path(
     get,
     path = "/api/v1/deployments/{id}/events",
     operation_id = "watch_deployment",
     tag = "deployments",
-    security(("token" = [])),
-    params(("id" = String, Path, description = "Deployment id")),
+    security(("token" = ["viewer"])),
+    params(("id" = String, Path, min_length = 1, description = "Deployment id")),
     responses(
-        (status = 200, description = "A stream of the deployment's events", content_type = "text/event-stream", body = Event),
+        (status = 200, description = "A stream of the deployment's events, one frame each, until its last one", content_type = "text/event-stream", body = DeploymentFrames),
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
 )]
 pub(crate) async fn watch(
     State(state): State<AppState>,
     _viewer: Viewer,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let deployment = manager(&state)?
+    let manager = manager(&state)?.clone();
+    let deployment = manager
         .get(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
     let filters = EventQuery {
-        kind: Some("deploy".to_owned()),
+        kind: Some(DeployEvent::PREFIX.to_owned()),
         since: Some(deployment.created_at - chrono::Duration::seconds(1)),
         order: Order::Asc,
         limit: Some(500),
         ..EventQuery::default()
     };
     let (sender, receiver) = mpsc::channel(64);
+    let deployment_id = id.clone();
     let flow = move |event: &Event| {
-        if event.payload["deployment"] != id.as_str() {
+        if event.payload["deployment"] != deployment_id.as_str() {
             return Flow::Skip;
         }
-        match event.kind.as_str() {
-            "deploy.succeeded" | "deploy.rolled_back" | "deploy.failed" | "deploy.aborted" => {
-                Flow::SendAndEnd
-            }
-            _ => Flow::Send,
+        if DeployEvent::is_terminal_kind(event.kind.as_str()) {
+            Flow::SendAndEnd
+        } else {
+            Flow::Send
         }
     };
-    tokio::spawn(follow(state, filters, EventId(0), sender, flow));
+    let mut follower = tokio::spawn(follow(
+        state.clone(),
+        filters,
+        EventId(0),
+        sender.clone(),
+        flow,
+    ));
+    tokio::spawn(async move {
+        // Without an engine the deployment never ends: say so and close
+        // the stream instead of keeping the client waiting forever. This
+        // task holds a sender too, so it ends as soon as the follower
+        // does: the stream ends with the deployment's last event.
+        loop {
+            tokio::select! {
+                () = sender.closed() => return,
+                _ = &mut follower => return,
+                () = tokio::time::sleep(ORPHAN_CHECK) => {}
+            }
+            if let Ok(true) = manager.is_orphaned(&id).await {
+                // Let the follower send what was journaled before.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                follower.abort();
+                let _ = sender.send(Ok(orphaned_frame(&id))).await;
+                return;
+            }
+        }
+    });
     Ok(Sse::new(ReceiverStream::new(receiver))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

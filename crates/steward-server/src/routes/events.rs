@@ -5,24 +5,32 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::sse::{Event as SseEvent, KeepAlive, Sse},
 };
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Deserialize;
-use steward_core::{Event, EventId, EventKind, Name, NewEvent, Severity, Version, parse_duration};
+use steward_core::{
+    Event, EventId, EventKind, Name, NewEvent, Severity, Version, parse_duration_saturating,
+};
 use steward_store::{EventPage, EventQuery, MAX_PAGE, Order};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{
+        KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type, schema::AnyOfBuilder,
+    },
+};
 
 use crate::{
     ApiError, AppState,
     auth::{Operator, Viewer},
     error::ErrorBody,
-    extract::{JsonBody, QueryParams},
+    extract::{JsonBody, PathParams, QueryParams},
+    routes::frames::{EventFrames, error_frame},
 };
 
 /// Event kinds steward writes itself; clients may not forge them.
@@ -50,8 +58,10 @@ const STREAM_POLL: Duration = Duration::from_secs(1);
 pub(crate) struct ListParams {
     /// Only events at or after this time: RFC 3339 (`2026-11-28T10:00:00Z`)
     /// or a duration ago (`15m`, `2h`).
+    #[param(value_type = Option<TimeOrAgo>, inline)]
     since: Option<String>,
     /// Only events before this time: RFC 3339 or a duration ago.
+    #[param(value_type = Option<TimeOrAgo>, inline)]
     until: Option<String>,
     /// Only this kind and its sub-kinds (`deploy` matches `deploy.started`).
     kind: Option<String>,
@@ -66,8 +76,39 @@ pub(crate) struct ListParams {
     /// `desc` (newest first, the default) or `asc`.
     order: Option<Order>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
+
+/// A time as a query parameter: RFC 3339, or a Prometheus duration that
+/// long ago (`0`, or terms such as `1h30m` with units `y w d h m s ms`
+/// from largest to smallest).
+struct TimeOrAgo;
+
+impl PartialSchema for TimeOrAgo {
+    fn schema() -> RefOr<Schema> {
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+                )
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .pattern(Some(
+                            "^(0|([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$",
+                        )),
+                )
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for TimeOrAgo {}
 
 /// Filters for following events.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -94,7 +135,14 @@ pub(crate) struct AppendEvent {
     /// Dotted kind, e.g. `ci.build.finished`; steward's own prefixes
     /// (`deploy`, `audit`, ...) are reserved.
     kind: EventKind,
-    /// One line for humans.
+    /// One line for humans: not only whitespace.
+    // The pattern matches a character that `str::trim` keeps; they are
+    // listed rather than written `\S`, which regular expression engines
+    // read differently.
+    #[schema(
+        min_length = 1,
+        pattern = "[^\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}]"
+    )]
     summary: String,
     /// The service concerned.
     service: Option<Name>,
@@ -102,7 +150,7 @@ pub(crate) struct AppendEvent {
     version: Option<Version>,
     /// Defaults to `info`.
     severity: Option<Severity>,
-    /// Structured details.
+    /// Structured details: a JSON object.
     #[schema(value_type = Option<Object>)]
     payload: Option<serde_json::Value>,
 }
@@ -112,21 +160,17 @@ fn parse_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Ut
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));
     }
-    let ago = parse_duration(text).map_err(|_| {
+    let ago = parse_duration_saturating(text).map_err(|_| {
         ApiError::bad_request(
             "invalid_query",
             format!("invalid query parameter: {field}: expected an RFC 3339 time or a duration such as `15m`, got `{text}`"),
         )
     })?;
-    chrono::Duration::from_std(ago)
+    // Longer ago than time is counted: before every event.
+    Ok(chrono::Duration::from_std(ago)
         .ok()
         .and_then(|ago| now.checked_sub_signed(ago))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("invalid query parameter: {field}: `{text}` is too far back"),
-            )
-        })
+        .unwrap_or(DateTime::<Utc>::MIN_UTC))
 }
 
 /// Lists events, newest first unless `order=asc`.
@@ -136,11 +180,10 @@ fn parse_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Ut
     operation_id = "list_events",
     tag = "events",
     params(ListParams),
-    security(("token" = [])),
+    security(("token" = ["viewer"])),
     responses(
         (status = 200, description = "A page of events", body = EventPage),
         (status = 400, description = "Invalid filter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
 pub(crate) async fn list(
@@ -188,7 +231,7 @@ pub(crate) async fn list(
     operation_id = "get_event",
     tag = "events",
     params(("id" = i64, Path, description = "Event id")),
-    security(("token" = [])),
+    security(("token" = ["viewer"])),
     responses(
         (status = 200, description = "The event", body = Event),
         (status = 404, description = "No such event", body = ErrorBody),
@@ -197,7 +240,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     _viewer: Viewer,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<i64>,
 ) -> Result<Json<Event>, ApiError> {
     Ok(Json(state.store().event(EventId(id)).await?))
 }
@@ -209,10 +252,9 @@ pub(crate) async fn get(
     operation_id = "append_event",
     tag = "events",
     request_body = AppendEvent,
-    security(("token" = [])),
+    security(("token" = ["operator"])),
     responses(
         (status = 201, description = "The stored event", body = Event),
-        (status = 403, description = "Needs the operator role", body = ErrorBody),
         (status = 422, description = "Invalid event", body = ErrorBody),
     )
 )]
@@ -236,6 +278,17 @@ pub(crate) async fn append(
             "summary: must not be empty",
         ));
     }
+    // Journal payloads are objects (or null, for none).
+    if body
+        .payload
+        .as_ref()
+        .is_some_and(|payload| !payload.is_object() && !payload.is_null())
+    {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "payload: must be a JSON object",
+        ));
+    }
     let mut event = NewEvent::new(body.kind, principal.actor, body.summary)
         .severity(body.severity.unwrap_or_default())
         .payload(body.payload.unwrap_or(serde_json::Value::Null));
@@ -255,10 +308,10 @@ pub(crate) async fn append(
     tag = "events",
     params(
         StreamParams,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id"),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "Resume after this event id"),
     ),
-    security(("token" = [])),
-    responses((status = 200, description = "A stream of events", content_type = "text/event-stream", body = Event))
+    security(("token" = ["viewer"])),
+    responses((status = 200, description = "A stream of events, one frame each, until the client goes away", content_type = "text/event-stream", body = EventFrames))
 )]
 pub(crate) async fn stream(
     State(state): State<AppState>,
@@ -337,12 +390,12 @@ pub(crate) async fn follow(
                 Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(error = %err, "event stream stopped by a store error");
-                    let body = serde_json::json!({"error": {"code": "store_error", "message": "the event stream stopped; reconnect with Last-Event-ID"}});
-                    let _ = sender
-                        .send(Ok(SseEvent::default()
-                            .event("error")
-                            .data(body.to_string())))
-                        .await;
+                    let frame = error_frame(
+                        "store_error",
+                        "unavailable",
+                        "the event stream stopped; reconnect with Last-Event-ID",
+                    );
+                    let _ = sender.send(Ok(frame)).await;
                     return;
                 }
             };

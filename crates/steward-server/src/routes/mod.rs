@@ -3,6 +3,7 @@
 pub(crate) mod databases;
 pub(crate) mod deployments;
 pub(crate) mod events;
+pub(crate) mod frames;
 pub(crate) mod health;
 pub(crate) mod status;
 pub(crate) mod tokens;

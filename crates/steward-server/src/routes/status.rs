@@ -9,7 +9,7 @@ use steward_core::Event;
 use steward_store::EventQuery;
 use utoipa::ToSchema;
 
-use crate::{ApiError, AppState, Principal, auth::Viewer, error::ErrorBody};
+use crate::{ApiError, AppState, Principal, auth::Viewer};
 
 /// Steward itself.
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,10 +103,9 @@ fn describe_health(service: &ServiceConfig) -> Option<String> {
     path = "/api/v1/status",
     operation_id = "status",
     tag = "status",
-    security(("token" = [])),
+    security(("token" = ["viewer"])),
     responses(
         (status = 200, description = "What steward knows", body = Status),
-        (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
 pub(crate) async fn status(
@@ -219,10 +218,9 @@ pub(crate) async fn status(
     path = "/api/v1/whoami",
     operation_id = "whoami",
     tag = "status",
-    security(("token" = [])),
+    security(("token" = ["viewer"])),
     responses(
         (status = 200, description = "The token that made this request", body = Principal),
-        (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
 pub(crate) async fn whoami(Viewer(principal): Viewer) -> Json<Principal> {

@@ -1,10 +1,6 @@
 //! API token management (admin role): list, create, revoke.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_core::{EventKind, Name, NewEvent, Role};
@@ -15,7 +11,7 @@ use crate::{
     ApiError, AppState, Principal,
     auth::Admin,
     error::ErrorBody,
-    extract::{JsonBody, QueryParams},
+    extract::{JsonBody, PathParams, QueryParams},
 };
 
 /// Listing options.
@@ -64,10 +60,9 @@ fn token_event(kind: &str, verb: &str, principal: &Principal, token: &TokenInfo)
     operation_id = "list_tokens",
     tag = "tokens",
     params(ListParams),
-    security(("token" = [])),
+    security(("token" = ["admin"])),
     responses(
         (status = 200, description = "Tokens, newest first", body = Vec<TokenInfo>),
-        (status = 403, description = "Needs the admin role", body = ErrorBody),
     )
 )]
 pub(crate) async fn list(
@@ -85,7 +80,7 @@ pub(crate) async fn list(
     operation_id = "create_token",
     tag = "tokens",
     request_body = CreateToken,
-    security(("token" = [])),
+    security(("token" = ["admin"])),
     responses(
         (status = 201, description = "The token and its secret", body = CreatedToken),
         (status = 409, description = "A live token has this name", body = ErrorBody),
@@ -132,8 +127,8 @@ pub(crate) async fn create(
     path = "/api/v1/tokens/{id}",
     operation_id = "revoke_token",
     tag = "tokens",
-    params(("id" = String, Path, description = "Token id (`tok_...`) or name")),
-    security(("token" = [])),
+    params(("id" = String, Path, min_length = 1, description = "Token id (`tok_...`) or name")),
+    security(("token" = ["admin"])),
     responses(
         (status = 200, description = "The revoked token", body = TokenInfo),
         (status = 404, description = "No live token with this id or name", body = ErrorBody),
@@ -143,7 +138,7 @@ pub(crate) async fn create(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     Admin(principal): Admin,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<TokenInfo>, ApiError> {
     let mut tx = state.store().begin().await?;
     let revoked = tx.revoke_token(&id).await?;

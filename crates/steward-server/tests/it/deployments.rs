@@ -55,6 +55,30 @@ async fn wait_final(app: &App, id: &str) -> Value {
     panic!("deployment {id} did not end");
 }
 
+/// Waits until step `kind` of deployment `id` has `status`.
+async fn wait_for_step(app: &App, id: &str, kind: &str, status: &str) {
+    for _ in 0..300 {
+        let (_, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/deployments/{id}"),
+                Some(&app.viewer),
+                None,
+            )
+            .await;
+        if body["plan"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|step| step["kind"] == kind && step["status"] == status)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("step {kind} of {id} never reached {status}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_is_planned_started_watched_and_listed() {
     let port = free_port();
@@ -86,7 +110,15 @@ async fn a_deployment_is_planned_started_watched_and_listed() {
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["update_services", "verify_health"]);
+    assert_eq!(
+        steps,
+        [
+            "deploy_lock",
+            "pre_checks",
+            "update_services",
+            "verify_health"
+        ]
+    );
     assert!(
         plan["plan"]["checks"]
             .as_array()
@@ -132,7 +164,8 @@ async fn a_deployment_is_planned_started_watched_and_listed() {
         .filter_map(|line| line.strip_prefix("data:"))
         .map(|data| serde_json::from_str(data.trim()).unwrap())
         .collect();
-    assert_eq!(events.first().unwrap()["kind"], "deploy.started");
+    assert_eq!(events.first().unwrap()["kind"], "deploy.requested");
+    assert!(events.iter().any(|event| event["kind"] == "deploy.started"));
     assert_eq!(events.last().unwrap()["kind"], "deploy.succeeded");
     assert!(
         events
@@ -301,6 +334,8 @@ async fn a_running_deployment_is_cancelled_and_rolls_back() {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
+    // Cancelled once it acts (before, it would just end `aborted`).
+    wait_for_step(&app, &id, "verify_health", "running").await;
     let (status, body) = app
         .call(
             Method::POST,
@@ -339,5 +374,99 @@ async fn a_running_deployment_is_cancelled_and_rolls_back() {
     assert_eq!(
         status_body["services"][0]["running"], 0,
         "the new replicas were stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_gives_up_leaves_no_lock_and_the_next_deployment_succeeds() {
+    // The hook that made a client timeout leak the deploy lock.
+    let toml = format!(
+        "{}\n[deploy.hooks]\npre_deploy = [\"sleep\", \"0.5\"]\n",
+        config(free_port())
+    );
+    let app = App::with_deployments(&toml).await;
+    for (round, after_ms) in [0u64, 1, 5, 20, 100, 700].into_iter().enumerate() {
+        let request = crate::support::request(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": format!("1.0.{round}")}).to_string()),
+        );
+        // The client gives up: its request future is dropped.
+        let _ = tokio::time::timeout(Duration::from_millis(after_ms), app.send(request)).await;
+    }
+    // Whatever was recorded ends by itself, releasing the lock.
+    let (status, started) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "2.0.0", "wait_lock_seconds": 60})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let done = wait_final(&app, started["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            "/api/v1/deployments?limit=100",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    for deployment in listed.as_array().unwrap() {
+        let id = deployment["id"].as_str().unwrap();
+        let ended = wait_final(&app, id).await;
+        assert!(
+            matches!(ended["status"].as_str(), Some("succeeded" | "aborted")),
+            "{ended}"
+        );
+    }
+    let manager = app.deployments().unwrap();
+    assert_eq!(
+        steward_deploy::DeployStore::lock_holder(&app.store)
+            .await
+            .unwrap(),
+        None,
+        "nobody holds the deploy lock"
+    );
+    manager.stop_all().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_of_a_finished_deployment_ends_with_its_last_event() {
+    let app = App::with_deployments("").await;
+    let (status, started) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "1.0.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["id"].as_str().unwrap();
+    wait_final(&app, id).await;
+    // The whole stream at once: the stream ends with the last event, not
+    // when the check for an orphaned deployment next looks (2 s).
+    let watching = std::time::Instant::now();
+    let (status, raw) = app
+        .call_raw(
+            Method::GET,
+            &format!("/api/v1/deployments/{id}/events"),
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        String::from_utf8(raw).unwrap().contains("deploy.succeeded"),
+        "the stream has the last event"
+    );
+    assert!(
+        watching.elapsed() < Duration::from_secs(1),
+        "the stream ended {:?} after it began",
+        watching.elapsed()
     );
 }

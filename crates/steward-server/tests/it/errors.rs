@@ -1,4 +1,5 @@
-//! Bad input gets a JSON error with the right status, naming the field.
+//! Errors answer JSON with the right status and kind; bad input names the
+//! field, and internal details stay in the log.
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
@@ -109,9 +110,92 @@ async fn internal_errors_do_not_leak_details() {
         .call(Method::GET, "/api/v1/status", Some(&app.viewer), None)
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["kind"], "unavailable", "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
         !message.to_lowercase().contains("pool") && !message.contains("sqlite"),
         "{message}"
+    );
+}
+
+#[tokio::test]
+async fn error_bodies_say_what_kind_of_error_they_are() {
+    let app = App::new().await;
+    let cases = [
+        (Method::GET, "/nope", None, None, "not_found"),
+        (Method::GET, "/api/v1/whoami", None, None, "unauthenticated"),
+        (
+            Method::GET,
+            "/api/v1/tokens",
+            Some(&app.viewer),
+            None,
+            "forbidden",
+        ),
+        (
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&app.admin),
+            Some(json!({"name": "Bad Name", "role": "viewer"})),
+            "invalid_input",
+        ),
+        (
+            Method::GET,
+            "/api/v1/events?limit=lots",
+            Some(&app.viewer),
+            None,
+            "invalid_input",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/tokens/root",
+            Some(&app.admin),
+            None,
+            "conflict",
+        ),
+    ];
+    for (method, uri, token, body, kind) in cases {
+        let (status, answer) = app
+            .call(method.clone(), uri, token.map(String::as_str), body)
+            .await;
+        assert_eq!(
+            answer["error"]["kind"], kind,
+            "{method} {uri}: {status} {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn database_errors_reach_viewers_as_a_code_not_the_driver_text() {
+    let app = App::from_toml(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[[databases]]
+name = "agents"
+url = "postgres://steward:hunter2@127.0.0.1:1/agents"
+migrations = "migrations"
+"#,
+    )
+    .await;
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/databases", Some(&app.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let database = &body[0];
+    assert_eq!(database["name"], "agents");
+    let message = database["error"].as_str().expect("an error");
+    assert!(
+        message.ends_with("the server log has the details"),
+        "{message}"
+    );
+    for secret in ["127.0.0.1", "hunter2", "refused", "os error"] {
+        assert!(!message.contains(secret), "{message}");
+    }
+    assert!(
+        database["error_code"]
+            .as_str()
+            .is_some_and(|code| !code.is_empty()),
+        "{body}"
     );
 }

@@ -3,9 +3,15 @@
 
 mod audit;
 mod auth;
+mod authz;
+mod bootstrap;
+mod conformance;
 mod deployments;
+mod edge;
 mod errors;
+mod event_queries;
 mod events;
+mod listener;
 mod migrations;
 mod openapi;
 mod serve;

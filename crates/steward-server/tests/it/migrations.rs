@@ -174,9 +174,68 @@ async fn unknown_databases_and_bad_requests_are_client_errors() {
         .call(
             Method::POST,
             "/api/v1/databases/agents/down",
-            Some(&app.operator),
+            Some(&app.admin),
             Some(json!({"to": "banana"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[tokio::test]
+async fn requests_that_conflict_with_the_database_answer_409() {
+    let app = App::new().await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/api/v1/databases/agents/{path}"),
+                Some(&app.admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, body) = post("apply", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = post("baseline", json!({"version": "1"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "migration_conflict");
+    assert_eq!(body["error"]["kind"], "conflict");
+
+    // Without its down file, the newest migration cannot be undone.
+    let down_file = app.dir.path().join("migrations/V2__runs.down.sql");
+    let sql = std::fs::read_to_string(&down_file).unwrap();
+    std::fs::remove_file(&down_file).unwrap();
+    let (status, body) = post("down", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "migration_conflict");
+    std::fs::write(&down_file, sql).unwrap();
+    let (status, body) = post("down", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Two backups now (before the apply, before the down): both ids start
+    // with the year.
+    let (_, backups) = app
+        .call(
+            Method::GET,
+            "/api/v1/databases/agents/backups",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert!(backups.as_array().unwrap().len() >= 2, "{backups}");
+    let (status, body) = post("restore", json!({"backup": "2"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "backup_ambiguous");
+    let (status, body) = post("restore", json!({"backup": "1999"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(error_code(&body), "backup_not_found");
+    let (status, body) = post("restore", json!({"backup": ""})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "invalid_body");
+    let newest = backups[0]["id"].as_str().unwrap();
+    let (status, body) = post("restore", json!({"backup": newest})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use axum::{
     Router,
     body::Body,
-    http::{Method, Request, StatusCode, header},
+    http::{Method, Request, Response, StatusCode, header},
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -59,11 +59,27 @@ pub(crate) const MIGRATIONS: [(&str, &str); 4] = [
 /// Writes the migrations and loads [`CONFIG`] with `dir` as its base
 /// directory.
 pub(crate) fn config(dir: &Path) -> LoadedConfig {
+    config_with(dir, "")
+}
+
+/// Like [`config`], with `server` (TOML lines) added to `[server]`.
+pub(crate) fn config_with(dir: &Path, server: &str) -> LoadedConfig {
+    let text = CONFIG.replacen(
+        "listen = \"127.0.0.1:0\"\n",
+        &format!("listen = \"127.0.0.1:0\"\n{server}\n"),
+        1,
+    );
+    config_text(dir, &text)
+}
+
+/// Writes the migrations and loads `text` with `dir` as its base
+/// directory.
+pub(crate) fn config_text(dir: &Path, text: &str) -> LoadedConfig {
     std::fs::create_dir_all(dir.join("migrations")).unwrap();
     for (name, sql) in MIGRATIONS {
         std::fs::write(dir.join("migrations").join(name), sql).unwrap();
     }
-    load_str("test.toml", CONFIG, dir, &Environment::default()).expect("test config is valid")
+    load_str("test.toml", text, dir, &Environment::default()).expect("test config is valid")
 }
 
 /// An application over a fresh SQLite store, with tokens of every role.
@@ -83,6 +99,22 @@ impl App {
         let dir = tempfile::tempdir().unwrap();
         let loaded = config(dir.path());
         Self::build(dir, loaded, true).await
+    }
+
+    /// An application over [`CONFIG`] with `server` (TOML lines) added to
+    /// its `[server]` section, without a deployment manager.
+    pub(crate) async fn with_server(server: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = config_with(dir.path(), server);
+        Self::build(dir, loaded, false).await
+    }
+
+    /// An application over the configuration `toml` (with [`MIGRATIONS`]
+    /// in `migrations/`), without a deployment manager.
+    pub(crate) async fn from_toml(toml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = config_text(dir.path(), toml);
+        Self::build(dir, loaded, false).await
     }
 
     /// An application that serves the API only (no deployment manager).
@@ -139,10 +171,7 @@ impl App {
                 std::sync::Arc::new(store.clone()),
                 std::sync::Arc::new(backend),
                 proxies,
-                steward_deploy::ManagerOptions {
-                    data_dir: dir.path().to_owned(),
-                    host: "test".to_owned(),
-                },
+                steward_deploy::ManagerOptions::new(dir.path(), "test"),
             ));
         }
         App {
@@ -190,18 +219,7 @@ impl App {
         token: Option<&str>,
         body: Option<String>,
     ) -> (StatusCode, Vec<u8>) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body)),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
+        let response = self.send(request(method, uri, token, body)).await;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -212,6 +230,40 @@ impl App {
             .to_vec();
         (status, bytes)
     }
+
+    /// Sends a request and returns the response, its body unread.
+    pub(crate) async fn send(&self, request: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+}
+
+/// A request with a token and a raw JSON body when given.
+pub(crate) fn request(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body)),
+        None => request.body(Body::empty()),
+    }
+    .unwrap()
+}
+
+/// `request` as if it came from `addr` (what the listener records).
+pub(crate) fn from_addr(mut request: Request<Body>, addr: &str) -> Request<Body> {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    request
 }
 
 /// Asserts the standard error shape and returns its code.

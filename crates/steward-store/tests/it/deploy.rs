@@ -38,6 +38,7 @@ fn deployment(id: &str, version: &str, services: &[&str], status: DeploymentStat
             version: Version::new(version).unwrap(),
             services: services.iter().map(|name| spec(name, version)).collect(),
         },
+        requested_services: None,
         services: services
             .iter()
             .map(|name| Name::new(*name).unwrap())
@@ -58,6 +59,7 @@ fn deployment(id: &str, version: &str, services: &[&str], status: DeploymentStat
         created_at: Utc::now(),
         finished_at: None,
         error: None,
+        engine: None,
     }
 }
 

@@ -3,8 +3,10 @@
 //! `STEWARD_TEST_POSTGRES_URL` is not set; `scripts/test.sh` sets it).
 
 mod deploy;
+mod files;
 mod journal;
 mod lifecycle;
+mod retention;
 mod tokens;
 
 /// Declares each listed `async fn(Store)` as a SQLite test and a

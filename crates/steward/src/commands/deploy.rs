@@ -1,12 +1,13 @@
 //! `steward deploy`, `steward rollback` and `steward deployments`: start
 //! deployments through the API, follow them live, and list them.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, time::Duration};
 
 use anyhow::bail;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+use steward_deploy::{DeployEvent, DeploymentStatus};
 
 use crate::{
     cli::{DeployArgs, DeploymentsCommand, Global, OutputFormat, RollbackArgs},
@@ -24,15 +25,24 @@ pub(crate) struct DeploymentFailed {
     reason: String,
 }
 
+/// How long `steward deploy --wait` waits for a deployment in progress
+/// when `--wait-lock` is not given.
+const DEFAULT_WAIT_LOCK: Duration = Duration::from_secs(600);
+
 pub(crate) async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
     let client = Client::new(global)?;
+    let wait_lock = match args.wait_lock {
+        Some(wait) => wait.get(),
+        None if args.wait => DEFAULT_WAIT_LOCK,
+        None => Duration::ZERO,
+    };
     let body = json!({
         "version": args.version,
         "services": args.services,
         "reason": args.reason,
         "force": args.force,
         "dry_run": args.dry_run,
-        "wait_lock_seconds": args.wait_lock.map_or(0, |d| d.get().as_secs()),
+        "wait_lock_seconds": wait_lock.as_secs(),
     });
     let deployment: Value = client.post("/api/v1/deployments", &body).await?;
     if args.dry_run {
@@ -83,9 +93,8 @@ async fn started(
     }
     if global.output == OutputFormat::Table {
         output::line(&format!(
-            "deployment {id} of {} started: {}",
+            "deployment {id} of {} requested; steward runs it now",
             output::text(&deployment["release"]["version"]),
-            describe_changes(deployment)
         ));
     } else if !wait {
         output::json_line(deployment);
@@ -146,8 +155,17 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
                         );
                         match &bar {
                             Some(bar) => {
-                                if kind == "deploy.step.succeeded" || kind == "deploy.step.failed" {
-                                    bar.inc(1);
+                                match DeployEvent::parse(&kind) {
+                                    Some(DeployEvent::StepSucceeded | DeployEvent::StepFailed) => {
+                                        bar.inc(1);
+                                    }
+                                    // The plan is known once the gates passed.
+                                    Some(DeployEvent::Started) => {
+                                        if let Some(steps) = event["payload"]["steps"].as_array() {
+                                            bar.set_length(steps.len() as u64);
+                                        }
+                                    }
+                                    _ => {}
                                 }
                                 bar.set_message(output::text(&event["summary"]));
                                 bar.println(line);
@@ -156,10 +174,7 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
                         }
                     }
                 }
-                if matches!(
-                    kind.as_str(),
-                    "deploy.succeeded" | "deploy.rolled_back" | "deploy.failed" | "deploy.aborted"
-                ) {
+                if DeployEvent::is_terminal_kind(&kind) {
                     break 'stream;
                 }
             }
@@ -169,6 +184,17 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
             .await?;
         if is_final(&current) {
             break;
+        }
+        if current["orphaned"] == true {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            return Err(DeploymentFailed {
+                id: id.to_owned(),
+                status: "interrupted".to_owned(),
+                reason: "no steward process runs it any more (steward stopped before it ended); steward finishes it (rolls it back, or resumes it) when it starts again".to_owned(),
+            }
+            .into());
         }
     }
     if let Some(bar) = bar {
@@ -192,10 +218,8 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
 }
 
 fn is_final(deployment: &Value) -> bool {
-    matches!(
-        deployment["status"].as_str(),
-        Some("succeeded" | "rolled_back" | "failed" | "aborted")
-    )
+    serde_json::from_value::<DeploymentStatus>(deployment["status"].clone())
+        .is_ok_and(DeploymentStatus::is_final)
 }
 
 fn failure(deployment: &Value) -> DeploymentFailed {
@@ -311,6 +335,7 @@ fn step_label(step: &Value) -> String {
             format!("database_migration:{}", output::text(&step["database"]))
         }
         Some("update_services") => format!("update_services:{}", output::text(&step["service"])),
+        Some("hook") => format!("hook:{}", output::text(&step["hook"])),
         Some(other) => other.to_owned(),
         None => "-".to_owned(),
     }

@@ -39,11 +39,17 @@ impl From<SeverityArg> for Severity {
 }
 
 /// The database, migrations directory and backup directory to use.
+/// Backups kept for a database given by `--url` (a configured one keeps
+/// `[retention] backups_keep`).
+const DEFAULT_KEEP_BACKUPS: usize = 10;
+
 struct Target {
     url: String,
     dir: PathBuf,
     backup_dir: PathBuf,
     name: String,
+    /// Backups to keep when `--keep-backups` is not given.
+    keep_backups: usize,
 }
 
 fn resolve(global: &Global, args: &MigrateArgs) -> anyhow::Result<Target> {
@@ -61,6 +67,7 @@ fn resolve(global: &Global, args: &MigrateArgs) -> anyhow::Result<Target> {
             dir,
             backup_dir,
             name: "database".to_owned(),
+            keep_backups: DEFAULT_KEEP_BACKUPS,
         });
     }
     let source = local::resolve(global.config.as_deref());
@@ -122,6 +129,7 @@ fn resolve(global: &Global, args: &MigrateArgs) -> anyhow::Result<Target> {
                 .join(database.name.as_str())
         }),
         name: database.name.to_string(),
+        keep_backups: loaded.config.retention.backups_to_keep(),
     })
 }
 
@@ -133,7 +141,7 @@ fn manager(
     let source = Source::from_dir(&target.dir)?;
     let mut options = Options::new(&target.backup_dir);
     options.lock_timeout = args.lock_timeout.get();
-    options.keep_backups = args.keep_backups;
+    options.keep_backups = args.keep_backups.unwrap_or(target.keep_backups);
     options.backup = match args.backup {
         BackupArg::Auto => BackupPolicy::Auto,
         BackupArg::PerMigration => BackupPolicy::PerMigration,

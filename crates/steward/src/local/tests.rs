@@ -41,3 +41,61 @@ fn an_explicit_path_wins() {
         ConfigSource::File("x.toml".into())
     );
 }
+
+/// A configuration listening on `listen` whose data directory holds an
+/// admin token.
+fn with_admin_token(dir: &Path, listen: &str) -> LoadedConfig {
+    std::fs::write(dir.join("admin.token"), "stw_local_admin\n").unwrap();
+    load_str(
+        "./steward.toml",
+        &format!(
+            "[server]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\n",
+            dir.display()
+        ),
+        Path::new("."),
+        &Environment::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_admin_token_is_read_for_loopback_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    for listen in [
+        "127.0.0.1:7373",
+        "127.8.9.10:7373",
+        "[::1]:7373",
+        "[::ffff:127.0.0.1]:7373",
+        "0.0.0.0:7373",
+        "[::]:7373",
+    ] {
+        let loaded = with_admin_token(dir.path(), listen);
+        assert_eq!(
+            admin_token(&loaded).unwrap().as_deref(),
+            Some("stw_local_admin"),
+            "{listen}"
+        );
+    }
+}
+
+#[test]
+fn the_admin_token_is_never_sent_off_the_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    for listen in ["10.1.2.3:7373", "192.0.2.7:443", "[2001:db8::1]:7373"] {
+        let loaded = with_admin_token(dir.path(), listen);
+        let err = admin_token(&loaded).unwrap_err().to_string();
+        assert!(
+            err.contains("is not on this machine") && err.contains("--token or set STEWARD_TOKEN"),
+            "{listen}: {err}"
+        );
+        assert!(!err.contains("stw_local_admin"), "{err}");
+    }
+}
+
+#[test]
+fn a_missing_admin_token_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = with_admin_token(dir.path(), "127.0.0.1:7373");
+    std::fs::remove_file(dir.path().join("admin.token")).unwrap();
+    assert_eq!(admin_token(&loaded).unwrap(), None);
+}

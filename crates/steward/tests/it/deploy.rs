@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::support::{BIN, Server, cli_in, demo_agent_binary, stderr, stdout};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -22,7 +22,7 @@ fn free_port() -> u16 {
 }
 
 /// A configuration running `replicas` demo agents behind `port`.
-fn agent_config(api: u16, port: u16, replicas: u32, extra_env: &str) -> String {
+pub(crate) fn agent_config(api: u16, port: u16, replicas: u32, extra_env: &str) -> String {
     let agent = demo_agent_binary(Path::new(BIN));
     format!(
         r#"
@@ -46,7 +46,7 @@ rollout = {{ verify_window = "500ms", drain_timeout = "5s", stop_grace = "5s", s
 }
 
 /// Status code of `GET path` on loopback `port`, if it answers.
-fn http_status(port: u16, path: &str) -> Option<u16> {
+pub(crate) fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -59,7 +59,7 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     response.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
@@ -85,7 +85,7 @@ fn agent_status(dir: &Path, config: &Path) -> Value {
 
 /// Replica processes started from `data_dir`'s process backend, found by
 /// the backend directory every replica carries in its environment.
-fn replica_processes(data_dir: &Path) -> Vec<String> {
+pub(crate) fn replica_processes(data_dir: &Path) -> Vec<String> {
     let marker = format!(
         "STEWARD_BACKEND_DIR={}",
         std::fs::canonicalize(data_dir.join("replicas"))
@@ -243,6 +243,81 @@ fn up_deploys_and_deploy_wait_exits_by_the_outcome() {
 }
 
 #[test]
+fn deploy_right_after_up_waits_for_the_first_deployment_and_never_blocks_on_a_hook() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("steward.toml");
+    let gates = dir.path().join("gates");
+    std::fs::create_dir(&gates).expect("mkdir");
+    // Every deployment holds the deploy lock in its `pre_deploy` hook until
+    // the test lets its version go (the hook that made a client timeout
+    // leak the lock).
+    let hook = format!(
+        r#"hooks = {{ pre_deploy = ["sh", "-c", "while [ ! -e \"$0/$STEWARD_VERSION\" ]; do sleep 0.05; done", "{}"] }}"#,
+        gates.display()
+    );
+    let toml = agent_config(free_port(), free_port(), 1, "")
+        .replace("[deploy]\n", &format!("[deploy]\n{hook}\n"));
+    std::fs::write(&config, toml).expect("write config");
+    let server = Server::spawn(dir, config);
+
+    // Right after `steward up`, whose first deployment is in its hook.
+    let waiting = {
+        let (dir, config) = (server.dir.path().to_owned(), server.config.clone());
+        std::thread::spawn(move || cli_in(&dir, &config, &["deploy", "1.1.0", "--wait"]))
+    };
+    // Answered at once although the lock is held and hooks block: the
+    // request is recorded and steward runs it.
+    let requested = server.cli(&["deploy", "1.2.0", "--wait-lock", "10m", "-o", "json"]);
+    assert!(
+        requested.status.success(),
+        "{}\n{}",
+        stdout(&requested),
+        stderr(&requested)
+    );
+    let id = json(&requested)["id"]
+        .as_str()
+        .expect("deployment id")
+        .to_owned();
+    wait_until(
+        "both deployments wait for the first one",
+        Duration::from_secs(30),
+        || {
+            let events = json(&server.cli(&[
+                "events",
+                "list",
+                "--kind",
+                "deploy.lock.waiting",
+                "-o",
+                "json",
+            ]));
+            events["events"]
+                .as_array()
+                .is_some_and(|events| events.len() >= 2)
+        },
+    );
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        std::fs::write(gates.join(version), "").expect("open the gate");
+    }
+    let waited = waiting.join().expect("cli thread");
+    let out = stdout(&waited);
+    assert!(waited.status.success(), "{out}\n{}", stderr(&waited));
+    assert!(
+        out.contains("waits for deployment dep_") && out.contains("of 1.0.0 by system"),
+        "says whose deployment it waits for: {out}"
+    );
+    assert!(out.contains("hook:pre_deploy succeeded"), "{out}");
+    let watched = server.cli(&["deployments", "watch", &id]);
+    assert!(
+        watched.status.success(),
+        "{}\n{}",
+        stdout(&watched),
+        stderr(&watched)
+    );
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+}
+
+#[test]
 fn steward_killed_in_the_middle_of_deployments_finishes_each_one_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
@@ -350,7 +425,8 @@ fn containers(network: &str, all: bool) -> Vec<String> {
 
 /// Runs `steward up` on `toml`, then 20 deployments each interrupted by a
 /// SIGKILL of steward at a different point; after each restart the
-/// deployment must end succeeded or rolled back, `replicas()` (what runs,
+/// deployment must end succeeded or rolled back (or aborted, when the kill
+/// came before it changed anything), `replicas()` (what runs,
 /// as the OS or Docker sees it) must be exactly the 2 desired, and the
 /// proxy must serve. SIGTERM at the end must stop every replica.
 fn crash_rounds(dir: tempfile::TempDir, toml: &str, port: u16, replicas: impl Fn() -> Vec<String>) {
@@ -380,9 +456,20 @@ fn crash_rounds(dir: tempfile::TempDir, toml: &str, port: u16, replicas: impl Fn
             Duration::from_secs(90),
             || {
                 last = json(&server.cli(&["deployments", "show", &id, "-o", "json"]));
-                matches!(last["status"].as_str(), Some("succeeded" | "rolled_back"))
+                matches!(
+                    last["status"].as_str(),
+                    Some("succeeded" | "rolled_back" | "aborted")
+                )
             },
         );
+        if last["status"] == "aborted" {
+            assert!(
+                last["error"]
+                    .as_str()
+                    .is_some_and(|error| error.contains("before it changed anything")),
+                "round {round}: aborted only when interrupted before acting: {last}"
+            );
+        }
         wait_until(
             "the service is back to 2 replicas behind its proxy",
             Duration::from_secs(60),

@@ -6,4 +6,5 @@ mod cli;
 mod container;
 mod deploy;
 mod migrate;
+mod signals;
 mod support;
