@@ -149,9 +149,9 @@ pub(crate) struct DeployArgs {
     /// Follow the deployment to its end; exit 0 only if it succeeded.
     #[arg(long)]
     pub(crate) wait: bool,
-    /// Wait this long for a deployment in progress to finish (e.g. `1h`;
-    /// steward waits, not the request, so any length works). Default:
-    /// 10m with --wait (it says whose deployment it waits for), else 0.
+    /// How long the deployment waits for one in progress to finish
+    /// (default 10m; `0` refuses at once). Steward waits, not this command,
+    /// so any length works; the deployment's events say whose it waits for.
     #[arg(long, value_name = "DURATION")]
     pub(crate) wait_lock: Option<steward_core::HumanDuration>,
 }

@@ -25,17 +25,15 @@ pub(crate) struct DeploymentFailed {
     reason: String,
 }
 
-/// How long `steward deploy --wait` waits for a deployment in progress
-/// when `--wait-lock` is not given.
+/// How long a deployment waits for one in progress when `--wait-lock` is
+/// not given.
 const DEFAULT_WAIT_LOCK: Duration = Duration::from_secs(600);
 
 pub(crate) async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<()> {
     let client = Client::new(global)?;
-    let wait_lock = match args.wait_lock {
-        Some(wait) => wait.get(),
-        None if args.wait => DEFAULT_WAIT_LOCK,
-        None => Duration::ZERO,
-    };
+    // Steward waits, not this command: a deployment asked for right after
+    // another (or right after `steward up`) queues behind it.
+    let wait_lock = args.wait_lock.map_or(DEFAULT_WAIT_LOCK, |wait| wait.get());
     let body = json!({
         "version": args.version,
         "services": args.services,
