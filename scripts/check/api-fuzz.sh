@@ -40,7 +40,7 @@ SCHEMATHESIS_VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
 max_examples=${API_FUZZ_MAX_EXAMPLES:-100}
 seed=${API_FUZZ_SEED:-$(((RANDOM << 15) | RANDOM))}
 
-target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$PWD/target}")
 out=$target_dir/api-fuzz
 rm -rf "$out/report"
 mkdir -p "$out"
@@ -169,7 +169,9 @@ token=$(cat "$work/data/admin.token")
 # from its seed.
 log "fuzzing $url/api/v1/openapi.json (seed $seed, $max_examples examples per operation)"
 status=0
-"$schemathesis" --config-file "$work/schemathesis.toml" run "$url/api/v1/openapi.json" \
+# Run from the work directory: schemathesis keeps a cache (`.schemathesis`)
+# in its current directory, which belongs there, not in the source tree.
+(cd "$work" && "$schemathesis" --config-file "$work/schemathesis.toml" run "$url/api/v1/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all \
     --workers 1 \
@@ -180,7 +182,7 @@ status=0
     --no-color \
     --report junit,har \
     --report-dir "$out/report" \
-    "$@" 2>&1 | tee "$out/schemathesis.log" || status=$?
+    "$@") 2>&1 | tee "$out/schemathesis.log" || status=$?
 if [ "$status" -ne 0 ]; then
     log "error: schemathesis found failures (seed $seed): $out/schemathesis.log, reports in $out/report, server log $out/steward.log"
     exit 1

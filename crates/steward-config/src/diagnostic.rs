@@ -1,11 +1,24 @@
 //! Configuration diagnostics and their rendering with file:line:column and
 //! the offending source line, in the style of compiler messages.
 
-use std::fmt::{self, Write as _};
+use std::{
+    fmt::{self, Write as _},
+    ops::Range,
+};
 
 use serde::Serialize;
 
-use crate::node::Origin;
+/// Where a key or value of the configuration came from (what a
+/// diagnostic points at once [`Sink::location`] resolves it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A byte range of the configuration file.
+    File(Range<usize>),
+    /// An environment override.
+    Env(String),
+    /// Not written anywhere (an implied table, or a default).
+    Unknown,
+}
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

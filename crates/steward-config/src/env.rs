@@ -13,8 +13,8 @@ use serde_json::Value as Json;
 use steward_core::REDACTED;
 
 use crate::{
-    diagnostic::Sink,
-    node::{Entry, Node, Origin, Value},
+    diagnostic::{Origin, Sink},
+    node::{Entry, Node, Value},
     schema::Schema,
 };
 

@@ -1,6 +1,9 @@
 //! The `steward.toml` schema: plain data types with serde and JSON Schema
 //! derives. The doc comments here are the reference documentation of the
 //! file format; `steward config schema` publishes them for editors.
+//!
+//! It is one file (past 800 lines) on purpose: it is that reference, read
+//! from the top, section after section, most of it doc comments.
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 

@@ -5,18 +5,7 @@ use std::ops::Range;
 
 use toml_edit::{ImDocument, InlineTable, Item, Table as TomlTable, Value as TomlValue};
 
-use crate::{Diagnostic, Level, Location};
-
-/// Where a key or value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// A byte range of the configuration file.
-    File(Range<usize>),
-    /// An environment override.
-    Env(String),
-    /// Not written anywhere (an implied table, or a default).
-    Unknown,
-}
+use crate::{Diagnostic, Level, Location, diagnostic::Origin};
 
 /// A value with its origin.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value as Json};
 
 use crate::{
-    diagnostic::{Sink, nearest},
-    node::{Entry, Node, Origin, Segment, Value},
+    diagnostic::{Origin, Sink, nearest},
+    node::{Entry, Node, Segment, Value},
 };
 
 /// A JSON Schema (as produced by schemars) and the checks over it.

@@ -7,6 +7,7 @@
 //! exit code in one place. This crate does no IO.
 
 mod bytesize;
+mod catalogue;
 mod duration;
 mod error;
 mod event;
@@ -18,6 +19,7 @@ mod text_form;
 mod version;
 
 pub use bytesize::ByteSize;
+pub use catalogue::check_catalogue;
 pub use duration::{HumanDuration, format_duration, parse_duration, parse_duration_saturating};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use event::{Actor, Event, EventId, EventKind, MAX_SUMMARY_CHARS, NewEvent};

@@ -2,7 +2,7 @@
 //! (supervised local children, the embedded default) and the Docker
 //! backend. The rollout logic talks only to this trait.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,9 +10,13 @@ use serde::{Deserialize, Serialize};
 use steward_core::{Name, Version};
 use tokio::sync::broadcast;
 
+use steward_config::HealthCheck;
+
 use crate::{Result, model::ServiceSpec};
 
 pub mod docker;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
 pub mod process;
 
 /// Whether a replica's program runs.
@@ -122,4 +126,44 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Replica events (exits, restarts, adoptions).
     fn subscribe(&self) -> broadcast::Receiver<ReplicaEvent>;
+
+    /// How the health checks of this backend's replicas are answered, when
+    /// not over the network at [`Replica::addr`] (HTTP, TCP, commands: the
+    /// default, `None`); the in-memory test backend answers from the state
+    /// its test commanded.
+    fn health_probe(&self) -> Option<Arc<dyn HealthProbe>> {
+        None
+    }
+}
+
+/// Answers one health probe of a replica. The engine (rollouts, the
+/// verify window, the health watcher) probes only through this trait:
+/// [`crate::health::Prober`] probes over the network and is what the real
+/// backends use (when [`Backend::health_probe`] gives none); the in-memory
+/// test backend answers from the state its test commanded, so that
+/// rollouts run in paused time without sockets.
+#[async_trait]
+pub trait HealthProbe: Send + Sync + 'static {
+    /// Probes `replica` once as `check` says (a TCP connect without a
+    /// check), within `timeout`. `Err` says why it is not healthy.
+    async fn probe(
+        &self,
+        check: Option<&HealthCheck>,
+        replica: &Replica,
+        timeout: Duration,
+    ) -> Result<(), String>;
+}
+
+/// `attempt`'s answer, or a failure once `timeout` passed without one.
+pub(crate) async fn within(
+    timeout: Duration,
+    attempt: impl Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "no answer within {}",
+            steward_core::format_duration(timeout)
+        )),
+    }
 }

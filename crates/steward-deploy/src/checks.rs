@@ -1,50 +1,74 @@
 //! Pre-deployment checks: each reported as passed or failed with what was
 //! found, so that `--dry-run` shows them all and a refusal says why.
+//!
+//! The checks are given what they look at (the backend, the data
+//! directory, the deploy lock's holder, the deployment the plan is for)
+//! rather than the manager, and each result carries its [`CheckKind`],
+//! which orders the list and is how code tells checks apart.
+
+use std::path::Path;
 
 use chrono::Utc;
 use steward_config::Config;
 
 use crate::{
-    manager::DeploymentManager,
-    model::{ChangeKind, CheckResult, Release, ServiceChange},
+    Result,
+    backend::Backend,
+    model::{ChangeKind, CheckKind, CheckResult, LockHolder, Release, ServiceChange},
 };
 
-/// Name of the deploy-lock check.
-const LOCK_CHECK: &str = "no other deployment in progress";
+/// What the checks look at besides the configuration and the plan.
+pub(crate) struct Inputs<'a> {
+    /// The backend that runs the services.
+    pub(crate) backend: &'a dyn Backend,
+    /// Steward's data directory, whose free space is checked.
+    pub(crate) data_dir: &'a Path,
+    /// The live holder of the deploy lock, if any.
+    pub(crate) lock_holder: Result<Option<LockHolder>>,
+    /// The deployment the plan is for, when it holds the deploy lock.
+    pub(crate) own: Option<&'a str>,
+}
 
-fn result(name: &str, outcome: Result<String, String>) -> CheckResult {
+/// A check's result from its outcome (what was found either way).
+pub(crate) fn result(
+    kind: CheckKind,
+    name: impl Into<String>,
+    outcome: Result<String, String>,
+) -> CheckResult {
     let passed = outcome.is_ok();
     CheckResult {
-        name: name.to_owned(),
+        name: name.into(),
+        kind,
         passed,
         detail: outcome.unwrap_or_else(|err| err),
     }
 }
 
-/// Runs every check but the database ones (the planner adds those).
+/// Runs every check but the database ones, which the planner makes while
+/// it plans migrations and passes as `databases`; returns them all in
+/// [`CheckKind`] order.
 pub(crate) async fn run(
-    manager: &DeploymentManager,
     config: &Config,
     release: &Release,
     changes: &[ServiceChange],
-    own: Option<&str>,
+    inputs: Inputs<'_>,
+    databases: Vec<CheckResult>,
 ) -> Vec<CheckResult> {
+    let backend = inputs.backend;
     let mut checks = vec![result(
+        CheckKind::Configuration,
         "configuration valid",
         Ok(format!(
             "{} services, {} databases, {} backend",
             config.services.len(),
             config.databases.len(),
-            manager.backend().kind()
+            backend.kind()
         )),
     )];
     checks.push(result(
+        CheckKind::Backend,
         "backend reachable",
-        manager
-            .backend()
-            .ping()
-            .await
-            .map_err(|err| err.to_string()),
+        backend.ping().await.map_err(|err| err.to_string()),
     ));
     let mut artifacts = Vec::new();
     let mut missing = Vec::new();
@@ -58,12 +82,13 @@ pub(crate) async fn run(
         let Some(spec) = release.service(&change.service) else {
             continue;
         };
-        match manager.backend().artifact(spec).await {
+        match backend.artifact(spec).await {
             Ok(found) => artifacts.push(found),
             Err(err) => missing.push(err.to_string()),
         }
     }
     checks.push(result(
+        CheckKind::Artifact,
         "artifact present",
         if missing.is_empty() {
             Ok(if artifacts.is_empty() {
@@ -76,10 +101,11 @@ pub(crate) async fn run(
         },
     ));
     checks.push(result(
-        LOCK_CHECK,
-        match manager.lock_holder_alive().await {
+        CheckKind::DeployLock,
+        "no other deployment in progress",
+        match inputs.lock_holder {
             Ok(None) => Ok("deploy lock free".to_owned()),
-            Ok(Some(holder)) if Some(holder.deployment_id.as_str()) == own => {
+            Ok(Some(holder)) if Some(holder.deployment_id.as_str()) == inputs.own => {
                 Ok("deploy lock held by this deployment".to_owned())
             }
             Ok(Some(holder)) => Err(format!(
@@ -92,13 +118,24 @@ pub(crate) async fn run(
             Err(err) => Err(err.to_string()),
         },
     ));
-    checks.push(result("enough disk", disk(manager, config)));
-    checks.push(result("outside change freeze", freeze(config)));
+    checks.push(result(
+        CheckKind::Disk,
+        "enough disk",
+        disk(inputs.data_dir, config),
+    ));
+    checks.push(result(
+        CheckKind::Freeze,
+        "outside change freeze",
+        freeze(config),
+    ));
+    checks.extend(databases);
+    // Listed in the kinds' order; the sort is stable, so the database
+    // checks keep the configuration's order.
+    checks.sort_by_key(|check| check.kind);
     checks
 }
 
-fn disk(manager: &DeploymentManager, config: &Config) -> Result<String, String> {
-    let dir = manager.data_dir();
+fn disk(dir: &Path, config: &Config) -> Result<String, String> {
     let stat = nix::sys::statvfs::statvfs(dir)
         .map_err(|err| format!("cannot read free space of {}: {err}", dir.display()))?;
     let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
@@ -145,3 +182,6 @@ fn freeze(config: &Config) -> Result<String, String> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     DeployRequest, DeploymentManager, Error, Result,
+    background::IdleStop,
     events::DeployEvent,
     hooks::{self, HookContext},
     journal::{deployment_event, describe_changes, outcome_event, rollout_event, step_event},
@@ -48,6 +49,7 @@ impl DeploymentManager {
                     .collect()
             }),
             requested_services: request.services.clone(),
+            create_only: request.create_only,
             release: request.release,
             previous: Default::default(),
             plan: Plan {
@@ -524,7 +526,8 @@ impl DeploymentManager {
         }
     }
 
-    /// After a blue-green switch, the old set runs on for `keep_old_for`.
+    /// After a blue-green switch, the old set runs on for `keep_old_for`;
+    /// the manager's [`Background`](crate::Background) stops it then.
     fn schedule_idle_stop(&self, deployment: &Deployment, runtime: &Runtime) {
         for name in &deployment.services {
             let Some(spec) = deployment.release.service(name) else {
@@ -533,22 +536,10 @@ impl DeploymentManager {
             if spec.rollout.strategy != Strategy::BlueGreen {
                 continue;
             }
-            let spec = spec.clone();
-            let runtime = runtime.clone();
-            let manager = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(spec.rollout.keep_old_for.get()).await;
-                // A later deployment of the service owns it from then on.
-                let current = manager
-                    .current_specs()
-                    .await
-                    .ok()
-                    .and_then(|mut specs| specs.remove(&spec.name));
-                if current.is_some_and(|current| current.hash() == spec.hash())
-                    && let Err(err) = runtime.stop_idle(&spec).await
-                {
-                    tracing::warn!(service = %spec.name, error = %err, "cannot stop the old blue-green set");
-                }
+            self.schedule(IdleStop {
+                at: tokio::time::Instant::now() + spec.rollout.keep_old_for.get(),
+                spec: spec.clone(),
+                runtime: runtime.clone(),
             });
         }
     }

@@ -9,8 +9,11 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
+use async_trait::async_trait;
 use steward_config::{HealthCheck, Probe};
 use tokio::time::Instant;
+
+use crate::backend::{HealthProbe, Replica, within};
 
 /// How often a replica that has not answered yet is probed.
 pub const STARTUP_PROBE_INTERVAL: Duration = Duration::from_millis(25);
@@ -53,7 +56,7 @@ impl HealthParams {
     }
 }
 
-/// Runs one probe against replicas.
+/// Runs one probe (HTTP, TCP or command) against a replica's address.
 #[derive(Debug, Clone)]
 pub struct Prober {
     http: reqwest::Client,
@@ -79,7 +82,7 @@ impl Prober {
 
     /// Probes the replica at `addr` once, within `timeout`. `Err` says why
     /// it is not healthy.
-    pub async fn probe(
+    pub async fn probe_addr(
         &self,
         check: Option<&HealthCheck>,
         addr: SocketAddr,
@@ -124,13 +127,19 @@ impl Prober {
                 }
             }
         };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(result) => result,
-            Err(_) => Err(format!(
-                "no answer within {}",
-                steward_core::format_duration(timeout)
-            )),
-        }
+        within(timeout, attempt).await
+    }
+}
+
+#[async_trait]
+impl HealthProbe for Prober {
+    async fn probe(
+        &self,
+        check: Option<&HealthCheck>,
+        replica: &Replica,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        self.probe_addr(check, replica.addr, timeout).await
     }
 }
 

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use serde_json::json;
 use steward_core::{Actor, Name, NewEvent, Severity, Version};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
-    backend::{Backend, ReplicaEvent},
+    backend::ReplicaEvent,
     events::DeployEvent,
     model::{ChangeKind, Deployment, ServiceChange, StepKind, StepStatus},
     rollout::RolloutEvent,
@@ -41,7 +42,7 @@ pub(crate) fn step_event(deployment: &Deployment, index: usize) -> NewEvent {
         _ => Severity::Info,
     };
     let label = step.kind.label();
-    let verb = kind.as_str().trim_start_matches("deploy.step.");
+    let verb = kind.as_str().rsplit('.').next().unwrap_or_default();
     let message = step_message(deployment, index);
     let mut event = NewEvent::new(
         kind.kind(),
@@ -273,23 +274,42 @@ fn replica_event(event: &ReplicaEvent) -> NewEvent {
         .payload(payload)
 }
 
-/// Journals what `backend` reports about replicas on its own (crashes,
-/// restarts, adoptions) until the backend closes its channel.
-pub(crate) fn journal_replica_events(backend: &Arc<dyn Backend>, store: Arc<dyn DeployStore>) {
-    let mut events = backend.subscribe();
-    tokio::spawn(async move {
-        loop {
-            let event = match events.recv().await {
-                Ok(event) => event,
-                Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "replica events were dropped before the journal");
-                    continue;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            if let Err(err) = store.journal(vec![replica_event(&event)]).await {
-                tracing::warn!(error = %err, "cannot journal a replica event");
+/// Journals what a backend reports about replicas on its own (crashes,
+/// restarts, adoptions), received on `events`, until `shutdown` (then
+/// the events already reported are journaled still) or until the backend
+/// closes its channel.
+pub(crate) async fn journal_replica_events(
+    mut events: broadcast::Receiver<ReplicaEvent>,
+    store: Arc<dyn DeployStore>,
+    shutdown: &CancellationToken,
+) {
+    loop {
+        let received = tokio::select! {
+            biased;
+            received = events.recv() => received,
+            () = shutdown.cancelled() => break,
+        };
+        match received {
+            Ok(event) => journal_one(store.as_ref(), &event).await,
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "replica events were dropped before the journal");
             }
+            Err(broadcast::error::RecvError::Closed) => return,
         }
-    });
+    }
+    loop {
+        match events.try_recv() {
+            Ok(event) => journal_one(store.as_ref(), &event).await,
+            Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "replica events were dropped before the journal");
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+async fn journal_one(store: &dyn DeployStore, event: &ReplicaEvent) {
+    if let Err(err) = store.journal(vec![replica_event(event)]).await {
+        tracing::warn!(error = %err, "cannot journal a replica event");
+    }
 }

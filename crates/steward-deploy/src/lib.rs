@@ -12,6 +12,7 @@
 //! (rolling or blue-green) on a [`Backend`] while the service's
 //! [`steward_proxy::Proxy`] sends traffic only to healthy replicas.
 
+mod background;
 mod checks;
 mod engine;
 mod error;
@@ -30,12 +31,16 @@ pub mod rollout;
 mod smoke;
 mod steps;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod watch;
 
 pub mod backend;
 
+pub use backend::HealthProbe;
 pub use backend::docker::DockerBackend;
 pub use backend::{Backend, Replica, ReplicaEvent, ReplicaState, process::ProcessBackend};
+pub use background::Background;
 pub use error::{Error, Result};
 pub use events::DeployEvent;
 pub use gates::MetricGate;
@@ -44,8 +49,8 @@ pub use manager::{
     DeployRequest, DeploymentManager, DeploymentView, ManagerOptions, ReplicaStatus, ServiceStatus,
 };
 pub use model::{
-    ChangeKind, CheckResult, Deployment, DeploymentStatus, DeploymentSummary, Engine, LockHolder,
-    Plan, Release, ServiceChange, ServiceSpec, Step, StepKind, StepStatus,
+    ChangeKind, CheckKind, CheckResult, Deployment, DeploymentStatus, DeploymentSummary, Engine,
+    LockHolder, Plan, Release, ServiceChange, ServiceSpec, Step, StepKind, StepStatus,
 };
 pub use plan::release_from_config;
 pub use rollout::{ProxySet, RolloutEvent, Runtime};

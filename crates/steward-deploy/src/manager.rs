@@ -16,14 +16,14 @@ use std::{
 use serde::Serialize;
 use steward_config::Config;
 use steward_core::{Actor, Name, Version};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Error, Result,
     backend::Backend,
+    background::{Background, IdleStop},
     gates::MetricGate,
-    journal::journal_replica_events,
     model::{Deployment, DeploymentSummary, Release, ServiceSpec},
     rollout::{EventSink, ProxySet, Runtime},
     store::DeployStore,
@@ -44,6 +44,11 @@ pub struct DeployRequest {
     pub force: bool,
     /// How long to wait for another deployment's lock (0: fail at once).
     pub wait_lock: Duration,
+    /// Only create services that were never deployed: one that another
+    /// deployment created meanwhile is left as it runs (what `steward
+    /// up`'s first deployment asks, so that it never undoes a deployment
+    /// that got the lock before it).
+    pub create_only: bool,
 }
 
 /// Settings of the manager.
@@ -106,7 +111,7 @@ pub struct ReplicaStatus {
 /// A deployment as the API shows it: the record, environment values
 /// hidden, and whether it is orphaned (unfinished, and no steward process
 /// runs it any more: it is finished at the next start).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DeploymentView {
     /// The record.
     #[serde(flatten)]
@@ -125,6 +130,8 @@ struct Inner {
     /// settled on another spec).
     finished: watch::Sender<u64>,
     gates: Mutex<Vec<Arc<dyn MetricGate>>>,
+    /// Old blue-green sets to stop later, for the [`Background`].
+    idle_stops: mpsc::UnboundedSender<IdleStop>,
 }
 
 /// Plans and runs deployments. Cloning shares it.
@@ -149,22 +156,30 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl DeploymentManager {
-    /// A manager over `store` running replicas on `backend` behind `proxies`.
+    /// A manager over `store` running replicas on `backend` behind
+    /// `proxies`, and its background work (journaling what the backend
+    /// reports, stopping old blue-green sets), which the caller runs
+    /// (see [`Background::run`]). Nothing is spawned here.
     pub fn new(
         store: Arc<dyn DeployStore>,
         backend: Arc<dyn Backend>,
         proxies: ProxySet,
         options: ManagerOptions,
-    ) -> Self {
+    ) -> (Self, Background) {
         let (finished, _) = watch::channel(0);
-        journal_replica_events(&backend, Arc::clone(&store));
+        // Subscribed now, so that what the backend reports from here on
+        // reaches the journal however late the background starts.
+        let (idle_stops, idle_queue) = mpsc::unbounded_channel();
+        let background = Background::new(backend.subscribe(), idle_queue, Arc::clone(&store));
         let runtime = Runtime {
+            prober: backend
+                .health_probe()
+                .unwrap_or_else(|| Arc::new(crate::health::Prober::new())),
             backend,
             proxies,
-            prober: crate::health::Prober::new(),
             events: Arc::new(|_| {}),
         };
-        DeploymentManager {
+        let manager = DeploymentManager {
             inner: Arc::new(Inner {
                 store,
                 runtime,
@@ -172,7 +187,19 @@ impl DeploymentManager {
                 running: Mutex::new(HashMap::new()),
                 finished,
                 gates: Mutex::new(Vec::new()),
+                idle_stops,
             }),
+        };
+        (manager, background)
+    }
+
+    /// Hands an old blue-green set to the [`Background`], which stops it
+    /// at `stop.at`.
+    pub(crate) fn schedule(&self, stop: IdleStop) {
+        if self.inner.idle_stops.send(stop).is_err() {
+            // The background has stopped (steward is shutting down): the
+            // next start's reconciliation stops the old set.
+            tracing::debug!("the old blue-green set is left to the next start");
         }
     }
 
@@ -204,8 +231,8 @@ impl DeploymentManager {
         &self.inner.options
     }
 
-    pub(crate) fn prober(&self) -> &crate::health::Prober {
-        &self.inner.runtime.prober
+    pub(crate) fn prober(&self) -> &dyn crate::backend::HealthProbe {
+        self.inner.runtime.prober.as_ref()
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn DeployStore> {

@@ -280,6 +280,28 @@ pub enum StepStatus {
     Skipped,
 }
 
+impl StepStatus {
+    /// Lowercase name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::RollingBack => "rolling_back",
+            StepStatus::RolledBack => "rolled_back",
+            StepStatus::RollbackFailed => "rollback_failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One step, as persisted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
@@ -312,15 +334,85 @@ impl Step {
     }
 }
 
+/// What a pre-deployment check is about, declared in the order plans list
+/// the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// The configuration is valid.
+    Configuration,
+    /// A configured database is reachable and its migrations are valid
+    /// (one check per database).
+    Database,
+    /// The backend answers.
+    Backend,
+    /// What the changed services run (program, image) is there.
+    Artifact,
+    /// No other deployment holds the deploy lock.
+    DeployLock,
+    /// The data directory has `deploy.min_free_disk` free.
+    Disk,
+    /// No change freeze window is open.
+    Freeze,
+}
+
+impl CheckKind {
+    /// The kind of a check recorded before checks had one, by the name it
+    /// was recorded with (the names were fixed; database checks named
+    /// their database).
+    fn of_legacy_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "configuration valid" => CheckKind::Configuration,
+            "backend reachable" => CheckKind::Backend,
+            "artifact present" => CheckKind::Artifact,
+            "no other deployment in progress" => CheckKind::DeployLock,
+            "enough disk" => CheckKind::Disk,
+            "outside change freeze" => CheckKind::Freeze,
+            _ if name.starts_with("database ") => CheckKind::Database,
+            _ => return None,
+        })
+    }
+}
+
 /// One pre-deployment check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredCheckResult")]
 pub struct CheckResult {
-    /// What is checked, e.g. `artifact present`.
+    /// What is checked, for humans, e.g. `artifact present`.
     pub name: String,
+    /// What the check is about: how code tells checks apart.
+    pub kind: CheckKind,
     /// Whether it passed.
     pub passed: bool,
     /// What was found.
     pub detail: String,
+}
+
+/// A [`CheckResult`] as stored, possibly before checks had a kind.
+#[derive(Deserialize)]
+struct StoredCheckResult {
+    name: String,
+    kind: Option<CheckKind>,
+    passed: bool,
+    detail: String,
+}
+
+impl TryFrom<StoredCheckResult> for CheckResult {
+    type Error = String;
+
+    fn try_from(stored: StoredCheckResult) -> Result<Self, Self::Error> {
+        let kind = match stored.kind {
+            Some(kind) => kind,
+            None => CheckKind::of_legacy_name(&stored.name)
+                .ok_or_else(|| format!("check `{}` has no kind", stored.name))?,
+        };
+        Ok(CheckResult {
+            name: stored.name,
+            kind,
+            passed: stored.passed,
+            detail: stored.detail,
+        })
+    }
 }
 
 /// The plan: changes per service and the steps that make them.
@@ -408,6 +500,10 @@ pub struct Deployment {
     /// the removal of running services it no longer has).
     #[serde(default)]
     pub requested_services: Option<Vec<Name>>,
+    /// Only services never deployed are created; others are left as they
+    /// run ([`crate::DeployRequest::create_only`]).
+    #[serde(default)]
+    pub create_only: bool,
     /// What each touched service ran before (`None`: nothing), for rollback.
     pub previous: BTreeMap<Name, Option<ServiceSpec>>,
     /// The plan, with step statuses kept up to date.

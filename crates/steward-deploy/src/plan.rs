@@ -13,8 +13,8 @@ use steward_migrate::{MigrationManager, Options, Source};
 use crate::{
     DeployRequest, DeploymentManager, Error, Result, checks,
     model::{
-        ChangeKind, CheckResult, Deployment, DeploymentStatus, Plan, Release, ServiceChange,
-        ServiceSpec, Step, StepKind, new_deployment_id,
+        ChangeKind, CheckKind, CheckResult, Deployment, DeploymentStatus, Plan, Release,
+        ServiceChange, ServiceSpec, Step, StepKind, new_deployment_id,
     },
 };
 
@@ -89,6 +89,22 @@ pub(crate) fn gate_steps(config: &Config) -> Vec<Step> {
     steps
 }
 
+/// What a plan is asked for.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    /// The release to deploy.
+    pub(crate) release: &'a Release,
+    /// Only these services (`None`: the release's, and the removal of
+    /// running ones it no longer has).
+    pub(crate) selected: Option<&'a Vec<Name>>,
+    /// Who asks (recorded on migrations).
+    pub(crate) actor: &'a Actor,
+    /// The deployment that holds the deploy lock for this plan, if any.
+    pub(crate) own: Option<&'a str>,
+    /// Only services never deployed are created.
+    pub(crate) create_only: bool,
+}
+
 /// A plan computed against what runs now.
 pub(crate) struct Planned {
     /// The services it touches.
@@ -111,10 +127,13 @@ impl DeploymentManager {
         let planned = self
             .compute_plan(
                 config,
-                &request.release,
-                request.services.as_ref(),
-                &request.actor,
-                None,
+                &Scope {
+                    release: &request.release,
+                    selected: request.services.as_ref(),
+                    actor: &request.actor,
+                    own: None,
+                    create_only: request.create_only,
+                },
             )
             .await?;
         let mut steps = gate_steps(config);
@@ -124,6 +143,7 @@ impl DeploymentManager {
             release: request.release.clone(),
             services: planned.services,
             requested_services: request.services.clone(),
+            create_only: request.create_only,
             previous: planned.previous,
             plan: Plan {
                 changes: planned.changes,
@@ -161,14 +181,14 @@ impl DeploymentManager {
     /// Compares `release` (or its `selected` services) with what runs and
     /// runs the checks; `own` is the deployment that holds the deploy
     /// lock for this plan, if any.
-    pub(crate) async fn compute_plan(
-        &self,
-        config: &Config,
-        release: &Release,
-        selected: Option<&Vec<Name>>,
-        actor: &Actor,
-        own: Option<&str>,
-    ) -> Result<Planned> {
+    pub(crate) async fn compute_plan(&self, config: &Config, scope: &Scope<'_>) -> Result<Planned> {
+        let Scope {
+            release,
+            selected,
+            actor,
+            own,
+            create_only,
+        } = *scope;
         let current = self.current_specs().await?;
         let selected: Vec<Name> = match selected {
             Some(names) => names.clone(),
@@ -209,6 +229,8 @@ impl DeploymentManager {
                 (None, Some(_)) => ChangeKind::Create,
                 (Some(_), None) => ChangeKind::Remove,
                 (None, None) => continue,
+                // Created meanwhile by another deployment: left as it runs.
+                (Some(_), Some(_)) if create_only => ChangeKind::Unchanged,
                 (Some(now), Some(desired)) if now.hash() != desired.hash() => ChangeKind::Update,
                 (Some(now), Some(desired))
                     if now.replicas != desired.replicas || running != desired.replicas =>
@@ -239,22 +261,22 @@ impl DeploymentManager {
                         before,
                         backup: None,
                     }));
-                    database_checks.push(CheckResult {
+                    database_checks.push(checks::result(
+                        CheckKind::Database,
                         name,
-                        passed: true,
-                        detail: "pending migrations planned".to_owned(),
-                    });
+                        Ok("pending migrations planned".to_owned()),
+                    ));
                 }
-                Ok(_) => database_checks.push(CheckResult {
+                Ok(_) => database_checks.push(checks::result(
+                    CheckKind::Database,
                     name,
-                    passed: true,
-                    detail: "no pending migrations".to_owned(),
-                }),
-                Err(err) => database_checks.push(CheckResult {
+                    Ok("no pending migrations".to_owned()),
+                )),
+                Err(err) => database_checks.push(checks::result(
+                    CheckKind::Database,
                     name,
-                    passed: false,
-                    detail: err.to_string(),
-                }),
+                    Err(err.to_string()),
+                )),
             }
         }
         for change in &changes {
@@ -272,8 +294,13 @@ impl DeploymentManager {
         }) {
             steps.push(Step::new(StepKind::VerifyHealth));
         }
-        let mut checks = checks::run(self, config, release, &changes, own).await;
-        checks.splice(1..1, database_checks);
+        let inputs = checks::Inputs {
+            backend: self.backend().as_ref(),
+            data_dir: self.data_dir(),
+            lock_holder: self.lock_holder_alive().await,
+            own,
+        };
+        let checks = checks::run(config, release, &changes, inputs, database_checks).await;
         Ok(Planned {
             services: changes
                 .iter()

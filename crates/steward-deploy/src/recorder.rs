@@ -6,7 +6,9 @@
 //! acts unless it is recorded first. While rolling back, the rollback goes
 //! on even when its progress cannot be saved (undoing is what makes the
 //! system safe again), and the events that could not be written wait in
-//! memory, in order, for the next save. The final save and the release of
+//! memory, in order, for the next save; once a save gave up, the next ones
+//! try once each until one succeeds, so that a store that is down does not
+//! slow the rollback by a patience per step. The final save and the release of
 //! the deploy lock are retried until the store is back: the lock is never
 //! left held by a deployment that has ended.
 //!
@@ -16,7 +18,10 @@
 //! order.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -61,6 +66,10 @@ pub(crate) struct Recorder {
     /// Events not written yet, oldest first.
     pending: Arc<Mutex<Vec<NewEvent>>>,
     journal: mpsc::UnboundedSender<JournalMsg>,
+    /// A bounded save gave up and none succeeded since: the next bounded
+    /// saves try once, so that a rollback is not slowed by a patience per
+    /// step while the store is down.
+    failing: Arc<AtomicBool>,
 }
 
 impl Recorder {
@@ -101,6 +110,7 @@ impl Recorder {
             patience,
             pending,
             journal,
+            failing: Arc::default(),
         }
     }
 
@@ -167,17 +177,23 @@ impl Recorder {
         let start = Instant::now();
         let mut delay = FIRST_RETRY;
         let mut reported: Option<Instant> = None;
+        let patience = if self.failing.load(Ordering::SeqCst) {
+            Duration::ZERO
+        } else {
+            self.patience
+        };
         loop {
             let err = match attempt().await {
                 Ok(()) => {
-                    if reported.is_some() {
+                    if reported.is_some() || self.failing.swap(false, Ordering::SeqCst) {
                         tracing::info!(after = ?start.elapsed(), "the state store answers again; {what} done");
                     }
                     return Ok(());
                 }
                 Err(err) => err,
             };
-            if durability == Durability::Bounded && start.elapsed() >= self.patience {
+            if durability == Durability::Bounded && start.elapsed() >= patience {
+                self.failing.store(true, Ordering::SeqCst);
                 tracing::error!(error = %err, after = ?start.elapsed(), "cannot {what}: the state store keeps failing");
                 return Err(err);
             }

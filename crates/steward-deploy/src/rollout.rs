@@ -20,12 +20,13 @@ use serde::Serialize;
 use steward_config::{ProxyConfig, Rollout, ServiceProtocol, Strategy};
 use steward_core::Name;
 use steward_proxy::{EdgeOptions, Protocol, Proxy, ProxyMetrics, ProxyOptions, Upstream};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     Error, Result,
+    backend::HealthProbe,
     backend::{Backend, Replica, StartRequest},
-    health::{HealthParams, Prober, stays_healthy, wait_healthy},
+    health::{HealthParams, stays_healthy, wait_healthy},
     model::ServiceSpec,
 };
 
@@ -103,6 +104,8 @@ pub struct ProxySet {
     metrics: ProxyMetrics,
     edge: EdgeOptions,
     shutdown: CancellationToken,
+    /// The proxies' accept loops, awaited by [`ProxySet::stopped`].
+    tasks: TaskTracker,
     proxies: Arc<Mutex<HashMap<Name, (Proxy, SocketAddr)>>>,
 }
 
@@ -122,8 +125,17 @@ impl ProxySet {
             metrics,
             edge: EdgeOptions::default(),
             shutdown,
+            tasks: TaskTracker::new(),
             proxies: Arc::default(),
         }
+    }
+
+    /// Waits until every proxy, `shutdown` having been cancelled, has
+    /// stopped accepting and finished the requests in flight (within its
+    /// grace period).
+    pub async fn stopped(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// Proxies created from now on treat clients as `[proxy]` says
@@ -170,7 +182,8 @@ impl ProxySet {
         };
         options.edge = self.edge.clone();
         let proxy = Proxy::new(options, &self.metrics);
-        proxy.serve(listener, self.shutdown.child_token());
+        self.tasks
+            .spawn(proxy.serve(listener, self.shutdown.child_token()));
         tracing::info!(service = %spec.name, addr = %local, "proxy listening");
         proxies.insert(spec.name.clone(), (proxy.clone(), local));
         Ok(Some(proxy))
@@ -209,15 +222,15 @@ impl ProxySet {
     }
 }
 
-/// What rollouts run on: the backend, the proxies and the prober.
+/// What rollouts run on: the backend, the proxies and the health probe.
 #[derive(Clone)]
 pub struct Runtime {
     /// Where replicas run.
     pub backend: Arc<dyn Backend>,
     /// The services' proxies.
     pub proxies: ProxySet,
-    /// Health probes.
-    pub prober: Prober,
+    /// Health probes (the backend's [`Backend::health_probe`]).
+    pub prober: Arc<dyn HealthProbe>,
     /// Where rollout events go.
     pub events: EventSink,
 }
@@ -506,7 +519,7 @@ impl Runtime {
         let params = HealthParams::of(spec.health.as_ref());
         let check = spec.health.as_ref();
         wait_healthy(&params, || {
-            self.prober.probe(check, replica.addr, params.timeout)
+            self.prober.probe(check, replica, params.timeout)
         })
         .await
     }
@@ -531,7 +544,7 @@ impl Runtime {
         let checks = replicas.iter().map(|replica| async {
             stays_healthy(&params, window, || {
                 self.prober
-                    .probe(spec.health.as_ref(), replica.addr, params.timeout)
+                    .probe(spec.health.as_ref(), replica, params.timeout)
             })
             .await
             .map_err(|reason| Error::Unhealthy {

@@ -15,7 +15,7 @@ use crate::{
     hooks::{self, HookContext},
     journal::describe_changes,
     model::{ChangeKind, Deployment, ServiceSpec, StepKind},
-    plan::migration_manager,
+    plan::{Scope, migration_manager},
     recorder::Recorder,
     rollout::Runtime,
     smoke,
@@ -39,14 +39,15 @@ impl DeploymentManager {
                     .await
             }
             StepKind::PreChecks => {
+                let scope = Scope {
+                    release: &deployment.release,
+                    selected: deployment.requested_services.as_ref(),
+                    actor: &deployment.actor,
+                    own: Some(&deployment.id),
+                    create_only: deployment.create_only,
+                };
                 let planned = tokio::select! {
-                    planned = self.compute_plan(
-                        config,
-                        &deployment.release,
-                        deployment.requested_services.as_ref(),
-                        &deployment.actor,
-                        Some(&deployment.id),
-                    ) => planned?,
+                    planned = self.compute_plan(config, &scope) => planned?,
                     () = cancel.cancelled() => return Err(Error::Cancelled),
                 };
                 deployment.services = planned.services;

@@ -49,10 +49,16 @@ struct Watch {
 }
 
 impl DeploymentManager {
-    /// Watches replica health until `shutdown` (see the module docs).
-    pub fn spawn_health_watch(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    /// Watches replica health until `shutdown` (see the module docs); the
+    /// caller runs the future (steward-server under its task tracker). A
+    /// round under way when `shutdown` comes is finished, so that a
+    /// replica taken out or put back is also journaled.
+    pub fn health_watch(
+        &self,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let manager = self.clone();
-        tokio::spawn(async move {
+        async move {
             let mut watch = Watch::default();
             loop {
                 tokio::select! {
@@ -63,7 +69,7 @@ impl DeploymentManager {
                     tracing::warn!(error = %err, "health watch round failed");
                 }
             }
-        })
+        }
     }
 
     async fn watch_once(&self, watch: &mut Watch) -> crate::Result<()> {
@@ -120,7 +126,7 @@ impl DeploymentManager {
                 state.next_probe = Some(now + params.interval);
                 let result = self
                     .prober()
-                    .probe(spec.health.as_ref(), replica.addr, params.timeout)
+                    .probe(spec.health.as_ref(), replica, params.timeout)
                     .await;
                 match result {
                     Ok(()) => {

@@ -534,7 +534,7 @@ struct MysqlTarget {
 impl MysqlTarget {
     fn parse(url: &str) -> Result<Self> {
         let parsed =
-            url::Url::parse(&crate::conn::mysql_url(url)).map_err(|err| Error::Backup {
+            url::Url::parse(&crate::db_url::mysql_url(url)).map_err(|err| Error::Backup {
                 detail: format!("cannot read the database URL: {err}"),
             })?;
         let database = parsed.path().trim_start_matches('/').to_owned();

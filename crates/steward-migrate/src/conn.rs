@@ -10,7 +10,10 @@ use sqlx::{
     mysql::MySqlConnectOptions, postgres::PgConnectOptions, sqlite::SqliteConnectOptions,
 };
 
-use crate::{Dialect, Error, Result};
+use crate::{
+    Dialect, Error, Result,
+    db_url::{mysql_url, sqlite_file},
+};
 
 /// A connection to a target database.
 pub(crate) enum Conn {
@@ -65,7 +68,7 @@ impl Conn {
             Dialect::Sqlite => {
                 // The file is created when missing; so is its directory,
                 // as for steward's own state file.
-                if let Some(parent) = crate::lock::sqlite_file(url)
+                if let Some(parent) = sqlite_file(url)
                     .as_deref()
                     .and_then(std::path::Path::parent)
                     .filter(|parent| !parent.as_os_str().is_empty())
@@ -174,13 +177,5 @@ impl Conn {
                 .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i)).collect())
                 .collect()
         })
-    }
-}
-
-/// `mariadb://` is accepted as a synonym of `mysql://`.
-pub(crate) fn mysql_url(url: &str) -> String {
-    match url.strip_prefix("mariadb://") {
-        Some(rest) => format!("mysql://{rest}"),
-        None => url.to_owned(),
     }
 }

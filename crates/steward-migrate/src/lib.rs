@@ -13,7 +13,9 @@
 pub mod backup;
 mod catalog;
 mod conn;
+mod db_url;
 mod error;
+pub mod events;
 pub mod history;
 pub mod lint;
 mod lock;
@@ -26,9 +28,10 @@ pub mod status;
 pub mod testing;
 mod version;
 
+pub use db_url::sqlite_file;
 pub use error::{Error, FailedMigration, Result};
+pub use events::MigrationEvent;
 pub use lint::{Finding, LintContext, denied, lint_migration};
-pub use lock::sqlite_file;
 pub use manager::{
     Applied, BackupPolicy, DEFAULT_TOOL_TIMEOUT, Drift, MigrationManager, Options, Plan, PlanStep,
     PlannedStatement, RepairAction, RunReport, default_actor,

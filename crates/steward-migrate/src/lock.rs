@@ -20,7 +20,10 @@ use sqlx::{
 };
 use tokio::time::Instant;
 
-use crate::{Dialect, Error, Result, conn::mysql_url};
+use crate::{
+    Dialect, Error, Result,
+    db_url::{mysql_url, sqlite_file},
+};
 
 /// How often a waiting run retries.
 const RETRY: Duration = Duration::from_millis(200);
@@ -89,18 +92,6 @@ pub(crate) fn sqlite_lock_path(url: &str) -> Option<PathBuf> {
     let mut name = file.into_os_string();
     name.push(".steward-lock");
     Some(PathBuf::from(name))
-}
-
-/// The database file of a SQLite URL, or `None` for an in-memory one.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if file.is_empty() || file == ":memory:" || query.contains("mode=memory") {
-        return None;
-    }
-    Some(PathBuf::from(file))
 }
 
 async fn lock_file(path: &Path, deadline: Instant, holder: &str) -> Result<MigrationLock> {

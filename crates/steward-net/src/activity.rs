@@ -3,16 +3,11 @@
 //! to the other, so the reads of both sides' streams see all traffic.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
 use tokio::time::Instant;
-
-use crate::Watched;
 
 /// When anything last moved on a joined TCP connection.
 pub struct Activity {
@@ -51,12 +46,6 @@ impl Activity {
                 return;
             }
         }
-    }
-
-    /// `stream` (one side of the connection), with every read of at least
-    /// one byte counted as activity.
-    pub fn watch<S>(self: &Arc<Self>, stream: S) -> Watched<S> {
-        Watched::activity(stream, Arc::clone(self))
     }
 }
 

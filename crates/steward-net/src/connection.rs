@@ -8,7 +8,8 @@
 //! is in flight from the moment it reaches the application ([`Busy`])
 //! until its response body is dropped ([`BusyBody`]); while any is, no
 //! deadline applies, so a slow handler or a long event stream is never
-//! cut. [`Watched`] enforces the deadline on the connection's reads.
+//! cut. [`Watched`](crate::Watched) enforces the deadline on the
+//! connection's reads.
 //!
 //! hyper's own HTTP/1 header timeout would not do: it runs from the moment
 //! a connection waits for its next request (hyperium/hyper#3828), so it
@@ -26,7 +27,7 @@ use std::{
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
-use crate::{Error, Watched};
+use crate::Error;
 
 /// When the header read timeout of a connection's first request starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +91,8 @@ impl Watchdog {
     }
 }
 
-/// One connection, shared by its stream ([`Watched`], which enforces the
-/// deadline) and its requests in flight ([`Busy`]).
+/// One connection, shared by its stream ([`Watched`](crate::Watched),
+/// which enforces the deadline) and its requests in flight ([`Busy`]).
 pub struct Connection {
     state: Mutex<State>,
     watchdog: Watchdog,
@@ -118,12 +119,6 @@ impl Connection {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// `io`, the connection's stream, whose reads fail once a deadline of
-    /// the connection passes.
-    pub fn watch<S>(self: &Arc<Self>, io: S) -> Watched<S> {
-        Watched::deadlines(io, Arc::clone(self))
     }
 
     /// A request reached the application; it is in flight until the

@@ -1,6 +1,8 @@
 //! The stream of a watched connection: every read that brings bytes is
 //! reported, and a read that finds nothing fails once the connection's
-//! deadline has passed (which makes the server close it).
+//! deadline has passed (which makes the server close it). The `watch`
+//! methods of [`Connection`] and [`Activity`] are here, with the stream
+//! they make, so that those two know nothing of it.
 
 use std::{
     future::Future,
@@ -36,8 +38,24 @@ enum Watcher {
     Activity(Arc<Activity>),
 }
 
+impl Connection {
+    /// `io`, the connection's stream, whose reads fail once a deadline of
+    /// the connection passes.
+    pub fn watch<S>(self: &Arc<Self>, io: S) -> Watched<S> {
+        Watched::deadlines(io, Arc::clone(self))
+    }
+}
+
+impl Activity {
+    /// `stream` (one side of the connection), with every read of at least
+    /// one byte counted as activity.
+    pub fn watch<S>(self: &Arc<Self>, stream: S) -> Watched<S> {
+        Watched::activity(stream, Arc::clone(self))
+    }
+}
+
 impl<S> Watched<S> {
-    pub(crate) fn deadlines(io: S, connection: Arc<Connection>) -> Self {
+    fn deadlines(io: S, connection: Arc<Connection>) -> Self {
         Watched {
             io,
             watcher: Watcher::Deadlines {
@@ -47,7 +65,7 @@ impl<S> Watched<S> {
         }
     }
 
-    pub(crate) fn activity(io: S, activity: Arc<Activity>) -> Self {
+    fn activity(io: S, activity: Arc<Activity>) -> Self {
         Watched {
             io,
             watcher: Watcher::Activity(activity),

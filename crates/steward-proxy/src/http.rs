@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     headers::{remove_hop_by_hop, rewrite_request},
     metrics::code_class,
-    proxy::Inner,
+    shared::Inner,
     upstream::InFlight,
 };
 

@@ -22,12 +22,15 @@ mod error;
 mod headers;
 mod http;
 mod metrics;
+mod options;
 mod proxy;
+mod shared;
 mod tcp;
 mod upstream;
 
 pub use error::{Error, Result};
 pub use ipnet::IpNet;
 pub use metrics::ProxyMetrics;
-pub use proxy::{EdgeOptions, Protocol, Proxy, ProxyOptions};
+pub use options::{EdgeOptions, Protocol, ProxyOptions};
+pub use proxy::Proxy;
 pub use upstream::{Balance, Drained, Upstream, UpstreamState, UpstreamStatus};

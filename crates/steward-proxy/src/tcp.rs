@@ -10,7 +10,7 @@ use steward_net::{Acceptor, Activity};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::proxy::Inner;
+use crate::shared::Inner;
 
 /// Accepts connections (at most `max_connections` at once) until
 /// `shutdown`. Connections already joined carry on until either side

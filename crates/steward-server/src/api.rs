@@ -1,7 +1,9 @@
-//! The application: every route, its OpenAPI description, and the layers
-//! around them. Routes are only ever added through `routes!`, which takes
-//! the path and method from each handler's `#[utoipa::path]`, so the
-//! OpenAPI document and the router cannot drift apart.
+//! The application: the routes of the subsystems a server runs, their
+//! OpenAPI description, and the layers around them. Each `routes/<x>.rs`
+//! builds its `router()` only through `routes!`, which takes the path and
+//! method from each handler's `#[utoipa::path]`, so the OpenAPI document
+//! and the router cannot drift apart; this module mounts them, those of
+//! an optional subsystem only when the server runs it.
 
 use std::sync::Arc;
 
@@ -28,7 +30,9 @@ use utoipa::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    ApiError, AppState, auth, http_metrics,
+    ApiError, AppState, auth,
+    auth::DenialSummaries,
+    http_metrics,
     routes::{databases, deployments, events, health, status, tokens},
 };
 
@@ -84,61 +88,91 @@ async fn openapi_json(
     Json(document.as_ref().clone())
 }
 
-/// Every route, without layers: `(protected, open)`.
-fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
-    let protected = OpenApiRouter::new()
-        .routes(routes!(events::list, events::append))
-        .routes(routes!(events::get))
-        .routes(routes!(events::stream))
-        .routes(routes!(tokens::list, tokens::create))
-        .routes(routes!(tokens::revoke))
-        .routes(routes!(status::status))
-        .routes(routes!(status::whoami))
-        .routes(routes!(openapi_json))
-        .routes(routes!(databases::list))
-        .routes(routes!(databases::status))
-        .routes(routes!(databases::plan))
-        .routes(routes!(databases::apply))
-        .routes(routes!(databases::down))
-        .routes(routes!(databases::repair))
-        .routes(routes!(databases::baseline))
-        .routes(routes!(databases::drift))
-        .routes(routes!(databases::backups))
-        .routes(routes!(databases::restore))
-        .routes(routes!(deployments::deploy, deployments::list))
-        .routes(routes!(deployments::get))
-        .routes(routes!(deployments::cancel))
-        .routes(routes!(deployments::watch))
-        .routes(routes!(deployments::rollback));
-    let open = OpenApiRouter::new()
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
-        .routes(routes!(http_metrics::metrics));
-    (protected, open)
+/// The routes a server serves, without layers.
+struct Routes {
+    /// Routes that need a token.
+    protected: OpenApiRouter<AppState>,
+    /// Routes open to everyone.
+    open: OpenApiRouter<AppState>,
+    /// Path templates of the subsystems this server does not run, with
+    /// what it does not do (for the 404 that answers them).
+    unserved: Vec<(String, &'static str)>,
 }
 
-/// Builds the whole application over `state`. Within a Tokio runtime it
-/// also starts the periodic summary of refused requests, which ends with
-/// the application (or at shutdown).
-pub fn router(state: AppState) -> Router {
+/// The routes of the subsystems a server runs or not: what each does
+/// (completing "this steward server does not ..."), whether `state` has
+/// it (every one, for `None`: the document of everything), and its
+/// router. A subsystem that is not running has no routes: its paths
+/// answer 404 and are not in the server's OpenAPI document.
+fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRouter<AppState>); 1] {
+    [(
+        "run deployments",
+        state.is_none_or(|state| state.deployments().is_some()),
+        deployments::router(),
+    )]
+}
+
+/// The routes of `state`'s subsystems (of all of them for `None`).
+fn routes(state: Option<&AppState>) -> Routes {
+    let mut protected = OpenApiRouter::new()
+        .merge(events::router())
+        .merge(tokens::router())
+        .merge(status::router())
+        .routes(routes!(openapi_json))
+        .merge(databases::router());
+    let mut unserved = Vec::new();
+    for (does, mounted, router) in optional_routes(state) {
+        if mounted {
+            protected = protected.merge(router);
+        } else {
+            unserved.extend(
+                router
+                    .get_openapi()
+                    .paths
+                    .paths
+                    .keys()
+                    .map(|template| (template.clone(), does)),
+            );
+        }
+    }
+    let open = health::router().routes(routes!(http_metrics::metrics));
+    Routes {
+        protected,
+        open,
+        unserved,
+    }
+}
+
+/// Builds the application over `state`: the routes of the subsystems it
+/// runs, authenticated, limited, measured and traced. Returned with it,
+/// the periodic summary of the requests it refused for want of a token,
+/// which the caller runs beside it.
+pub fn router(state: AppState) -> (Router, DenialSummaries) {
     let edge = Arc::new(auth::Edge::new(
         &state.config().config.server,
         state.metrics().clone(),
     ));
-    auth::spawn_summaries(&edge, &state);
-    let (protected, open) = routes();
+    let summaries = DenialSummaries::new(&edge, state.store().clone());
+    let Routes {
+        protected,
+        open,
+        unserved,
+    } = routes(Some(&state));
     let protected = protected.route_layer(middleware::from_fn_with_state(
-        (state.clone(), edge.clone()),
+        (state.store().clone(), edge.clone()),
         auth::authenticate,
     ));
     let (router, document) = assemble(protected, open);
-    router
+    let unserved = Arc::new(unserved);
+    let router = router
         .fallback(|request: Request| async move {
-            ApiError::not_found(format!(
-                "no route for {} {}",
-                request.method(),
-                request.uri().path()
-            ))
+            let path = request.uri().path();
+            let why = unserved
+                .iter()
+                .find(|(template, _)| matches_template(template, path))
+                .map(|(_, does)| format!(": this steward server does not {does}"))
+                .unwrap_or_default();
+            ApiError::not_found(format!("no route for {} {path}{why}", request.method()))
         })
         .method_not_allowed_fallback(|request: Request| async move {
             ApiError::new(
@@ -155,23 +189,48 @@ pub fn router(state: AppState) -> Router {
         // Inside the metrics layer, so that refused requests are counted.
         .layer(middleware::from_fn_with_state(edge, auth::limit_rate))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics().clone(),
             http_metrics::record,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
-        .with_state(state)
+        .with_state(state);
+    (router, summaries)
 }
 
-/// The OpenAPI document of every route, for tools and tests.
+/// Whether `path` is one of the paths of `template` (whose `{param}`
+/// segments match any segment).
+fn matches_template(template: &str, path: &str) -> bool {
+    let mut templates = template.split('/');
+    let mut segments = path.split('/');
+    loop {
+        match (templates.next(), segments.next()) {
+            (None, None) => return true,
+            (Some(expected), Some(segment)) => {
+                let param = expected.starts_with('{') && expected.ends_with('}');
+                if !(param && !segment.is_empty() || expected == segment) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The OpenAPI document of every route of every subsystem, for tools
+/// and tests (a server's own, at `/api/v1/openapi.json`, lists only
+/// the routes it serves).
 pub fn openapi() -> OpenApiDocument {
-    let (protected, open) = routes();
+    let Routes {
+        protected, open, ..
+    } = routes(None);
     assemble(protected, open).1
 }
 
 /// Merges the routes into one router and the document that describes
-/// them, with the answers every operation shares added.
+/// them, with the answers every operation shares added and only the tags
+/// its operations use.
 fn assemble(
     protected: OpenApiRouter<AppState>,
     open: OpenApiRouter<AppState>,
@@ -181,7 +240,24 @@ fn assemble(
         .merge(open)
         .split_for_parts();
     document_shared_responses(&mut document);
+    drop_unused_tags(&mut document);
     (router, document)
+}
+
+/// Removes the tags no operation of `document` uses (those of the
+/// subsystems a server does not run).
+fn drop_unused_tags(document: &mut OpenApiDocument) {
+    let used: Vec<String> = document
+        .paths
+        .paths
+        .values()
+        .flat_map(|item| [&item.get, &item.put, &item.post, &item.delete, &item.patch])
+        .flatten()
+        .flat_map(|operation| operation.tags.iter().flatten().cloned())
+        .collect();
+    if let Some(tags) = &mut document.tags {
+        tags.retain(|tag| used.contains(&tag.name));
+    }
 }
 
 /// The role an operation's security requirement names (see

@@ -32,15 +32,16 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 use steward_config::ServerConfig;
-use steward_core::{Actor, EventKind, Name, NewEvent, Role, Severity};
-use steward_store::TokenInfo;
+use steward_core::{Actor, Name, NewEvent, Role, Severity};
+use steward_store::{Store, TokenInfo};
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-pub(crate) use denied::{DenialReason, spawn_summaries};
+pub(crate) use denied::DenialReason;
+pub use denied::DenialSummaries;
 use limits::{MAX_CLIENTS, RateLimiter, StreamSlots, client_key};
 
-use crate::{ApiError, AppState, http_metrics::HttpMetrics};
+use crate::{ApiError, http_metrics::HttpMetrics};
 
 /// Longest string from a request (path, request id, user agent, route)
 /// that goes into the journal; longer ones are cut.
@@ -222,7 +223,7 @@ fn header_text(request: &Request, name: &str) -> Option<String> {
 /// journaled), makes the [`Principal`] available to handlers, holds event
 /// streams to their token's maximum, and journals mutating calls.
 pub(crate) async fn authenticate(
-    State((state, edge)): State<(AppState, Arc<Edge>)>,
+    State((store, edge)): State<(Store, Arc<Edge>)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -236,7 +237,7 @@ pub(crate) async fn authenticate(
         Ok(None) => return edge.deny(DenialReason::Missing, &route, client_addr(&request)),
         Err(reason) => return edge.deny(reason, &route, client_addr(&request)),
     };
-    let principal = match state.store().authenticate(secret).await {
+    let principal = match store.authenticate(secret).await {
         Ok(Some(info)) => Principal::from(info),
         Ok(None) => return edge.deny(DenialReason::Invalid, &route, client_addr(&request)),
         Err(err) => return ApiError::from(err).into_response(),
@@ -256,7 +257,7 @@ pub(crate) async fn authenticate(
         };
         let method = cap(method.as_str(), JOURNAL_STRING_MAX);
         let event = NewEvent::new(
-            EventKind::new("audit.request").expect("valid kind"),
+            crate::events::AuditEvent::Request.kind(),
             principal.actor,
             format!("{method} {path} -> {}", status.as_u16()),
         )
@@ -269,7 +270,7 @@ pub(crate) async fn authenticate(
             "request_id": request_id,
             "user_agent": user_agent,
         }));
-        if let Err(err) = state.store().append(event).await {
+        if let Err(err) = store.append(event).await {
             tracing::error!(error = %err, %method, %path, "cannot journal an API call");
         }
     }

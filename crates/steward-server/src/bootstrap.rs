@@ -9,7 +9,7 @@ use std::{
 };
 
 use serde_json::json;
-use steward_core::{Actor, EventKind, NewEvent};
+use steward_core::{Actor, NewEvent};
 use steward_store::Store;
 
 use crate::{Error, Result};
@@ -67,7 +67,7 @@ pub async fn ensure_admin_token(store: &Store, data_dir: &Path) -> Result<Option
     };
     tx.append(
         NewEvent::new(
-            EventKind::new("token.created").expect("valid kind"),
+            crate::events::TokenEvent::Created.kind(),
             Actor::system(),
             format!("created bootstrap admin token `{}`", token.info.name),
         )

@@ -18,8 +18,6 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::AppState;
-
 /// The HTTP metrics and the registry that holds every steward metric.
 #[derive(Clone)]
 pub(crate) struct HttpMetrics {
@@ -42,8 +40,9 @@ pub(crate) struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    pub(crate) fn new() -> Self {
-        let registry = Registry::new();
+    /// The HTTP metrics, registered in `registry` (every steward metric's,
+    /// served on `/metrics`).
+    pub(crate) fn new(registry: Registry) -> Self {
         let requests = IntCounterVec::new(
             Opts::new(
                 "steward_http_requests_total",
@@ -160,7 +159,7 @@ pub(crate) fn method_label(method: &Method) -> &'static str {
 /// template (`/api/v1/tokens/{id}`, or `unmatched`), never the raw path,
 /// so that label values stay few whatever clients send.
 pub(crate) async fn record(
-    State(state): State<AppState>,
+    State(metrics): State<HttpMetrics>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -171,7 +170,6 @@ pub(crate) async fn record(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
-    let metrics = state.metrics();
     metrics
         .requests
         .with_label_values(&[method, &route, response.status().as_str()])
@@ -191,8 +189,8 @@ pub(crate) async fn record(
     tag = "operations",
     responses((status = 200, description = "Steward's own metrics in Prometheus text format 0.0.4", body = String, content_type = "text/plain"))
 )]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let families = state.metrics().registry.gather();
+pub(crate) async fn metrics(State(metrics): State<HttpMetrics>) -> Response {
+    let families = metrics.registry.gather();
     let mut body = Vec::new();
     let encoder = TextEncoder::new();
     if let Err(err) = encoder.encode(&families, &mut body) {

@@ -2,14 +2,17 @@
 //! endpoints, token authentication with roles, the audit trail of every
 //! mutating call, and the wiring that runs it all until shutdown.
 //!
-//! [`router`] builds the whole application from an [`AppState`] and is
-//! what tests drive with `oneshot`; [`run`] connects the store, bootstraps
-//! the first admin token and serves until cancelled.
+//! [`router`] builds the application from an [`AppState`] (the routes of
+//! the subsystems the state holds) and is what tests drive with
+//! `oneshot`; [`start_with`] is the composition: it builds the store and
+//! every subsystem in dependency order, serves until cancelled, and stops
+//! them in reverse order.
 
 mod api;
 mod auth;
 mod bootstrap;
 mod error;
+pub mod events;
 mod extract;
 mod http_metrics;
 mod retention;
@@ -18,7 +21,7 @@ mod run;
 mod state;
 
 pub use api::{ApiDoc, openapi, router};
-pub use auth::Principal;
+pub use auth::{DenialSummaries, Principal};
 pub use bootstrap::{ADMIN_TOKEN_FILE, ensure_admin_token, secure_data_dir};
 pub use error::{ApiError, Error, ErrorBody, ErrorDetail, Result};
 pub use run::{Running, StartOptions, run, start, start_with};

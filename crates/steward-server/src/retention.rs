@@ -1,4 +1,4 @@
-//! Retention: a background task that applies `[retention]` to what grows
+//! Retention: a task of the server's that applies `[retention]` to what grows
 //! while steward runs: journal events (the store prunes them in batches),
 //! the process backend's replica logs (rotated by size, pruned by age) and
 //! migration backups (`<data_dir>/backups/<database>`, pruned by age and
@@ -14,7 +14,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use steward_config::{LoadedConfig, RetentionConfig};
-use steward_core::{Actor, EventKind, NewEvent};
+use steward_core::{Actor, NewEvent};
 use steward_deploy::backend::process::{LogRetention, clean_logs};
 use steward_store::{JournalRetention, Store};
 use tokio::time::MissedTickBehavior;
@@ -24,26 +24,30 @@ use tokio_util::sync::CancellationToken;
 /// first deployment), soon enough that a long-stopped steward catches up.
 const FIRST_PASS: Duration = Duration::from_secs(60);
 
-/// Starts the retention task for `config`, unless `[retention] interval`
-/// is 0; it stops when `shutdown` is cancelled.
-pub(crate) fn spawn(store: Store, config: &LoadedConfig, shutdown: CancellationToken) {
+/// The retention task for `config`, which runs until `shutdown` is
+/// cancelled; `None` when `[retention] interval` is 0.
+pub(crate) fn task(
+    store: Store,
+    config: &LoadedConfig,
+    shutdown: CancellationToken,
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     let retention = config.config.retention.clone();
     let interval = retention.interval.get();
     if interval.is_zero() {
         tracing::info!("retention is off ([retention] interval = 0)");
-        return;
+        return None;
     }
     let pass = Retention {
         store,
         retention,
         data_dir: config.data_dir().to_owned(),
     };
-    tokio::spawn(async move {
+    Some(async move {
         schedule(FIRST_PASS.min(interval), interval, shutdown, || async {
             pass.run(Utc::now()).await;
         })
         .await;
-    });
+    })
 }
 
 /// Calls `pass` after `first`, then every `interval`, until `shutdown`.
@@ -148,7 +152,7 @@ impl Retention {
                 "retention pruned"
             );
             let event = NewEvent::new(
-                EventKind::new("retention.pruned").expect("valid kind"),
+                crate::events::RetentionEvent::Pruned.kind(),
                 Actor::system(),
                 format!(
                     "retention deleted {} journal events, {} log files and {} backups, and rotated {} log files",

@@ -1,8 +1,13 @@
-//! Shared state of the server's handlers.
+//! The handlers' state: built once by the composition (`run.rs`), after
+//! every subsystem it holds, and never changed afterwards. Handlers do not
+//! take all of it: each extracts the part it works with (`State<Store>`,
+//! `State<DeploymentManager>`...) through the [`FromRef`] impls below.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
+use prometheus::Registry;
 use steward_config::LoadedConfig;
 use steward_deploy::DeploymentManager;
 use steward_store::Store;
@@ -13,74 +18,122 @@ use crate::http_metrics::HttpMetrics;
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
     store: Store,
-    config: LoadedConfig,
+    config: Arc<LoadedConfig>,
     metrics: HttpMetrics,
     shutdown: CancellationToken,
     started_at: DateTime<Utc>,
-    deployments: OnceLock<DeploymentManager>,
+    deployments: Option<DeploymentManager>,
 }
 
 impl AppState {
-    /// State over an open store and a loaded configuration. `shutdown`
-    /// ends long-lived responses (event streams) when cancelled.
-    pub fn new(store: Store, config: LoadedConfig, shutdown: CancellationToken) -> Self {
-        let metrics = HttpMetrics::new();
-        if let Err(err) = store.register_metrics(metrics.registry()) {
-            tracing::warn!(error = %err, "cannot register store metrics");
-        }
+    /// State over an open store and a loaded configuration, with the HTTP
+    /// metrics registered in `registry` (which `/metrics` serves).
+    /// `shutdown` ends long-lived responses (event streams) when
+    /// cancelled. Subsystems are added with the `with_*` methods before
+    /// the state is handed to [`router`](crate::router).
+    pub fn new(
+        store: Store,
+        config: LoadedConfig,
+        registry: Registry,
+        shutdown: CancellationToken,
+    ) -> Self {
         AppState {
-            inner: Arc::new(Inner {
-                store,
-                config,
-                metrics,
-                shutdown,
-                started_at: Utc::now(),
-                deployments: OnceLock::new(),
-            }),
+            store,
+            config: Arc::new(config),
+            metrics: HttpMetrics::new(registry),
+            shutdown,
+            started_at: Utc::now(),
+            deployments: None,
         }
+    }
+
+    /// This state with deployments run by `manager`: the router serves
+    /// the deployment routes.
+    #[must_use]
+    pub fn with_deployments(mut self, manager: DeploymentManager) -> Self {
+        self.deployments = Some(manager);
+        self
     }
 
     /// The state store.
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        &self.store
     }
 
     /// The configuration steward runs with.
     pub fn config(&self) -> &LoadedConfig {
-        &self.inner.config
+        &self.config
     }
 
     pub(crate) fn metrics(&self) -> &HttpMetrics {
-        &self.inner.metrics
+        &self.metrics
     }
 
     /// Cancelled when the server shuts down.
     pub fn shutdown(&self) -> &CancellationToken {
-        &self.inner.shutdown
-    }
-
-    /// Hands deployments to `manager` (once; later calls are ignored).
-    pub fn set_deployments(&self, manager: DeploymentManager) {
-        let _ = self.inner.deployments.set(manager);
+        &self.shutdown
     }
 
     /// The deployment manager, when this server runs deployments.
     pub fn deployments(&self) -> Option<&DeploymentManager> {
-        self.inner.deployments.get()
+        self.deployments.as_ref()
     }
 
     /// The registry of steward's own metrics (served on `/metrics`).
-    pub fn registry(&self) -> &prometheus::Registry {
-        self.inner.metrics.registry()
+    pub fn registry(&self) -> &Registry {
+        self.metrics.registry()
     }
 
     /// When this server started.
     pub fn started_at(&self) -> DateTime<Utc> {
-        self.inner.started_at
+        self.started_at
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<LoadedConfig> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.config)
+    }
+}
+
+impl FromRef<AppState> for HttpMetrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+/// What a live event stream needs: the journal, and the token that ends
+/// every stream when the server shuts down.
+#[derive(Clone)]
+pub(crate) struct EventFeed {
+    pub(crate) store: Store,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl FromRef<AppState> for EventFeed {
+    fn from_ref(state: &AppState) -> Self {
+        EventFeed {
+            store: state.store.clone(),
+            shutdown: state.shutdown.clone(),
+        }
+    }
+}
+
+/// The deployment manager, for the deployment routes. `api.rs` mounts
+/// them only over a state that has one, so no handler ever finds it
+/// missing: a server without deployments answers 404 on those paths.
+impl FromRef<AppState> for DeploymentManager {
+    fn from_ref(state: &AppState) -> Self {
+        state
+            .deployments
+            .clone()
+            .expect("the deployment routes are mounted only on a server that runs deployments")
     }
 }

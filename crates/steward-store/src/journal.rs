@@ -63,7 +63,7 @@ pub struct EventQuery {
 }
 
 /// One page of events.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct EventPage {
     /// The events, in the requested order.
     pub events: Vec<Event>,

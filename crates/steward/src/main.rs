@@ -8,6 +8,7 @@ mod client;
 mod commands;
 mod local;
 mod output;
+mod sse;
 
 use std::process::ExitCode;
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::NOTHING};
 use serde::Serialize;
 use serde_json::Value;
+use steward_core::Event;
 
 /// Writes a line to stdout and flushes. A closed pipe (`steward ... | head`)
 /// ends the process quietly, as it would for any Unix filter, instead of
@@ -103,16 +104,26 @@ pub(crate) fn time(value: &Value) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
+/// A time, shortened to seconds.
+pub(crate) fn timestamp(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// An optional value, or `-`.
+pub(crate) fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
 /// One journal event as a table row.
-pub(crate) fn event_row(event: &Value) -> Vec<String> {
+pub(crate) fn event_row(event: &Event) -> Vec<String> {
     vec![
-        text(&event["id"]),
-        time(&event["time"]),
-        text(&event["kind"]),
-        text(&event["service"]),
-        text(&event["actor"]),
-        text(&event["severity"]),
-        text(&event["summary"]),
+        event.id.to_string(),
+        timestamp(&event.time),
+        event.kind.to_string(),
+        or_dash(event.service.as_ref()),
+        event.actor.to_string(),
+        event.severity.to_string(),
+        event.summary.clone(),
     ]
 }
 
@@ -122,7 +133,7 @@ pub(crate) const EVENT_HEADER: [&str; 7] = [
 ];
 
 /// One journal event as a single line, for following.
-pub(crate) fn event_line(event: &Value) -> String {
+pub(crate) fn event_line(event: &Event) -> String {
     let row = event_row(event);
     format!(
         "{} {} {:<24} {:<14} {:<16} {:<8} {}",

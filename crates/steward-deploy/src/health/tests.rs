@@ -142,7 +142,7 @@ async fn a_tcp_probe_fails_when_the_port_closes_the_connection_at_once() {
         }
     });
     prober
-        .probe(Some(&check), open_addr, Duration::from_secs(1))
+        .probe_addr(Some(&check), open_addr, Duration::from_secs(1))
         .await
         .expect("an open connection is healthy");
     // A forwarder with nothing behind it: accepts, then closes.
@@ -154,7 +154,7 @@ async fn a_tcp_probe_fails_when_the_port_closes_the_connection_at_once() {
         }
     });
     let err = prober
-        .probe(Some(&check), closing_addr, Duration::from_secs(1))
+        .probe_addr(Some(&check), closing_addr, Duration::from_secs(1))
         .await
         .expect_err("closed at once");
     assert!(
@@ -169,7 +169,7 @@ async fn a_tcp_probe_fails_when_the_port_closes_the_connection_at_once() {
         .local_addr()
         .expect("addr");
     let err = prober
-        .probe(Some(&check), refused, Duration::from_secs(1))
+        .probe_addr(Some(&check), refused, Duration::from_secs(1))
         .await
         .expect_err("refused");
     assert!(err.starts_with("connect to"), "{err}");

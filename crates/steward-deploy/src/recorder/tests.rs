@@ -1,134 +1,17 @@
-//! Tests of the recorder against an in-memory store that fails on
-//! command, in paused time: retries, the order of queued events, and the
-//! endless retry of the final save and the lock release.
+//! Tests of the recorder against the in-memory store failing its writes
+//! on command, in paused time: retries, the order of queued events, and
+//! the endless retry of the final save and the lock release.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU32, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use async_trait::async_trait;
 use chrono::Utc;
-use steward_core::{Actor, EventKind, Name, NewEvent, Version};
+use steward_core::{Actor, EventKind, NewEvent, Version};
 
 use super::{Durability, Recorder};
 use crate::{
-    Error, Result,
-    model::{
-        Deployment, DeploymentStatus, DeploymentSummary, LockHolder, Plan, Release, ServiceSpec,
-    },
-    store::DeployStore,
+    model::{Deployment, DeploymentStatus, LockHolder, Plan, Release},
+    testing::MemoryStore,
 };
-
-/// A store in memory whose writes fail while `down` is set.
-#[derive(Default)]
-struct FlakyStore {
-    down: AtomicBool,
-    attempts: AtomicU32,
-    saved: Mutex<HashMap<String, Deployment>>,
-    journal: Mutex<Vec<String>>,
-    lock: Mutex<Option<LockHolder>>,
-}
-
-impl FlakyStore {
-    fn check(&self) -> Result<()> {
-        self.attempts.fetch_add(1, Ordering::SeqCst);
-        if self.down.load(Ordering::SeqCst) {
-            Err(Error::Store("connection refused".to_owned()))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn journaled(&self) -> Vec<String> {
-        self.journal.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl DeployStore for FlakyStore {
-    async fn try_lock(&self, holder: &LockHolder) -> Result<Option<LockHolder>> {
-        self.check()?;
-        let mut lock = self.lock.lock().unwrap();
-        match &*lock {
-            Some(current) => Ok(Some(current.clone())),
-            None => {
-                *lock = Some(holder.clone());
-                Ok(None)
-            }
-        }
-    }
-
-    async fn take_over_lock(&self, _stale: &LockHolder, holder: &LockHolder) -> Result<bool> {
-        self.check()?;
-        *self.lock.lock().unwrap() = Some(holder.clone());
-        Ok(true)
-    }
-
-    async fn unlock(&self, deployment_id: &str) -> Result<()> {
-        self.check()?;
-        let mut lock = self.lock.lock().unwrap();
-        if lock
-            .as_ref()
-            .is_some_and(|holder| holder.deployment_id == deployment_id)
-        {
-            *lock = None;
-        }
-        Ok(())
-    }
-
-    async fn lock_holder(&self) -> Result<Option<LockHolder>> {
-        self.check()?;
-        Ok(self.lock.lock().unwrap().clone())
-    }
-
-    async fn save(&self, deployment: &Deployment, events: Vec<NewEvent>) -> Result<()> {
-        self.check()?;
-        self.saved
-            .lock()
-            .unwrap()
-            .insert(deployment.id.clone(), deployment.clone());
-        self.journal
-            .lock()
-            .unwrap()
-            .extend(events.into_iter().map(|event| event.summary));
-        Ok(())
-    }
-
-    async fn get(&self, id: &str) -> Result<Option<Deployment>> {
-        self.check()?;
-        Ok(self.saved.lock().unwrap().get(id).cloned())
-    }
-
-    async fn list(&self, _service: Option<&str>, _limit: u32) -> Result<Vec<DeploymentSummary>> {
-        Ok(Vec::new())
-    }
-
-    async fn unfinished(&self) -> Result<Vec<Deployment>> {
-        Ok(Vec::new())
-    }
-
-    async fn current(&self) -> Result<Vec<ServiceSpec>> {
-        Ok(Vec::new())
-    }
-
-    async fn succeeded(&self, _service: Option<&Name>, _limit: u32) -> Result<Vec<Deployment>> {
-        Ok(Vec::new())
-    }
-
-    async fn journal(&self, events: Vec<NewEvent>) -> Result<()> {
-        self.check()?;
-        self.journal
-            .lock()
-            .unwrap()
-            .extend(events.into_iter().map(|event| event.summary));
-        Ok(())
-    }
-}
 
 fn event(summary: &str) -> NewEvent {
     NewEvent::new(
@@ -147,6 +30,7 @@ fn deployment() -> Deployment {
         },
         services: Vec::new(),
         requested_services: None,
+        create_only: false,
         previous: Default::default(),
         plan: Plan {
             changes: Vec::new(),
@@ -166,42 +50,79 @@ fn deployment() -> Deployment {
 
 #[tokio::test(start_paused = true)]
 async fn a_bounded_save_retries_then_gives_up_and_keeps_its_events() {
-    let store = Arc::new(FlakyStore::default());
+    let store = Arc::new(MemoryStore::new());
     let recorder = Recorder::new(store.clone(), Duration::from_secs(10));
-    store.down.store(true, Ordering::SeqCst);
+    store.fail_writes(true);
     let start = tokio::time::Instant::now();
     let err = recorder
         .save(&deployment(), vec![event("one")], Durability::Bounded)
         .await
         .expect_err("the store is down");
-    assert!(err.to_string().contains("connection refused"), "{err}");
+    assert!(err.to_string().contains("disk full"), "{err}");
     let waited = start.elapsed();
     assert!(
         waited >= Duration::from_secs(10) && waited < Duration::from_secs(16),
         "gave up after {waited:?}"
     );
-    assert!(store.attempts.load(Ordering::SeqCst) > 3, "retried");
-    assert!(store.journaled().is_empty());
+    assert!(store.write_attempts() > 3, "retried");
+    assert!(store.summaries().is_empty());
 
     // Back: the next save writes the kept event before its own.
-    store.down.store(false, Ordering::SeqCst);
+    store.fail_writes(false);
     recorder
         .save(&deployment(), vec![event("two")], Durability::Bounded)
         .await
         .expect("saved");
-    assert_eq!(store.journaled(), ["one", "two"]);
+    assert_eq!(store.summaries(), ["one", "two"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn once_a_bounded_save_gave_up_the_next_ones_try_once_until_one_succeeds() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Recorder::new(store.clone(), Duration::from_secs(10));
+    store.fail_writes(true);
+    recorder
+        .save(&deployment(), vec![event("one")], Durability::Bounded)
+        .await
+        .expect_err("gave up after its patience");
+    // A rollback's saves while the store is still down: one attempt each,
+    // so undoing is not slowed by a patience per step.
+    let start = tokio::time::Instant::now();
+    let attempts = store.write_attempts();
+    for _ in 0..3 {
+        recorder
+            .save(&deployment(), vec![event("more")], Durability::Bounded)
+            .await
+            .expect_err("still down");
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(store.write_attempts(), attempts + 3);
+    // Once a save succeeds, bounded saves are patient again.
+    store.fail_writes(false);
+    recorder
+        .save(&deployment(), vec![event("back")], Durability::Bounded)
+        .await
+        .expect("saved");
+    assert_eq!(store.summaries(), ["one", "more", "more", "more", "back"]);
+    store.fail_writes(true);
+    let start = tokio::time::Instant::now();
+    recorder
+        .save(&deployment(), vec![event("again")], Durability::Bounded)
+        .await
+        .expect_err("down again");
+    assert!(start.elapsed() >= Duration::from_secs(10), "patient again");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_bounded_save_succeeds_when_the_store_comes_back_in_time() {
-    let store = Arc::new(FlakyStore::default());
+    let store = Arc::new(MemoryStore::new());
     let recorder = Recorder::new(store.clone(), Duration::from_secs(30));
-    store.down.store(true, Ordering::SeqCst);
+    store.fail_writes(true);
     let back = {
         let store = store.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(3)).await;
-            store.down.store(false, Ordering::SeqCst);
+            store.fail_writes(false);
         })
     };
     recorder
@@ -209,28 +130,28 @@ async fn a_bounded_save_succeeds_when_the_store_comes_back_in_time() {
         .await
         .expect("saved once the store is back");
     back.await.unwrap();
-    assert_eq!(store.journaled(), ["one"]);
-    assert!(store.saved.lock().unwrap().contains_key("dep_test"));
+    assert_eq!(store.summaries(), ["one"]);
+    assert!(store.deployment("dep_test").is_some());
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_final_save_and_the_unlock_wait_for_the_store_however_long() {
-    let store = Arc::new(FlakyStore::default());
-    *store.lock.lock().unwrap() = Some(LockHolder {
+    let store = Arc::new(MemoryStore::new());
+    store.set_holder(Some(LockHolder {
         deployment_id: "dep_test".to_owned(),
         host: "h".to_owned(),
         pid: 1,
         pid_start: 1,
         since: Utc::now(),
-    });
+    }));
     let recorder = Recorder::new(store.clone(), Duration::from_secs(1));
-    store.down.store(true, Ordering::SeqCst);
+    store.fail_writes(true);
     let back = {
         let store = store.clone();
         tokio::spawn(async move {
             // Far beyond the patience of bounded saves.
             tokio::time::sleep(Duration::from_secs(600)).await;
-            store.down.store(false, Ordering::SeqCst);
+            store.fail_writes(false);
         })
     };
     let mut finished = deployment();
@@ -241,29 +162,29 @@ async fn the_final_save_and_the_unlock_wait_for_the_store_however_long() {
         .expect("saved in the end");
     recorder.unlock("dep_test").await;
     back.await.unwrap();
-    assert_eq!(store.journaled(), ["end"]);
-    assert!(store.lock.lock().unwrap().is_none(), "lock released");
+    assert_eq!(store.summaries(), ["end"]);
+    assert!(store.holder().is_none(), "lock released");
 }
 
 #[tokio::test(start_paused = true)]
 async fn rollout_events_that_fail_wait_in_order_for_the_next_save() {
-    let store = Arc::new(FlakyStore::default());
+    let store = Arc::new(MemoryStore::new());
     let recorder = Recorder::new(store.clone(), Duration::from_secs(1));
     recorder.journal(event("live"));
     recorder.flush().await;
-    assert_eq!(store.journaled(), ["live"], "written at once");
+    assert_eq!(store.summaries(), ["live"], "written at once");
 
-    store.down.store(true, Ordering::SeqCst);
+    store.fail_writes(true);
     recorder.journal(event("a"));
     recorder.flush().await;
-    store.down.store(false, Ordering::SeqCst);
+    store.fail_writes(false);
     // The store is back, but `b` must not overtake `a`.
     recorder.journal(event("b"));
     recorder.flush().await;
-    assert_eq!(store.journaled(), ["live"]);
+    assert_eq!(store.summaries(), ["live"]);
     recorder
         .save(&deployment(), vec![event("step")], Durability::Bounded)
         .await
         .expect("saved");
-    assert_eq!(store.journaled(), ["live", "a", "b", "step"]);
+    assert_eq!(store.summaries(), ["live", "a", "b", "step"]);
 }

@@ -5,20 +5,13 @@
 use std::time::Duration;
 
 use steward_deploy::{Backend, DeployStore, DeploymentStatus, ProcessBackend, StepStatus};
+use steward_test_support::wait_until;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{Harness, Service, free_port};
 
-async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut condition: F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// How long the real processes of these tests may take to get there.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The process id a replica's record names.
 fn replica_pid(harness: &Harness, id: &str) -> nix::unistd::Pid {
@@ -76,7 +69,7 @@ async fn a_new_backend_adopts_running_replicas_and_kills_unrecorded_ones() {
     .await
     .expect("reopen");
     let addr = lost.addr;
-    wait_until("the unrecorded replica is gone", async || {
+    wait_until("the unrecorded replica is gone", PATIENCE, async || {
         tokio::net::TcpStream::connect(addr).await.is_err()
     })
     .await;
@@ -122,7 +115,7 @@ async fn a_crashed_replica_is_restarted_on_its_port() {
         "{restarted:?}"
     );
     let addr = replica.addr;
-    wait_until("the restarted replica answers", async || {
+    wait_until("the restarted replica answers", PATIENCE, async || {
         reqwest::get(format!("http://{addr}/healthz"))
             .await
             .is_ok_and(|r| r.status().is_success())
@@ -165,7 +158,7 @@ async fn a_deployment_interrupted_by_a_crash_is_rolled_back_on_restart() {
 
     // The crashed process's proxy is gone with it.
     harness.shutdown.cancel();
-    wait_until("the old proxy has closed its port", async || {
+    wait_until("the old proxy has closed its port", PATIENCE, async || {
         std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
     })
     .await;
@@ -232,7 +225,7 @@ async fn a_replica_that_stops_answering_leaves_its_proxy_until_it_answers_again(
         harness.deploy(&config, "1.0.0").await.status,
         DeploymentStatus::Succeeded
     );
-    let _watch = harness.manager.spawn_health_watch(harness.shutdown.clone());
+    tokio::spawn(harness.manager.health_watch(harness.shutdown.clone()));
 
     // Freeze one replica: it runs (no crash, no restart) but answers nothing.
     let frozen = harness
@@ -250,9 +243,11 @@ async fn a_replica_that_stops_answering_leaves_its_proxy_until_it_answers_again(
             .iter()
             .any(|replica| replica.id == id && replica.in_proxy)
     };
-    wait_until("the frozen replica leaves the proxy", async || {
-        !in_proxy(&frozen.id).await
-    })
+    wait_until(
+        "the frozen replica leaves the proxy",
+        PATIENCE,
+        async || !in_proxy(&frozen.id).await,
+    )
     .await;
 
     let load = crate::support::Load::start(std::net::SocketAddr::from(([127, 0, 0, 1], port)), 4);
@@ -266,7 +261,7 @@ async fn a_replica_that_stops_answering_leaves_its_proxy_until_it_answers_again(
     );
 
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("continue");
-    wait_until("the replica is back in the proxy", async || {
+    wait_until("the replica is back in the proxy", PATIENCE, async || {
         in_proxy(&frozen.id).await
     })
     .await;

@@ -4,9 +4,9 @@
 
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::Path,
     sync::{
-        Arc, OnceLock,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
@@ -22,36 +22,7 @@ use steward_store::testing::TestStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The demo agent binary, built when the workspace build did not make it.
-pub(crate) fn demo_agent() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/it-<hash> -> target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target directory");
-        let binary = profile_dir.join("steward-demo-agent");
-        if !binary.is_file() {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "-p", "steward-demo-agent"])
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "cargo build -p steward-demo-agent failed");
-        }
-        binary
-    })
-    .clone()
-}
-
-/// A loopback port free now.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
-}
+pub(crate) use steward_test_support::{demo_agent, free_port};
 
 /// One service `agent` of the demo agent on `port`.
 pub(crate) struct Service {
@@ -271,8 +242,10 @@ impl Harness {
     ) -> DeploymentManager {
         let registry = prometheus::Registry::new();
         let metrics = steward_proxy::ProxyMetrics::register(&registry).expect("proxy metrics");
-        let proxies = ProxySet::new("127.0.0.1".parse().expect("ip"), metrics, shutdown);
-        DeploymentManager::new(store, backend, proxies, options)
+        let proxies = ProxySet::new("127.0.0.1".parse().expect("ip"), metrics, shutdown.clone());
+        let (manager, background) = DeploymentManager::new(store, backend, proxies, options);
+        tokio::spawn(background.run(shutdown));
+        manager
     }
 
     pub(crate) fn request(&self, config: &Config, version: &str) -> DeployRequest {
@@ -284,6 +257,7 @@ impl Harness {
             reason: None,
             force: false,
             wait_lock: Duration::ZERO,
+            create_only: false,
         }
     }
 

@@ -1,3 +1,6 @@
+//! Unit tests of the linter: each rule on the statements it reads, per
+//! dialect, and the context a plan carries from one migration to the next.
+
 use super::*;
 use crate::{MigrationKind, SqlFile, split};
 

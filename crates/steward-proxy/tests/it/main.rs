@@ -230,7 +230,7 @@ async fn wait_for_in_flight(proxy: &Proxy, id: &str, n: usize) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_drain_lets_requests_in_flight_finish_and_sends_new_ones_elsewhere() {
     let gate = Arc::new(Notify::new());
     let old = Backend::start("old", Arc::clone(&gate)).await;
@@ -263,6 +263,8 @@ async fn a_drain_lets_requests_in_flight_finish_and_sends_new_ones_elsewhere() {
         states.contains(&("old".to_owned(), UpstreamState::Draining)),
         "{states:?}"
     );
+    // Just short of its 30 s timeout, the drain still waits.
+    tokio::time::sleep(Duration::from_secs(29)).await;
     assert!(
         !drain.is_finished(),
         "the held request keeps the drain waiting"
@@ -479,7 +481,7 @@ async fn tcp_connections_are_joined_to_replicas_in_turn_and_retried_on_connect_f
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_drain_given_up_by_its_caller_still_removes_the_upstream() {
     let gate = Arc::new(Notify::new());
     let old = Backend::start("old", Arc::clone(&gate)).await;
@@ -523,4 +525,109 @@ async fn a_drain_given_up_by_its_caller_still_removes_the_upstream() {
     // The request in flight still finishes.
     gate.notify_waiters();
     assert_eq!(held.await.unwrap().0, 200);
+}
+
+/// Sends `GET /hold` through the proxy and waits until `id` holds it.
+async fn hold(front: &Front, client: &reqwest::Client, id: &str) -> JoinHandle<(u16, String)> {
+    let held = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{}/hold", front.url);
+        async move { get_text(&client, &url).await }
+    });
+    wait_for_in_flight(&front.proxy, id, 1).await;
+    held
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_and_a_switch_give_up_at_their_timeout_and_count_the_abandoned_requests() {
+    let gate = Arc::new(Notify::new());
+    let old = Backend::start("old", Arc::clone(&gate)).await;
+    let new = Backend::start("new", Arc::clone(&gate)).await;
+    let front = front(ProxyOptions::new("agent")).await;
+    let client = reqwest::Client::new();
+
+    // A drain: exactly its timeout, then the upstream is gone.
+    front.proxy.add(old.upstream("old")).unwrap();
+    let held = hold(&front, &client, "old").await;
+    front.proxy.add(new.upstream("new")).unwrap();
+    let started = tokio::time::Instant::now();
+    let drained = front
+        .proxy
+        .drain("old", Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(30));
+    assert_eq!(drained.abandoned, 1);
+    let ids: Vec<_> = front
+        .proxy
+        .upstreams()
+        .into_iter()
+        .map(|s| s.upstream.id)
+        .collect();
+    assert_eq!(ids, ["new"]);
+    // The abandoned request still gets its answer.
+    gate.notify_waiters();
+    assert_eq!(held.await.unwrap(), (200, "old".to_owned()));
+
+    // A switch: the whole old set drained within one timeout.
+    let held = hold(&front, &client, "new").await;
+    let started = tokio::time::Instant::now();
+    let drained = front
+        .proxy
+        .switch(vec![old.upstream("old")], Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+    assert_eq!(
+        drained
+            .iter()
+            .map(|d| (d.id.as_str(), d.abandoned))
+            .collect::<Vec<_>>(),
+        [("new", 1)]
+    );
+    assert_eq!(get_text(&client, &front.url).await, (200, "old".to_owned()));
+    gate.notify_waiters();
+    assert_eq!(held.await.unwrap(), (200, "new".to_owned()));
+}
+
+/// An address whose connections hang: a listener with a backlog of one
+/// that never accepts, its queue filled by the returned connection
+/// (Linux drops a SYN to a full accept queue, so the client waits).
+async fn hanging_addr() -> (SocketAddr, tokio::net::TcpListener, TcpStream) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let queued = TcpStream::connect(addr).await.unwrap();
+    (addr, listener, queued)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_hangs_is_given_up_at_the_connect_timeout_and_retried_once_elsewhere() {
+    let gate = Arc::new(Notify::new());
+    let live = Backend::start("live", gate).await;
+    let (hanging, _listener, _queued) = hanging_addr().await;
+    let mut options = ProxyOptions::new("agent");
+    options.connect_timeout = Duration::from_secs(2);
+    let front = front(options).await;
+    // Round-robin starts with the first upstream: the hanging one.
+    front.proxy.add(Upstream::new("hanging", hanging)).unwrap();
+    front.proxy.add(live.upstream("live")).unwrap();
+    let client = reqwest::Client::new();
+    let started = tokio::time::Instant::now();
+    let (status, body) = get_text(&client, &front.url).await;
+    let took = started.elapsed();
+    assert_eq!((status, body.as_str()), (200, "live"));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
+        "{took:?}"
+    );
+    let text = metrics_text(&front.registry);
+    assert!(
+        text.contains("steward_proxy_retries_total{service=\"agent\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "steward_proxy_upstream_errors_total{kind=\"connect\",service=\"agent\",upstream=\"hanging\"} 1"
+    ));
 }

@@ -6,16 +6,17 @@
 use std::{
     collections::{BTreeMap, HashMap},
     net::IpAddr,
-    sync::{Arc, Mutex, Weak},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use serde_json::json;
-use steward_core::{Actor, EventKind, NewEvent, Severity};
+use steward_core::{Actor, NewEvent, Severity};
+use steward_store::Store;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 
 use super::{Edge, JOURNAL_STRING_MAX, cap};
-use crate::AppState;
 
 /// How often the refusals of the last interval are journaled (when there
 /// were any).
@@ -170,7 +171,7 @@ impl DeniedLog {
         };
         Some(
             NewEvent::new(
-                EventKind::new("audit.denied").expect("valid kind"),
+                crate::events::AuditEvent::Denied.kind(),
                 Actor::system(),
                 summary,
             )
@@ -196,32 +197,49 @@ fn top(mut entries: Vec<(String, u64)>) -> Vec<(String, u64)> {
     entries
 }
 
-/// Journals the summary of refusals every [`SUMMARY_INTERVAL`] (and once
-/// more at shutdown) while `edge` lives. Does nothing outside a Tokio
-/// runtime.
-pub(crate) fn spawn_summaries(edge: &Arc<Edge>, state: &AppState) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    let edge: Weak<Edge> = Arc::downgrade(edge);
-    let store = state.store().clone();
-    let shutdown = state.shutdown().clone();
-    // The first tick counts from now, not from whenever the task first
-    // runs.
-    let _entered = runtime.enter();
-    let mut ticks = tokio::time::interval_at(Instant::now() + SUMMARY_INTERVAL, SUMMARY_INTERVAL);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    runtime.spawn(async move {
+/// The periodic summary of refused requests, which
+/// [`router`](crate::router) returns beside the application it belongs
+/// to: nothing is journaled unless [`DenialSummaries::run`] is polled.
+#[must_use = "refusals are summarised only while `run` is polled"]
+pub struct DenialSummaries {
+    /// Held, not borrowed weakly: the application is gone by the time the
+    /// last summary is journaled at shutdown.
+    edge: Arc<Edge>,
+    store: Store,
+    /// When the first interval started (the application's creation).
+    since: Instant,
+}
+
+impl std::fmt::Debug for DenialSummaries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenialSummaries").finish_non_exhaustive()
+    }
+}
+
+impl DenialSummaries {
+    pub(crate) fn new(edge: &Arc<Edge>, store: Store) -> Self {
+        DenialSummaries {
+            edge: Arc::clone(edge),
+            store,
+            since: Instant::now(),
+        }
+    }
+
+    /// Journals the summary of the refusals of each [`SUMMARY_INTERVAL`]
+    /// (when there were any) until `shutdown` is cancelled, and once more
+    /// then.
+    pub async fn run(self, shutdown: CancellationToken) {
+        // The first interval counts from the application's creation, not
+        // from whenever this future is first polled.
+        let mut ticks = tokio::time::interval_at(self.since + SUMMARY_INTERVAL, SUMMARY_INTERVAL);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let last = tokio::select! {
                 () = shutdown.cancelled() => true,
                 _ = ticks.tick() => false,
             };
-            let Some(edge) = edge.upgrade() else {
-                return;
-            };
-            if let Some(event) = edge.denied.take(Instant::now())
-                && let Err(err) = store.append(event).await
+            if let Some(event) = self.edge.denied.take(Instant::now())
+                && let Err(err) = self.store.append(event).await
             {
                 tracing::warn!(error = %err, "cannot journal the summary of refused requests");
             }
@@ -229,5 +247,5 @@ pub(crate) fn spawn_summaries(edge: &Arc<Edge>, state: &AppState) {
                 return;
             }
         }
-    });
+    }
 }

@@ -14,6 +14,7 @@ use steward_migrate::{BackupPolicy, MigrationManager, Options, Source};
 use steward_store::{EventQuery, testing};
 
 use super::*;
+use steward_core::EventKind;
 
 #[tokio::test(start_paused = true)]
 async fn passes_run_shortly_after_start_then_every_interval_until_shutdown() {

@@ -6,18 +6,25 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{FromRef, State},
+    http::StatusCode,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_core::{Actor, ErrorCode, EventKind, NewEvent, Severity};
+use steward_config::LoadedConfig;
+use steward_core::{Actor, ErrorCode, NewEvent, Severity};
 use steward_migrate::{
-    Drift, MigrationManager, Options, Plan, RepairAction, RunReport, Source,
+    Drift, MigrationEvent, MigrationManager, Options, Plan, RepairAction, RunReport, Source,
     backup::BackupInfo,
     progress::{Progress, ProgressEvent},
     status::Status,
 };
+use steward_store::Store;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState,
@@ -25,6 +32,48 @@ use crate::{
     error::ErrorBody,
     extract::{JsonBody, PathParams},
 };
+
+/// The migration routes.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(status))
+        .routes(routes!(plan))
+        .routes(routes!(apply))
+        .routes(routes!(down))
+        .routes(routes!(repair))
+        .routes(routes!(baseline))
+        .routes(routes!(drift))
+        .routes(routes!(backups))
+        .routes(routes!(restore))
+}
+
+/// What the migration routes work with: the configured databases (and
+/// the data directory their backups go to) and the journal.
+#[derive(Clone)]
+pub(crate) struct Migrations {
+    config: Arc<LoadedConfig>,
+    store: Store,
+}
+
+impl Migrations {
+    fn config(&self) -> &LoadedConfig {
+        &self.config
+    }
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl FromRef<AppState> for Migrations {
+    fn from_ref(state: &AppState) -> Self {
+        Migrations {
+            config: FromRef::from_ref(state),
+            store: FromRef::from_ref(state),
+        }
+    }
+}
 
 /// A configured database.
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,7 +152,7 @@ pub(crate) struct RestoreRequest {
 
 /// The manager of a configured database, acting for `actor`.
 fn manager(
-    state: &AppState,
+    state: &Migrations,
     name: &str,
     actor: &str,
     configure: impl FnOnce(&mut Options),
@@ -140,7 +189,7 @@ fn manager(
     responses((status = 200, description = "Configured databases", body = Vec<DatabaseSummary>))
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Viewer(principal): Viewer,
 ) -> Result<Json<Vec<DatabaseSummary>>, ApiError> {
     let mut summaries = Vec::new();
@@ -224,7 +273,7 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn status(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Status>, ApiError> {
@@ -248,7 +297,7 @@ pub(crate) async fn status(
     )
 )]
 pub(crate) async fn plan(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Plan>, ApiError> {
@@ -273,7 +322,7 @@ pub(crate) async fn plan(
     )
 )]
 pub(crate) async fn apply(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Operator(principal): Operator,
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<ApplyRequest>,
@@ -310,7 +359,7 @@ pub(crate) async fn apply(
     )
 )]
 pub(crate) async fn down(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Admin(principal): Admin,
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<DownRequest>,
@@ -343,7 +392,7 @@ pub(crate) async fn down(
     )
 )]
 pub(crate) async fn repair(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Admin(principal): Admin,
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<RepairRequest>,
@@ -356,7 +405,7 @@ pub(crate) async fn repair(
     if !actions.is_empty() {
         append(
             &state,
-            "migration.repaired",
+            MigrationEvent::Repaired,
             principal.actor,
             Severity::Warning,
             format!("repaired {} history row(s) of {name}", actions.len()),
@@ -384,7 +433,7 @@ pub(crate) async fn repair(
     )
 )]
 pub(crate) async fn baseline(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Operator(principal): Operator,
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<BaselineRequest>,
@@ -393,7 +442,7 @@ pub(crate) async fn baseline(
     manager.baseline(&request.version).await?;
     append(
         &state,
-        "migration.baseline",
+        MigrationEvent::Baseline,
         principal.actor,
         Severity::Info,
         format!("adopted {name} at version {}", request.version),
@@ -419,7 +468,7 @@ pub(crate) async fn baseline(
     )
 )]
 pub(crate) async fn drift(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Drift>, ApiError> {
@@ -443,7 +492,7 @@ pub(crate) async fn drift(
     )
 )]
 pub(crate) async fn backups(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Vec<BackupInfo>>, ApiError> {
@@ -469,7 +518,7 @@ pub(crate) async fn backups(
     )
 )]
 pub(crate) async fn restore(
-    State(state): State<AppState>,
+    State(state): State<Migrations>,
     Admin(principal): Admin,
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<RestoreRequest>,
@@ -485,7 +534,7 @@ pub(crate) async fn restore(
     let backup = manager.restore(&request.backup).await?;
     append(
         &state,
-        "migration.restored",
+        MigrationEvent::Restored,
         principal.actor,
         Severity::Warning,
         format!(
@@ -499,14 +548,14 @@ pub(crate) async fn restore(
 }
 
 async fn append(
-    state: &AppState,
-    kind: &str,
+    state: &Migrations,
+    kind: MigrationEvent,
     actor: Actor,
     severity: Severity,
     summary: String,
     payload: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let event = NewEvent::new(EventKind::new(kind).expect("valid kind"), actor, summary)
+    let event = NewEvent::new(kind.kind(), actor, summary)
         .severity(severity)
         .payload(payload);
     state.store().append(event).await?;
@@ -522,7 +571,7 @@ struct JournalProgress {
 }
 
 impl JournalProgress {
-    fn start(state: &AppState, database: &str, actor: Actor) -> Self {
+    fn start(state: &Migrations, database: &str, actor: Actor) -> Self {
         let (sender, mut receiver) = mpsc::unbounded_channel::<ProgressEvent>();
         let state = state.clone();
         let database = database.to_owned();
@@ -563,15 +612,15 @@ impl Progress for JournalProgress {
 
 /// The journal kind, severity and summary of a progress event (statement
 /// progress is not journaled).
-fn describe(event: &ProgressEvent, database: &str) -> Option<(&'static str, Severity, String)> {
+fn describe(event: &ProgressEvent, database: &str) -> Option<(MigrationEvent, Severity, String)> {
     Some(match event {
         ProgressEvent::Started { total } if *total > 0 => (
-            "migration.started",
+            MigrationEvent::Started,
             Severity::Info,
             format!("applying {total} migration(s) to {database}"),
         ),
         ProgressEvent::BackupTaken { backup } => (
-            "migration.backup",
+            MigrationEvent::Backup,
             Severity::Info,
             format!("backed up {database} ({}): {}", backup.reason, backup.id),
         ),
@@ -580,12 +629,12 @@ fn describe(event: &ProgressEvent, database: &str) -> Option<(&'static str, Seve
             execution_ms,
             ..
         } => (
-            "migration.applied",
+            MigrationEvent::Applied,
             Severity::Info,
             format!("applied {migration} to {database} in {execution_ms} ms"),
         ),
         ProgressEvent::MigrationFailed { migration, error } => (
-            "migration.failed",
+            MigrationEvent::Failed,
             Severity::Error,
             format!(
                 "{migration} failed on {database}: {}",
@@ -593,7 +642,7 @@ fn describe(event: &ProgressEvent, database: &str) -> Option<(&'static str, Seve
             ),
         ),
         ProgressEvent::RolledBack { migration, backup } => (
-            "migration.rolled_back",
+            MigrationEvent::RolledBack,
             Severity::Warning,
             match backup {
                 Some(backup) => {
@@ -608,7 +657,7 @@ fn describe(event: &ProgressEvent, database: &str) -> Option<(&'static str, Seve
             migration,
             execution_ms,
         } => (
-            "migration.undone",
+            MigrationEvent::Undone,
             Severity::Warning,
             format!("undid {migration} on {database} in {execution_ms} ms"),
         ),

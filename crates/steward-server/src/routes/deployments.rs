@@ -1,7 +1,7 @@
 //! Deployments over HTTP: plan (dry run), start, list, show, watch as
 //! server-sent events, cancel, and roll back.
 
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
     Json,
@@ -11,7 +11,7 @@ use axum::{
 };
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use steward_config::{Config, Source};
+use steward_config::{Config, LoadedConfig, Source};
 use steward_core::{Event, EventId, Name, Version};
 use steward_deploy::{
     DeployEvent, DeployRequest, Deployment, DeploymentManager, DeploymentSummary, DeploymentView,
@@ -21,6 +21,7 @@ use steward_store::{EventQuery, Order};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState,
@@ -31,7 +32,19 @@ use crate::{
         events::{Flow, follow},
         frames::{DeploymentFrames, orphaned_frame},
     },
+    state::EventFeed,
 };
+
+/// The deployment routes, mounted only on a server that runs deployments
+/// (their handlers extract its [`DeploymentManager`]).
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(deploy, list))
+        .routes(routes!(get))
+        .routes(routes!(cancel))
+        .routes(routes!(watch))
+        .routes(routes!(rollback))
+}
 
 mod schema;
 
@@ -105,21 +118,10 @@ pub(crate) struct Cancelling {
     status: String,
 }
 
-fn manager(state: &AppState) -> Result<&DeploymentManager, ApiError> {
-    state.deployments().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "deployments_unavailable",
-            "this steward server does not run deployments",
-        )
-    })
-}
-
 /// The configuration as it is on disk now (a deployment takes the
 /// services' specs from the file at the time it starts, like a `git pull`
 /// before `kamal deploy`), or the one steward started with.
-fn current_config(state: &AppState) -> Result<Config, ApiError> {
-    let loaded = state.config();
+fn current_config(loaded: &LoadedConfig) -> Result<Config, ApiError> {
     match &loaded.source {
         Source::File(path) => {
             match steward_config::load(path, &steward_config::Environment::from_process()) {
@@ -174,11 +176,11 @@ async fn start(
     )
 )]
 pub(crate) async fn deploy(
-    State(state): State<AppState>,
+    State(manager): State<DeploymentManager>,
+    State(loaded): State<Arc<LoadedConfig>>,
     Operator(principal): Operator,
     JsonBody(body): JsonBody<DeployBody>,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
-    let manager = manager(&state)?;
     if body.wait_lock_seconds > MAX_WAIT_LOCK {
         return Err(ApiError::invalid(
             "invalid_field",
@@ -188,7 +190,7 @@ pub(crate) async fn deploy(
             ),
         ));
     }
-    let config = current_config(&state)?;
+    let config = current_config(&loaded)?;
     let release = release_from_config(&config, &body.version)?;
     let request = DeployRequest {
         release,
@@ -197,12 +199,13 @@ pub(crate) async fn deploy(
         reason: body.reason,
         force: body.force,
         wait_lock: Duration::from_secs(body.wait_lock_seconds),
+        create_only: false,
     };
     if body.dry_run {
         let plan = manager.plan(&config, &request).await?;
         return Ok((StatusCode::OK, Json(plan.redacted())));
     }
-    start(manager, &config, request).await
+    start(&manager, &config, request).await
 }
 
 /// Redeploys the previous successful release (of one service, or of the
@@ -221,12 +224,12 @@ pub(crate) async fn deploy(
     )
 )]
 pub(crate) async fn rollback(
-    State(state): State<AppState>,
+    State(manager): State<DeploymentManager>,
+    State(loaded): State<Arc<LoadedConfig>>,
     Operator(principal): Operator,
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
-    let manager = manager(&state)?;
-    let config = current_config(&state)?;
+    let config = current_config(&loaded)?;
     let (release, services) = manager
         .rollback_release(body.service.as_ref(), body.to.as_ref())
         .await?;
@@ -240,8 +243,9 @@ pub(crate) async fn rollback(
         reason: Some(reason),
         force: false,
         wait_lock: Duration::ZERO,
+        create_only: false,
     };
-    start(manager, &config, request).await
+    start(&manager, &config, request).await
 }
 
 /// Deployments, newest first.
@@ -255,7 +259,7 @@ pub(crate) async fn rollback(
     responses((status = 200, description = "Deployments, newest first", body = Vec<schema::DeploymentSummary>))
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(manager): State<DeploymentManager>,
     _viewer: Viewer,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<Vec<DeploymentSummary>>, ApiError> {
@@ -266,9 +270,7 @@ pub(crate) async fn list(
             format!("invalid query parameter: limit: must be between 1 and 1000, got {limit}"),
         ));
     }
-    let deployments = manager(&state)?
-        .list(params.service.as_deref(), limit)
-        .await?;
+    let deployments = manager.list(params.service.as_deref(), limit).await?;
     Ok(Json(deployments))
 }
 
@@ -287,11 +289,11 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn get(
-    State(state): State<AppState>,
+    State(manager): State<DeploymentManager>,
     _viewer: Viewer,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<DeploymentView>, ApiError> {
-    manager(&state)?
+    manager
         .view(&id)
         .await?
         .map(Json)
@@ -312,11 +314,11 @@ pub(crate) async fn get(
     )
 )]
 pub(crate) async fn cancel(
-    State(state): State<AppState>,
+    State(manager): State<DeploymentManager>,
     _operator: Operator,
     PathParams(id): PathParams<String>,
 ) -> Result<(StatusCode, Json<Cancelling>), ApiError> {
-    manager(&state)?.cancel(&id)?;
+    manager.cancel(&id)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Cancelling {
@@ -342,11 +344,11 @@ pub(crate) async fn cancel(
     )
 )]
 pub(crate) async fn watch(
-    State(state): State<AppState>,
+    State(manager): State<DeploymentManager>,
+    State(feed): State<EventFeed>,
     _viewer: Viewer,
     PathParams(id): PathParams<String>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let manager = manager(&state)?.clone();
     let deployment = manager
         .get(&id)
         .await?
@@ -370,13 +372,7 @@ pub(crate) async fn watch(
             Flow::Send
         }
     };
-    let mut follower = tokio::spawn(follow(
-        state.clone(),
-        filters,
-        EventId(0),
-        sender.clone(),
-        flow,
-    ));
+    let mut follower = tokio::spawn(follow(feed, filters, EventId(0), sender.clone(), flow));
     tokio::spawn(async move {
         // Without an engine the deployment never ends: say so and close
         // the stream instead of keeping the client waiting forever. This

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use steward_core::{
     Event, EventId, EventKind, Name, NewEvent, Severity, Version, parse_duration_saturating,
 };
-use steward_store::{EventPage, EventQuery, MAX_PAGE, Order};
+use steward_store::{EventPage, EventQuery, MAX_PAGE, Order, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::{
@@ -24,6 +24,7 @@ use utoipa::{
         KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type, schema::AnyOfBuilder,
     },
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState,
@@ -31,21 +32,16 @@ use crate::{
     error::ErrorBody,
     extract::{JsonBody, PathParams, QueryParams},
     routes::frames::{EventFrames, error_frame},
+    state::EventFeed,
 };
 
-/// Event kinds steward writes itself; clients may not forge them.
-pub(crate) const RESERVED_KIND_PREFIXES: [&str; 10] = [
-    "audit",
-    "token",
-    "steward",
-    "deploy",
-    "migration",
-    "alert",
-    "incident",
-    "upgrade",
-    "perf",
-    "api",
-];
+/// The journal's routes.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, append))
+        .routes(routes!(get))
+        .routes(routes!(stream))
+}
 
 /// How often a stream looks for events written by other steward replicas
 /// (local appends wake it at once).
@@ -187,7 +183,7 @@ fn parse_time(field: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Ut
     )
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     _viewer: Viewer,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<EventPage>, ApiError> {
@@ -221,7 +217,7 @@ pub(crate) async fn list(
         order: params.order.unwrap_or_default(),
         limit: params.limit,
     };
-    Ok(Json(state.store().events(&query).await?))
+    Ok(Json(store.events(&query).await?))
 }
 
 /// Reads one event.
@@ -238,11 +234,11 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn get(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     _viewer: Viewer,
     PathParams(id): PathParams<i64>,
 ) -> Result<Json<Event>, ApiError> {
-    Ok(Json(state.store().event(EventId(id)).await?))
+    Ok(Json(store.event(EventId(id)).await?))
 }
 
 /// Appends an event from outside steward (operator role).
@@ -259,12 +255,12 @@ pub(crate) async fn get(
     )
 )]
 pub(crate) async fn append(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Operator(principal): Operator,
     JsonBody(body): JsonBody<AppendEvent>,
 ) -> Result<(StatusCode, Json<Event>), ApiError> {
     let domain = body.kind.split('.').next().unwrap_or_default();
-    if RESERVED_KIND_PREFIXES.contains(&domain) {
+    if crate::events::RESERVED_KIND_PREFIXES.contains(&domain) {
         return Err(ApiError::invalid(
             "reserved_kind",
             format!(
@@ -294,7 +290,7 @@ pub(crate) async fn append(
         .payload(body.payload.unwrap_or(serde_json::Value::Null));
     event.service = body.service;
     event.version = body.version;
-    let stored = state.store().append(event).await?;
+    let stored = store.append(event).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -314,7 +310,7 @@ pub(crate) async fn append(
     responses((status = 200, description = "A stream of events, one frame each, until the client goes away", content_type = "text/event-stream", body = EventFrames))
 )]
 pub(crate) async fn stream(
-    State(state): State<AppState>,
+    State(feed): State<EventFeed>,
     _viewer: Viewer,
     headers: HeaderMap,
     QueryParams(params): QueryParams<StreamParams>,
@@ -333,7 +329,7 @@ pub(crate) async fn stream(
     };
     let start = match last_event_id.or(params.after) {
         Some(id) => EventId(id),
-        None => *state.store().subscribe().borrow(),
+        None => *feed.store.subscribe().borrow(),
     };
     let filters = EventQuery {
         kind: params.kind,
@@ -345,9 +341,7 @@ pub(crate) async fn stream(
         ..EventQuery::default()
     };
     let (sender, receiver) = mpsc::channel(64);
-    tokio::spawn(follow(state, filters, start, sender, |_: &Event| {
-        Flow::Send
-    }));
+    tokio::spawn(follow(feed, filters, start, sender, |_: &Event| Flow::Send));
     Ok(Sse::new(ReceiverStream::new(receiver))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -367,15 +361,14 @@ pub(crate) enum Flow {
 /// then waits for news until the client goes away, the server shuts down,
 /// or `flow` ends the stream.
 pub(crate) async fn follow(
-    state: AppState,
+    feed: EventFeed,
     filters: EventQuery,
     mut cursor: EventId,
     sender: mpsc::Sender<Result<SseEvent, Infallible>>,
     flow: impl Fn(&Event) -> Flow + Send + 'static,
 ) {
-    let store = state.store().clone();
+    let EventFeed { store, shutdown } = feed;
     let mut latest = store.subscribe();
-    let shutdown = state.shutdown().clone();
     loop {
         // Everything up to `horizon` is committed, and ids commit in order,
         // so after draining the query the cursor may skip to the horizon

@@ -2,9 +2,18 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
+use steward_store::Store;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
+
+/// The probes (open: mounted outside authentication).
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
 
 /// Health of steward itself.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
@@ -45,9 +54,9 @@ pub(crate) async fn healthz() -> Json<Health> {
         (status = 503, description = "The state database does not answer", body = Health),
     )
 )]
-pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub(crate) async fn readyz(State(store): State<Store>) -> (StatusCode, Json<Health>) {
     let version = env!("CARGO_PKG_VERSION").to_owned();
-    match state.store().ping().await {
+    match store.ping().await {
         Ok(()) => (
             StatusCode::OK,
             Json(Health {

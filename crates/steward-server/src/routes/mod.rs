@@ -1,4 +1,5 @@
-//! Handlers, one module per resource.
+//! Handlers, one module per resource, each with the `router()` of its
+//! routes that `api.rs` mounts.
 
 pub(crate) mod databases;
 pub(crate) mod deployments;

@@ -8,8 +8,16 @@ use steward_config::{Probe, ServiceConfig};
 use steward_core::Event;
 use steward_store::EventQuery;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{ApiError, AppState, Principal, auth::Viewer};
+
+/// What steward knows, and who is calling.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(whoami))
+}
 
 /// Steward itself.
 #[derive(Debug, Serialize, ToSchema)]
@@ -112,6 +120,8 @@ pub(crate) async fn status(
     State(state): State<AppState>,
     _viewer: Viewer,
 ) -> Result<Json<Status>, ApiError> {
+    // The one view across subsystems: it takes the whole state, and shows
+    // deployments only when this server runs them.
     let store = state.store();
     let loaded = state.config();
     let mut services = Vec::with_capacity(loaded.config.services.len());

@@ -3,16 +3,25 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_core::{EventKind, Name, NewEvent, Role};
-use steward_store::TokenInfo;
+use steward_core::{Name, NewEvent, Role};
+use steward_store::{Store, TokenInfo};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState, Principal,
     auth::Admin,
     error::ErrorBody,
+    events::TokenEvent,
     extract::{JsonBody, PathParams, QueryParams},
 };
+
+/// The token routes.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
+}
 
 /// Listing options.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -44,9 +53,9 @@ pub(crate) struct CreatedToken {
 }
 
 /// The journal event of a change to a token, by `principal`.
-fn token_event(kind: &str, verb: &str, principal: &Principal, token: &TokenInfo) -> NewEvent {
+fn token_event(kind: TokenEvent, verb: &str, principal: &Principal, token: &TokenInfo) -> NewEvent {
     NewEvent::new(
-        EventKind::new(kind).expect("valid kind"),
+        kind.kind(),
         principal.actor.clone(),
         format!("{verb} {} token `{}`", token.role, token.name),
     )
@@ -66,11 +75,11 @@ fn token_event(kind: &str, verb: &str, principal: &Principal, token: &TokenInfo)
     )
 )]
 pub(crate) async fn list(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     _admin: Admin,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-    Ok(Json(state.store().tokens(params.include_revoked).await?))
+    Ok(Json(store.tokens(params.include_revoked).await?))
 }
 
 /// Creates a token and journals it.
@@ -88,17 +97,17 @@ pub(crate) async fn list(
     )
 )]
 pub(crate) async fn create(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Admin(principal): Admin,
     JsonBody(body): JsonBody<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let mut tx = state.store().begin().await?;
+    let mut tx = store.begin().await?;
     let created = tx
         .create_token(&body.name, body.role, &principal.actor)
         .await?;
     tx.append(
         NewEvent::new(
-            EventKind::new("token.created").expect("valid kind"),
+            TokenEvent::Created.kind(),
             principal.actor.clone(),
             format!(
                 "created {} token `{}`",
@@ -136,11 +145,11 @@ pub(crate) async fn create(
     )
 )]
 pub(crate) async fn revoke(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Admin(principal): Admin,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<TokenInfo>, ApiError> {
-    let mut tx = state.store().begin().await?;
+    let mut tx = store.begin().await?;
     let revoked = tx.revoke_token(&id).await?;
     if revoked.role == Role::Admin && tx.live_admin_tokens().await? == 0 {
         return Err(ApiError::new(
@@ -153,7 +162,7 @@ pub(crate) async fn revoke(
         ));
     }
     tx.append(token_event(
-        "token.revoked",
+        TokenEvent::Revoked,
         "revoked",
         &principal,
         &revoked,

@@ -6,16 +6,9 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use steward_test_support::free_port;
 
 use crate::support::{App, error_code};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One service: Python's HTTP server, healthy when its port accepts.
 fn config(port: u16) -> String {
@@ -311,12 +304,48 @@ async fn bad_requests_are_answered_with_the_field_at_fault() {
 
 #[tokio::test]
 async fn a_server_without_deployments_says_so() {
+    // No deployment routes at all: 404 (not a 503 to retry), saying why.
     let app = App::without_deployments().await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/deployments"),
+        (Method::POST, "/api/v1/deployments"),
+        (Method::GET, "/api/v1/deployments/d-1"),
+        (Method::POST, "/api/v1/deployments/d-1/cancel"),
+        (Method::GET, "/api/v1/deployments/d-1/events"),
+        (Method::POST, "/api/v1/rollback"),
+    ] {
+        let body = (method == Method::POST).then(|| json!({"version": "1.0.0"}));
+        let (status, body) = app
+            .call(method.clone(), path, Some(&app.operator), body)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert_eq!(error_code(&body), "not_found");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("this steward server does not run deployments"),
+            "{body}"
+        );
+    }
+    // Other unknown paths do not claim a reason.
     let (status, body) = app
-        .call(Method::GET, "/api/v1/deployments", Some(&app.viewer), None)
+        .call(Method::GET, "/api/v1/deployment", Some(&app.viewer), None)
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(error_code(&body), "deployments_unavailable");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deployments"),
+        "{body}"
+    );
+    // What it runs still answers, services shown as not deployed.
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/status", Some(&app.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["services"][0]["state"], "not_deployed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

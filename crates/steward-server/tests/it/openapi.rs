@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use steward_deploy::DeployStore;
+use steward_test_support::free_port;
 
 use crate::{
     conformance::{Checker, frames},
@@ -124,6 +125,70 @@ async fn the_document_lists_every_route_the_router_serves() {
     ] {
         let (status, _) = app.call(Method::GET, path, Some(&app.admin), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_documents_only_the_routes_it_serves() {
+    let everything = serde_json::to_value(steward_server::openapi()).unwrap();
+    let app = App::without_deployments().await;
+    let (status, served) = app
+        .call(Method::GET, "/api/v1/openapi.json", Some(&app.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The deployment operations are in the document of everything, and
+    // only they are missing from this server's.
+    let is_deployments = |operation: &Value| {
+        operation["tags"]
+            .as_array()
+            .is_some_and(|tags| tags.contains(&json!("deployments")))
+    };
+    let (deployments, others): (Vec<_>, Vec<_>) = operations(&everything)
+        .into_iter()
+        .partition(|(_, _, operation)| is_deployments(operation));
+    assert!(deployments.len() >= 6, "{deployments:?}");
+    let key = |(template, method, _): &(String, Method, Value)| format!("{method} {template}");
+    let mut expected: Vec<String> = others.iter().map(key).collect();
+    let mut listed: Vec<String> = operations(&served).iter().map(key).collect();
+    expected.sort();
+    listed.sort();
+    assert_eq!(listed, expected);
+    let tags = |document: &Value| -> Vec<String> {
+        document["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tag| tag["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(tags(&everything).contains(&"deployments".to_owned()));
+    assert!(
+        !tags(&served).contains(&"deployments".to_owned()),
+        "{:?}",
+        tags(&served)
+    );
+    let schemas = |document: &Value| {
+        document["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .clone()
+    };
+    assert!(schemas(&everything).contains_key("DeployBody"));
+    assert!(!schemas(&served).contains_key("DeployBody"));
+
+    // What it lists it serves (protected routes answer 401 without a
+    // token); what it does not list it does not.
+    for (template, path, method) in documented(&served) {
+        let (status, body) = app.call(method.clone(), &path, None, None).await;
+        assert_ne!(status, StatusCode::NOT_FOUND, "{method} {template}: {body}");
+    }
+    for (template, method, _) in &deployments {
+        let path = concrete(template, "1");
+        let (status, body) = app
+            .call(method.clone(), &path, Some(&app.admin), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
 }
 
@@ -422,14 +487,6 @@ async fn refusals_are_documented_and_roles_enforced_as_documented() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Reads an event stream until it ends, `max` frames arrived or it stayed

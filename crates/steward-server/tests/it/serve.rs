@@ -136,6 +136,51 @@ async fn first_start_bootstraps_an_admin_token_and_restart_keeps_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_journals_the_last_summary_of_refused_requests_before_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), ""), CancellationToken::new())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let refused = client
+        .get(format!("{}/api/v1/events", running.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    // Well within the summary interval: only the shutdown journals it.
+    stop(running).await;
+
+    let again = start(config(dir.path(), ""), CancellationToken::new())
+        .await
+        .unwrap();
+    let journal = again
+        .store
+        .events(&EventQuery {
+            order: steward_store::Order::Asc,
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = journal
+        .events
+        .iter()
+        .map(|event| event.kind.as_str())
+        .filter(|kind| kind.starts_with("steward.") || *kind == "audit.denied")
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "steward.started",
+            "audit.denied",
+            "steward.stopped",
+            "steward.started"
+        ]
+    );
+    stop(again).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_delivers_new_events_and_resumes_after_last_event_id() {
     let dir = tempfile::tempdir().unwrap();
     let running = start(config(dir.path(), ""), CancellationToken::new())

@@ -92,6 +92,7 @@ pub(crate) struct App {
     pub(crate) viewer: String,
     _test: TestStore,
     pub(crate) dir: tempfile::TempDir,
+    _shutdown: tokio_util::sync::DropGuard,
 }
 
 impl App {
@@ -153,7 +154,11 @@ impl App {
             );
         }
         tx.commit().await.unwrap();
-        let state = AppState::new(store.clone(), loaded, CancellationToken::new());
+        // The application's background work stops with the App.
+        let shutdown = CancellationToken::new();
+        let registry = prometheus::Registry::new();
+        store.register_metrics(&registry).expect("store metrics");
+        let mut state = AppState::new(store.clone(), loaded, registry, shutdown.clone());
         if deployments {
             let backend = steward_deploy::ProcessBackend::open(
                 dir.path().join("replicas"),
@@ -165,17 +170,21 @@ impl App {
             let proxies = steward_deploy::ProxySet::new(
                 "127.0.0.1".parse().unwrap(),
                 metrics,
-                CancellationToken::new(),
+                shutdown.clone(),
             );
-            state.set_deployments(steward_deploy::DeploymentManager::new(
+            let (manager, background) = steward_deploy::DeploymentManager::new(
                 std::sync::Arc::new(store.clone()),
                 std::sync::Arc::new(backend),
                 proxies,
                 steward_deploy::ManagerOptions::new(dir.path(), "test"),
-            ));
+            );
+            tokio::spawn(background.run(shutdown.clone()));
+            state = state.with_deployments(manager);
         }
+        let (router, summaries) = router(state.clone());
+        tokio::spawn(summaries.run(shutdown.clone()));
         App {
-            router: router(state.clone()),
+            router,
             state,
             store,
             viewer: tokens.pop().unwrap(),
@@ -183,6 +192,7 @@ impl App {
             admin: tokens.pop().unwrap(),
             _test: test,
             dir,
+            _shutdown: shutdown.drop_guard(),
         }
     }
 

@@ -39,6 +39,7 @@ fn deployment(id: &str, version: &str, services: &[&str], status: DeploymentStat
             services: services.iter().map(|name| spec(name, version)).collect(),
         },
         requested_services: None,
+        create_only: false,
         services: services
             .iter()
             .map(|name| Name::new(*name).unwrap())

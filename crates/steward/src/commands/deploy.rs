@@ -4,16 +4,20 @@
 use std::{io::IsTerminal, time::Duration};
 
 use anyhow::bail;
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
-use steward_deploy::{DeployEvent, DeploymentStatus};
+use serde::de::IgnoredAny;
+use serde_json::json;
+use steward_deploy::{
+    ChangeKind, DeployEvent, Deployment, DeploymentStatus, DeploymentSummary, DeploymentView, Step,
+    StepKind,
+};
 
 use crate::{
     cli::{DeployArgs, DeploymentsCommand, Global, OutputFormat, RollbackArgs},
     client::Client,
-    commands::events::parse_frame,
+    commands::events::journal_event,
     output,
+    sse::Frames,
 };
 
 /// A deployment that did not succeed: exit code 1, with the reason.
@@ -42,19 +46,13 @@ pub(crate) async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<
         "dry_run": args.dry_run,
         "wait_lock_seconds": wait_lock.as_secs(),
     });
-    let deployment: Value = client.post("/api/v1/deployments", &body).await?;
+    let deployment: Deployment = client.post("/api/v1/deployments", &body).await?;
     if args.dry_run {
         match global.output {
             OutputFormat::Json => output::json(&deployment),
             OutputFormat::Table => print_plan(&deployment),
         }
-        if deployment["plan"]["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["passed"] == false)
-            && !args.force
-        {
+        if !deployment.plan.checks_passed() && !args.force {
             bail!(DeploymentFailed {
                 id: "(dry run)".to_owned(),
                 status: "would be refused".to_owned(),
@@ -69,30 +67,22 @@ pub(crate) async fn deploy(global: &Global, args: DeployArgs) -> anyhow::Result<
 pub(crate) async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<()> {
     let client = Client::new(global)?;
     let body = json!({"service": args.service, "to": args.to, "reason": args.reason});
-    let deployment: Value = client.post("/api/v1/rollback", &body).await?;
+    let deployment: Deployment = client.post("/api/v1/rollback", &body).await?;
     started(&client, global, &deployment, args.wait).await
 }
 
-/// Reports a deployment the server just answered, following it with `wait`.
+/// Reports a deployment the server just recorded, following it with `wait`.
 async fn started(
     client: &Client,
     global: &Global,
-    deployment: &Value,
+    deployment: &Deployment,
     wait: bool,
 ) -> anyhow::Result<()> {
-    let id = output::text(&deployment["id"]);
-    if deployment["status"] == "aborted" {
-        if global.output == OutputFormat::Json {
-            output::json_line(deployment);
-        } else {
-            print_checks(deployment);
-        }
-        return Err(failure(deployment).into());
-    }
+    let id = &deployment.id;
     if global.output == OutputFormat::Table {
         output::line(&format!(
             "deployment {id} of {} requested; steward runs it now",
-            output::text(&deployment["release"]["version"]),
+            deployment.release.version,
         ));
     } else if !wait {
         output::json_line(deployment);
@@ -103,16 +93,18 @@ async fn started(
         }
         return Ok(());
     }
-    watch(client, global, &id).await
+    watch(client, global, id).await
+}
+
+/// The deployment `id` as the API shows it.
+async fn view(client: &Client, id: &str) -> anyhow::Result<DeploymentView> {
+    client.get(&format!("/api/v1/deployments/{id}"), &[]).await
 }
 
 /// Follows a deployment's events to its end, then exits by its outcome.
 async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()> {
     let show_bar = global.output == OutputFormat::Table && std::io::stderr().is_terminal();
-    let deployment: Value = client
-        .get(&format!("/api/v1/deployments/{id}"), &[])
-        .await?;
-    let steps = deployment["plan"]["steps"].as_array().map_or(0, Vec::len) as u64;
+    let steps = view(client, id).await?.deployment.plan.steps.len() as u64;
     let bar = show_bar.then(|| {
         let bar = ProgressBar::new(steps.max(1));
         bar.set_style(
@@ -131,59 +123,47 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
         let response = client
             .open_stream(&format!("/api/v1/deployments/{id}/events"), &[], last)
             .await?;
-        let mut stream = response.bytes_stream();
-        let mut buffer = String::new();
-        while let Some(chunk) = stream.next().await {
-            let Ok(chunk) = chunk else { break };
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let frame: String = buffer.drain(..end + 2).collect();
-                let Some((event_id, event)) = parse_frame(&frame) else {
-                    continue;
-                };
-                last = Some(event_id);
-                let kind = output::text(&event["kind"]);
-                match global.output {
-                    OutputFormat::Json => output::json_line(&event),
-                    OutputFormat::Table => {
-                        let line = format!(
-                            "{} {}",
-                            output::time(&event["time"]),
-                            output::text(&event["summary"])
-                        );
-                        match &bar {
-                            Some(bar) => {
-                                match DeployEvent::parse(&kind) {
-                                    Some(DeployEvent::StepSucceeded | DeployEvent::StepFailed) => {
-                                        bar.inc(1);
-                                    }
-                                    // The plan is known once the gates passed.
-                                    Some(DeployEvent::Started) => {
-                                        if let Some(steps) = event["payload"]["steps"].as_array() {
-                                            bar.set_length(steps.len() as u64);
-                                        }
-                                    }
-                                    _ => {}
+        let mut frames = Frames::new(response);
+        while let Some(frame) = frames.next().await {
+            let Some(event) = journal_event(&frame) else {
+                continue;
+            };
+            last = Some(event.id.0);
+            let kind = DeployEvent::parse(event.kind.as_str());
+            match global.output {
+                OutputFormat::Json => output::json_line(&event),
+                OutputFormat::Table => {
+                    let line = format!("{} {}", output::timestamp(&event.time), event.summary);
+                    match &bar {
+                        Some(bar) => {
+                            match kind {
+                                Some(DeployEvent::StepSucceeded | DeployEvent::StepFailed) => {
+                                    bar.inc(1);
                                 }
-                                bar.set_message(output::text(&event["summary"]));
-                                bar.println(line);
+                                // The plan is known once the gates passed.
+                                Some(DeployEvent::Started) => {
+                                    if let Some(steps) = event.payload["steps"].as_array() {
+                                        bar.set_length(steps.len() as u64);
+                                    }
+                                }
+                                _ => {}
                             }
-                            None => output::line(&line),
+                            bar.set_message(event.summary.clone());
+                            bar.println(line);
                         }
+                        None => output::line(&line),
                     }
                 }
-                if DeployEvent::is_terminal_kind(&kind) {
-                    break 'stream;
-                }
+            }
+            if kind.is_some_and(DeployEvent::is_terminal) {
+                break 'stream;
             }
         }
-        let current: Value = client
-            .get(&format!("/api/v1/deployments/{id}"), &[])
-            .await?;
-        if is_final(&current) {
+        let current = view(client, id).await?;
+        if current.deployment.status.is_final() {
             break;
         }
-        if current["orphaned"] == true {
+        if current.orphaned {
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
@@ -198,15 +178,13 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let deployment: Value = client
-        .get(&format!("/api/v1/deployments/{id}"), &[])
-        .await?;
+    let deployment = view(client, id).await?.deployment;
     if global.output == OutputFormat::Json {
         output::json_line(
-            &json!({"deployment": id, "status": deployment["status"], "error": deployment["error"]}),
+            &json!({"deployment": id, "status": deployment.status, "error": deployment.error}),
         );
     }
-    if deployment["status"] == "succeeded" {
+    if deployment.status == DeploymentStatus::Succeeded {
         if global.output == OutputFormat::Table {
             output::line(&format!("deployment {id} succeeded"));
         }
@@ -215,35 +193,30 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
     Err(failure(&deployment).into())
 }
 
-fn is_final(deployment: &Value) -> bool {
-    serde_json::from_value::<DeploymentStatus>(deployment["status"].clone())
-        .is_ok_and(DeploymentStatus::is_final)
-}
-
-fn failure(deployment: &Value) -> DeploymentFailed {
+fn failure(deployment: &Deployment) -> DeploymentFailed {
     DeploymentFailed {
-        id: output::text(&deployment["id"]),
-        status: output::text(&deployment["status"]).replace('_', " "),
-        reason: deployment["error"]
-            .as_str()
-            .unwrap_or("no reason recorded")
-            .to_owned(),
+        id: deployment.id.clone(),
+        status: deployment.status.as_str().replace('_', " "),
+        reason: deployment
+            .error
+            .clone()
+            .unwrap_or_else(|| "no reason recorded".to_owned()),
     }
 }
 
-fn describe_changes(deployment: &Value) -> String {
-    let parts: Vec<String> = deployment["plan"]["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|change| change["kind"] != "unchanged")
+fn describe_changes(deployment: &Deployment) -> String {
+    let parts: Vec<String> = deployment
+        .plan
+        .changes
+        .iter()
+        .filter(|change| change.kind != ChangeKind::Unchanged)
         .map(|change| {
             format!(
                 "{} {} ({} -> {})",
-                output::text(&change["kind"]),
-                output::text(&change["service"]),
-                output::text(&change["from_version"]),
-                output::text(&change["to_version"])
+                change.kind,
+                change.service,
+                output::or_dash(change.from_version.as_ref()),
+                output::or_dash(change.to_version.as_ref())
             )
         })
         .collect();
@@ -254,89 +227,51 @@ fn describe_changes(deployment: &Value) -> String {
     }
 }
 
-fn print_checks(deployment: &Value) {
+fn print_checks(deployment: &Deployment) {
     let mut table = output::table(&["CHECK", "RESULT", "DETAIL"]);
-    for check in deployment["plan"]["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    for check in &deployment.plan.checks {
         table.add_row(vec![
-            output::text(&check["name"]),
-            if check["passed"] == true {
-                "passed"
-            } else {
-                "FAILED"
-            }
-            .to_owned(),
-            output::text(&check["detail"]),
+            check.name.clone(),
+            if check.passed { "passed" } else { "FAILED" }.to_owned(),
+            check.detail.clone(),
         ]);
     }
     output::print_table(&table);
 }
 
-fn print_plan(deployment: &Value) {
-    output::line(&format!(
-        "plan for {}:",
-        output::text(&deployment["release"]["version"])
-    ));
+fn print_plan(deployment: &Deployment) {
+    output::line(&format!("plan for {}:", deployment.release.version));
     let mut changes = output::table(&["SERVICE", "CHANGE", "FROM", "TO", "REPLICAS"]);
-    for change in deployment["plan"]["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    for change in &deployment.plan.changes {
         changes.add_row(vec![
-            output::text(&change["service"]),
-            output::text(&change["kind"]),
-            output::text(&change["from_version"]),
-            output::text(&change["to_version"]),
-            format!(
-                "{} -> {}",
-                output::text(&change["from_replicas"]),
-                output::text(&change["to_replicas"])
-            ),
+            change.service.to_string(),
+            change.kind.to_string(),
+            output::or_dash(change.from_version.as_ref()),
+            output::or_dash(change.to_version.as_ref()),
+            format!("{} -> {}", change.from_replicas, change.to_replicas),
         ]);
     }
     output::print_table(&changes);
     output::line("");
     let mut steps = output::table(&["#", "STEP", "DETAIL"]);
-    for (index, step) in deployment["plan"]["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let detail = match step["kind"].as_str() {
-            Some("database_migration") => format!(
-                "apply {}",
-                step["pending"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(output::text)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+    for (index, step) in deployment.plan.steps.iter().enumerate() {
+        let detail = match &step.kind {
+            StepKind::DatabaseMigration { pending, .. } => format!("apply {}", pending.join(", ")),
             _ => String::new(),
         };
-        steps.add_row(vec![(index + 1).to_string(), step_label(step), detail]);
+        steps.add_row(vec![(index + 1).to_string(), step.kind.label(), detail]);
     }
     output::print_table(&steps);
     output::line("");
     print_checks(deployment);
 }
 
-fn step_label(step: &Value) -> String {
-    match step["kind"].as_str() {
-        Some("database_migration") => {
-            format!("database_migration:{}", output::text(&step["database"]))
-        }
-        Some("update_services") => format!("update_services:{}", output::text(&step["service"])),
-        Some("hook") => format!("hook:{}", output::text(&step["hook"])),
-        Some(other) => other.to_owned(),
-        None => "-".to_owned(),
-    }
+/// What a step did or why it failed, for tables.
+fn step_outcome(step: &Step) -> String {
+    step.error
+        .clone()
+        .or_else(|| step.detail.clone())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 pub(crate) async fn deployments(
@@ -350,7 +285,7 @@ pub(crate) async fn deployments(
             if let Some(service) = service {
                 query.push(("service", service));
             }
-            let list: Value = client.get("/api/v1/deployments", &query).await?;
+            let list: Vec<DeploymentSummary> = client.get("/api/v1/deployments", &query).await?;
             if global.output == OutputFormat::Json {
                 output::json(&list);
                 return Ok(());
@@ -358,74 +293,70 @@ pub(crate) async fn deployments(
             let mut table = output::table(&[
                 "ID", "VERSION", "STATUS", "SERVICES", "ACTOR", "CREATED", "FINISHED", "REASON",
             ]);
-            for deployment in list.as_array().into_iter().flatten() {
+            for deployment in &list {
                 table.add_row(vec![
-                    output::text(&deployment["id"]),
-                    output::text(&deployment["version"]),
-                    output::text(&deployment["status"]),
-                    deployment["services"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(output::text)
+                    deployment.id.clone(),
+                    deployment.version.to_string(),
+                    deployment.status.to_string(),
+                    deployment
+                        .services
+                        .iter()
+                        .map(|name| name.as_str())
                         .collect::<Vec<_>>()
                         .join(","),
-                    output::text(&deployment["actor"]),
-                    output::time(&deployment["created_at"]),
-                    output::time(&deployment["finished_at"]),
-                    output::text(&deployment["reason"]),
+                    deployment.actor.to_string(),
+                    output::timestamp(&deployment.created_at),
+                    output::or_dash(deployment.finished_at.as_ref().map(output::timestamp)),
+                    output::or_dash(deployment.reason.as_ref()),
                 ]);
             }
             output::print_table(&table);
             Ok(())
         }
         DeploymentsCommand::Show { id } => {
-            let deployment: Value = client
-                .get(&format!("/api/v1/deployments/{id}"), &[])
-                .await?;
+            let shown = view(&client, &id).await?;
             if global.output == OutputFormat::Json {
-                output::json(&deployment);
+                output::json(&shown);
                 return Ok(());
             }
+            let deployment = &shown.deployment;
             output::line(&format!(
-                "deployment {} of {}: {} (by {}, {})",
-                output::text(&deployment["id"]),
-                output::text(&deployment["release"]["version"]),
-                output::text(&deployment["status"]),
-                output::text(&deployment["actor"]),
-                describe_changes(&deployment)
+                "deployment {} of {}: {}{} (by {}, {})",
+                deployment.id,
+                deployment.release.version,
+                deployment.status,
+                if shown.orphaned {
+                    ", orphaned: no steward process runs it"
+                } else {
+                    ""
+                },
+                deployment.actor,
+                describe_changes(deployment)
             ));
-            if let Some(error) = deployment["error"].as_str() {
+            if let Some(error) = &deployment.error {
                 output::line(&format!("error: {error}"));
             }
             output::line("");
             let mut steps =
                 output::table(&["#", "STEP", "STATUS", "STARTED", "FINISHED", "DETAIL"]);
-            for (index, step) in deployment["plan"]["steps"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
+            for (index, step) in deployment.plan.steps.iter().enumerate() {
                 steps.add_row(vec![
                     (index + 1).to_string(),
-                    step_label(step),
-                    output::text(&step["status"]),
-                    output::time(&step["started_at"]),
-                    output::time(&step["finished_at"]),
-                    step["error"]
-                        .as_str()
-                        .map_or_else(|| output::text(&step["detail"]), str::to_owned),
+                    step.kind.label(),
+                    step.status.to_string(),
+                    output::or_dash(step.started_at.as_ref().map(output::timestamp)),
+                    output::or_dash(step.finished_at.as_ref().map(output::timestamp)),
+                    step_outcome(step),
                 ]);
             }
             output::print_table(&steps);
             output::line("");
-            print_checks(&deployment);
+            print_checks(deployment);
             Ok(())
         }
         DeploymentsCommand::Watch { id } => watch(&client, global, &id).await,
         DeploymentsCommand::Cancel { id } => {
-            let _: Value = client
+            let _: IgnoredAny = client
                 .post(&format!("/api/v1/deployments/{id}/cancel"), &json!({}))
                 .await?;
             output::line(&format!(

@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use serde_json::Value;
+use steward_core::Event;
+use steward_server::ErrorBody;
+use steward_store::EventPage;
 
 use crate::{
     cli::{EventFilters, EventsCommand, Global, OutputFormat},
     client::{self, Client},
     output,
+    sse::{Frame, Frames},
 };
 
 /// Query parameters for the filters shared by list and tail.
@@ -52,16 +54,16 @@ pub(crate) async fn run(global: &Global, command: EventsCommand) -> anyhow::Resu
             if reverse {
                 query.push(("order", "asc".to_owned()));
             }
-            let page: Value = client.get("/api/v1/events", &query).await?;
+            let page: EventPage = client.get("/api/v1/events", &query).await?;
             match global.output {
                 OutputFormat::Json => output::json(&page),
                 OutputFormat::Table => {
                     let mut table = output::table(&output::EVENT_HEADER);
-                    for event in page["events"].as_array().into_iter().flatten() {
+                    for event in &page.events {
                         table.add_row(output::event_row(event));
                     }
                     output::print_table(&table);
-                    if let Some(next) = page["next_cursor"].as_i64() {
+                    if let Some(next) = page.next_cursor {
                         output::note(&format!("more: steward events list --cursor {next}"));
                     }
                 }
@@ -101,23 +103,18 @@ async fn tail(
         if reconnecting {
             output::note("reconnected");
         }
-        let mut stream = response.bytes_stream();
-        let mut buffer = String::new();
+        let mut frames = Frames::new(response);
         loop {
-            let chunk = tokio::select! {
-                chunk = stream.next() => chunk,
+            let frame = tokio::select! {
+                frame = frames.next() => frame,
                 _ = tokio::signal::ctrl_c() => return Ok(()),
             };
-            let Some(Ok(chunk)) = chunk else { break };
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let frame: String = buffer.drain(..end + 2).collect();
-                if let Some((id, event)) = parse_frame(&frame) {
-                    last = Some(id);
-                    match format {
-                        OutputFormat::Json => output::json_line(&event),
-                        OutputFormat::Table => output::line(&output::event_line(&event)),
-                    }
+            let Some(frame) = frame else { break };
+            if let Some(event) = journal_event(&frame) {
+                last = Some(event.id.0);
+                match format {
+                    OutputFormat::Json => output::json_line(&event),
+                    OutputFormat::Table => output::line(&output::event_line(&event)),
                 }
             }
         }
@@ -126,31 +123,19 @@ async fn tail(
     }
 }
 
-/// The id and JSON data of one server-sent event frame; comments
-/// (keep-alives) and non-event frames give `None`.
-pub(crate) fn parse_frame(frame: &str) -> Option<(i64, Value)> {
-    let mut id = None;
-    let mut data = String::new();
-    let mut kind = None;
-    for line in frame.lines() {
-        if let Some(value) = line.strip_prefix("id:") {
-            id = value.trim().parse().ok();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(value.strip_prefix(' ').unwrap_or(value));
-        } else if let Some(value) = line.strip_prefix("event:") {
-            kind = Some(value.trim().to_owned());
+/// The journal event a frame carries; an `error` frame is reported and
+/// gives `None`, like frames of other kinds.
+pub(crate) fn journal_event(frame: &Frame) -> Option<Event> {
+    match frame.event.as_deref() {
+        None | Some("message") => serde_json::from_str(&frame.data).ok(),
+        Some("error") => {
+            let message = serde_json::from_str::<ErrorBody>(&frame.data)
+                .map_or_else(|_| frame.data.clone(), |body| body.error.message);
+            output::error(&format!("the event stream reported an error: {message}"));
+            None
         }
+        Some(_) => None,
     }
-    if let Some(kind) = kind
-        && kind == "error"
-    {
-        output::error(&format!("the event stream reported an error: {data}"));
-        return None;
-    }
-    Some((id?, serde_json::from_str(&data).ok()?))
 }
 
 #[cfg(test)]

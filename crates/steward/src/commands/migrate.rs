@@ -152,53 +152,28 @@ fn manager(
     Ok(MigrationManager::new(&target.url, source, options)?)
 }
 
+/// Runs `steward migrate <subcommand>`, one function per subcommand.
 pub(crate) async fn run(global: &Global, args: MigrateArgs) -> anyhow::Result<()> {
     let target = resolve(global, &args)?;
-    let json = global.output == OutputFormat::Json;
+    let run = Invocation {
+        target: &target,
+        args: &args,
+        json: global.output == OutputFormat::Json,
+    };
     match &args.command {
-        MigrateCommand::Status => {
-            let status = manager(&target, &args, |_| {})?.status().await?;
-            if json {
-                output::json(&status);
-            } else {
-                print_status(&target, &status);
-            }
-            Ok(())
-        }
-        MigrateCommand::Validate { allow_out_of_order } => {
-            let allow = *allow_out_of_order;
-            let status = manager(&target, &args, |o| o.allow_out_of_order = allow)?
-                .status()
-                .await?;
-            let problems = status.problems(allow);
-            if json {
-                output::json(&json!({"valid": problems.is_empty(), "problems": problems}));
-            } else if problems.is_empty() {
-                output::line(&format!(
-                    "ok: {} migrations, none changed, missing, failed or out of order",
-                    status.entries.len()
-                ));
-            } else {
-                print_status(&target, &status);
-            }
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                Err(Failed(format!("{} migration(s) need attention", problems.len())).into())
-            }
-        }
+        MigrateCommand::Status => run.status().await,
+        MigrateCommand::Validate { allow_out_of_order } => run.validate(*allow_out_of_order).await,
         MigrateCommand::Plan {
             deny,
             target: version,
             allow_out_of_order,
         } => {
-            let manager = manager(&target, &args, |o| {
-                o.target = version.clone();
-                o.allow_out_of_order = *allow_out_of_order;
-            })?;
-            let plan = manager.plan().await?;
-            print_plan(json, &plan);
-            deny_check(&plan.findings, deny.map(Severity::from))
+            run.plan(
+                deny.map(Severity::from),
+                version.as_deref(),
+                *allow_out_of_order,
+            )
+            .await
         }
         MigrateCommand::Apply {
             dry_run,
@@ -206,161 +181,268 @@ pub(crate) async fn run(global: &Global, args: MigrateArgs) -> anyhow::Result<()
             deny,
             allow_out_of_order,
         } => {
-            let manager = manager(&target, &args, |o| {
-                o.target = version.clone();
-                o.deny = deny.map(Severity::from);
-                o.allow_out_of_order = *allow_out_of_order;
-            })?;
-            if *dry_run {
-                let plan = manager.plan().await?;
-                print_plan(json, &plan);
-                return deny_check(&plan.findings, deny.map(Severity::from));
-            }
-            let reporter = Arc::new(Reporter::new(json));
-            let manager = manager.with_progress(reporter.clone());
-            let result = manager.apply().await;
-            reporter.finish();
-            let report = result?;
-            if json {
-                output::json_line(&json!({"event": "result", "report": report}));
-            } else if report.migrations.is_empty() {
-                output::line(&format!("{} is up to date", target.name));
-            } else {
-                let total: i64 = report.migrations.iter().map(|m| m.execution_ms).sum();
-                output::line(&format!(
-                    "applied {} migration(s) to {} in {total} ms{}",
-                    report.migrations.len(),
-                    target.name,
-                    match report.backups.len() {
-                        0 => String::new(),
-                        n => format!(", {n} backup(s) in {}", target.backup_dir.display()),
-                    }
-                ));
-            }
-            Ok(())
+            run.apply(
+                *dry_run,
+                version.as_deref(),
+                deny.map(Severity::from),
+                *allow_out_of_order,
+            )
+            .await
         }
-        MigrateCommand::Down { to } => {
-            let reporter = Arc::new(Reporter::new(json));
-            let manager = manager(&target, &args, |_| {})?.with_progress(reporter.clone());
-            let result = manager.down(to.as_deref()).await;
-            reporter.finish();
-            let report = result?;
-            if json {
-                output::json_line(&json!({"event": "result", "report": report}));
-            } else if report.migrations.is_empty() {
-                output::line("nothing to undo");
-            } else {
-                for migration in &report.migrations {
-                    output::line(&format!(
-                        "undid {} ({} ms)",
-                        migration.migration, migration.execution_ms
-                    ));
-                }
-            }
-            Ok(())
+        MigrateCommand::Down { to } => run.down(to.as_deref()).await,
+        MigrateCommand::Repair { yes } => run.repair(*yes).await,
+        MigrateCommand::Baseline { version } => run.baseline(version).await,
+        MigrateCommand::Drift => run.drift().await,
+        MigrateCommand::Backups => run.backups(),
+        MigrateCommand::Restore { backup, yes } => run.restore(backup, *yes).await,
+    }
+}
+
+/// One `steward migrate` command line: what every subcommand needs.
+struct Invocation<'a> {
+    target: &'a Target,
+    args: &'a MigrateArgs,
+    json: bool,
+}
+
+impl Invocation<'_> {
+    /// The manager for the target, with the options the common arguments
+    /// set, adjusted by `configure`.
+    fn manager(&self, configure: impl FnOnce(&mut Options)) -> anyhow::Result<MigrationManager> {
+        manager(self.target, self.args, configure)
+    }
+
+    /// `migrate status`.
+    async fn status(&self) -> anyhow::Result<()> {
+        let status = self.manager(|_| {})?.status().await?;
+        if self.json {
+            output::json(&status);
+        } else {
+            print_status(self.target, &status);
         }
-        MigrateCommand::Repair { yes } => {
-            let manager = manager(&target, &args, |_| {})?;
-            let actions = manager.repair_plan().await?;
-            if actions.is_empty() {
-                if json {
-                    output::json(&json!({"repaired": []}));
-                } else {
-                    output::line("nothing to repair");
-                }
-                return Ok(());
-            }
-            if !json {
-                output::line("repair will:");
-                for action in &actions {
-                    output::line(&format!("  {}: {}", action.migration, action.action));
-                }
-            }
-            if !*yes && !confirm("make these changes to the history?")? {
-                return Err(Failed("repair cancelled; nothing was changed".into()).into());
-            }
-            let done = manager.repair().await?;
-            if json {
-                output::json(&json!({"repaired": done}));
-            } else {
-                output::line(&format!("repaired {} history row(s)", done.len()));
-            }
-            Ok(())
-        }
-        MigrateCommand::Baseline { version } => {
-            manager(&target, &args, |_| {})?.baseline(version).await?;
-            output::line(&format!("{} adopted at version {version}", target.name));
-            Ok(())
-        }
-        MigrateCommand::Drift => {
-            let drift = manager(&target, &args, |_| {})?.drift().await?;
-            if json {
-                output::json(&drift);
-            } else if drift.drifted {
-                output::line(&format!(
-                    "drift: the live schema of {} (fingerprint {}) is not what migration {} left (fingerprint {})",
-                    target.name,
-                    short(&drift.actual),
-                    drift.recorded_by.as_deref().unwrap_or("-"),
-                    drift.expected.as_deref().map_or("-", short)
-                ));
-            } else if drift.expected.is_none() {
-                output::line(&format!(
-                    "unknown: migration {} of {} recorded no fingerprint (its run stopped before writing it), \
-                     so there is nothing to compare with; the next apply records one",
-                    drift.recorded_by.as_deref().unwrap_or("-"),
-                    target.name
-                ));
-            } else {
-                output::line(&format!(
-                    "no drift: the schema of {} is what the migrations produced",
-                    target.name
-                ));
-            }
-            if drift.drifted {
-                Err(Failed("the schema drifted".into()).into())
-            } else {
-                Ok(())
-            }
-        }
-        MigrateCommand::Backups => {
-            let backups = manager(&target, &args, |_| {})?.backups()?;
-            if json {
-                output::json(&backups);
-            } else {
-                let mut table = output::table(&["ID", "TAKEN", "REASON", "SIZE"]);
-                for backup in &backups {
-                    table.add_row(vec![
-                        backup.id.clone(),
-                        backup
-                            .created_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        backup.reason.clone(),
-                        steward_core::ByteSize(backup.bytes).to_string(),
-                    ]);
-                }
-                output::print_table(&table);
-                output::note(&format!("in {}", target.backup_dir.display()));
-            }
-            Ok(())
-        }
-        MigrateCommand::Restore { backup, yes } => {
-            let manager = manager(&target, &args, |_| {})?;
-            if !*yes
-                && !confirm(&format!(
-                    "replace the contents of {} with backup {backup}?",
-                    target.name
-                ))?
-            {
-                return Err(Failed("restore cancelled; nothing was changed".into()).into());
-            }
-            let restored = manager.restore(backup).await?;
+        Ok(())
+    }
+
+    /// `migrate validate`: exit 1 when any migration needs attention.
+    async fn validate(&self, allow_out_of_order: bool) -> anyhow::Result<()> {
+        let status = self
+            .manager(|o| o.allow_out_of_order = allow_out_of_order)?
+            .status()
+            .await?;
+        let problems = status.problems(allow_out_of_order);
+        if self.json {
+            output::json(&json!({"valid": problems.is_empty(), "problems": problems}));
+        } else if problems.is_empty() {
             output::line(&format!(
-                "restored {} from {} ({})",
-                target.name, restored.id, restored.reason
+                "ok: {} migrations, none changed, missing, failed or out of order",
+                status.entries.len()
             ));
+        } else {
+            print_status(self.target, &status);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Failed(format!("{} migration(s) need attention", problems.len())).into())
+        }
+    }
+
+    /// `migrate plan`: exit 1 when a finding reaches `deny`.
+    async fn plan(
+        &self,
+        deny: Option<Severity>,
+        version: Option<&str>,
+        allow_out_of_order: bool,
+    ) -> anyhow::Result<()> {
+        let manager = self.manager(|o| {
+            o.target = version.map(str::to_owned);
+            o.allow_out_of_order = allow_out_of_order;
+        })?;
+        let plan = manager.plan().await?;
+        print_plan(self.json, &plan);
+        deny_check(&plan.findings, deny)
+    }
+
+    /// `migrate apply`, or its plan with `--dry-run`.
+    async fn apply(
+        &self,
+        dry_run: bool,
+        version: Option<&str>,
+        deny: Option<Severity>,
+        allow_out_of_order: bool,
+    ) -> anyhow::Result<()> {
+        let manager = self.manager(|o| {
+            o.target = version.map(str::to_owned);
+            o.deny = deny;
+            o.allow_out_of_order = allow_out_of_order;
+        })?;
+        if dry_run {
+            let plan = manager.plan().await?;
+            print_plan(self.json, &plan);
+            return deny_check(&plan.findings, deny);
+        }
+        let reporter = Arc::new(Reporter::new(self.json));
+        let manager = manager.with_progress(reporter.clone());
+        let result = manager.apply().await;
+        reporter.finish();
+        let report = result?;
+        let target = self.target;
+        if self.json {
+            output::json_line(&json!({"event": "result", "report": report}));
+        } else if report.migrations.is_empty() {
+            output::line(&format!("{} is up to date", target.name));
+        } else {
+            let total: i64 = report.migrations.iter().map(|m| m.execution_ms).sum();
+            output::line(&format!(
+                "applied {} migration(s) to {} in {total} ms{}",
+                report.migrations.len(),
+                target.name,
+                match report.backups.len() {
+                    0 => String::new(),
+                    n => format!(", {n} backup(s) in {}", target.backup_dir.display()),
+                }
+            ));
+        }
+        Ok(())
+    }
+
+    /// `migrate down`.
+    async fn down(&self, to: Option<&str>) -> anyhow::Result<()> {
+        let reporter = Arc::new(Reporter::new(self.json));
+        let manager = self.manager(|_| {})?.with_progress(reporter.clone());
+        let result = manager.down(to).await;
+        reporter.finish();
+        let report = result?;
+        if self.json {
+            output::json_line(&json!({"event": "result", "report": report}));
+        } else if report.migrations.is_empty() {
+            output::line("nothing to undo");
+        } else {
+            for migration in &report.migrations {
+                output::line(&format!(
+                    "undid {} ({} ms)",
+                    migration.migration, migration.execution_ms
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `migrate repair`: shows the changes, asks unless `yes`, makes them.
+    async fn repair(&self, yes: bool) -> anyhow::Result<()> {
+        let manager = self.manager(|_| {})?;
+        let actions = manager.repair_plan().await?;
+        if actions.is_empty() {
+            if self.json {
+                output::json(&json!({"repaired": []}));
+            } else {
+                output::line("nothing to repair");
+            }
+            return Ok(());
+        }
+        if !self.json {
+            output::line("repair will:");
+            for action in &actions {
+                output::line(&format!("  {}: {}", action.migration, action.action));
+            }
+        }
+        if !yes && !confirm("make these changes to the history?")? {
+            return Err(Failed("repair cancelled; nothing was changed".into()).into());
+        }
+        let done = manager.repair().await?;
+        if self.json {
+            output::json(&json!({"repaired": done}));
+        } else {
+            output::line(&format!("repaired {} history row(s)", done.len()));
+        }
+        Ok(())
+    }
+
+    /// `migrate baseline`.
+    async fn baseline(&self, version: &str) -> anyhow::Result<()> {
+        self.manager(|_| {})?.baseline(version).await?;
+        output::line(&format!(
+            "{} adopted at version {version}",
+            self.target.name
+        ));
+        Ok(())
+    }
+
+    /// `migrate drift`: exit 1 when the schema drifted.
+    async fn drift(&self) -> anyhow::Result<()> {
+        let drift = self.manager(|_| {})?.drift().await?;
+        let target = self.target;
+        if self.json {
+            output::json(&drift);
+        } else if drift.drifted {
+            output::line(&format!(
+                "drift: the live schema of {} (fingerprint {}) is not what migration {} left (fingerprint {})",
+                target.name,
+                short(&drift.actual),
+                drift.recorded_by.as_deref().unwrap_or("-"),
+                drift.expected.as_deref().map_or("-", short)
+            ));
+        } else if drift.expected.is_none() {
+            output::line(&format!(
+                "unknown: migration {} of {} recorded no fingerprint (its run stopped before writing it), \
+                 so there is nothing to compare with; the next apply records one",
+                drift.recorded_by.as_deref().unwrap_or("-"),
+                target.name
+            ));
+        } else {
+            output::line(&format!(
+                "no drift: the schema of {} is what the migrations produced",
+                target.name
+            ));
+        }
+        if drift.drifted {
+            Err(Failed("the schema drifted".into()).into())
+        } else {
             Ok(())
         }
+    }
+
+    /// `migrate backups`.
+    fn backups(&self) -> anyhow::Result<()> {
+        let backups = self.manager(|_| {})?.backups()?;
+        if self.json {
+            output::json(&backups);
+        } else {
+            let mut table = output::table(&["ID", "TAKEN", "REASON", "SIZE"]);
+            for backup in &backups {
+                table.add_row(vec![
+                    backup.id.clone(),
+                    backup
+                        .created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    backup.reason.clone(),
+                    steward_core::ByteSize(backup.bytes).to_string(),
+                ]);
+            }
+            output::print_table(&table);
+            output::note(&format!("in {}", self.target.backup_dir.display()));
+        }
+        Ok(())
+    }
+
+    /// `migrate restore`: asks unless `yes`.
+    async fn restore(&self, backup: &str, yes: bool) -> anyhow::Result<()> {
+        let manager = self.manager(|_| {})?;
+        let target = self.target;
+        if !yes
+            && !confirm(&format!(
+                "replace the contents of {} with backup {backup}?",
+                target.name
+            ))?
+        {
+            return Err(Failed("restore cancelled; nothing was changed".into()).into());
+        }
+        let restored = manager.restore(backup).await?;
+        output::line(&format!(
+            "restored {} from {} ({})",
+            target.name, restored.id, restored.reason
+        ));
+        Ok(())
     }
 }
 

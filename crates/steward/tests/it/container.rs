@@ -118,7 +118,8 @@ fn the_image_builds_and_its_container_passes_healthz() {
     }
     let repo = repo_root();
     let steward = Path::new(BIN);
-    crate::support::demo_agent_binary(steward);
+    // Beside steward, where the image script takes both from.
+    steward_test_support::demo_agent();
     let bin_dir = steward
         .parent()
         .expect("the steward binary is in a directory");

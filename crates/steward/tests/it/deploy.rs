@@ -7,23 +7,17 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     path::Path,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
+use steward_test_support::{demo_agent, free_port, wait_until_blocking};
 
-use crate::support::{BIN, Server, cli_in, demo_agent_binary, stderr, stdout};
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
-}
+use crate::support::{Server, cli_in, stderr, stdout};
 
 /// A configuration running `replicas` demo agents behind `port`.
 pub(crate) fn agent_config(api: u16, port: u16, replicas: u32, extra_env: &str) -> String {
-    let agent = demo_agent_binary(Path::new(BIN));
+    let agent = demo_agent();
     format!(
         r#"
 [server]
@@ -57,14 +51,6 @@ pub(crate) fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     response.split_whitespace().nth(1)?.parse().ok()
-}
-
-pub(crate) fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn json(output: &std::process::Output) -> Value {
@@ -133,7 +119,7 @@ fn up_deploys_and_deploy_wait_exits_by_the_outcome() {
     std::fs::write(&config, agent_config(api, port, 2, "")).expect("write config");
     let server = Server::spawn(dir, config);
     let dir = server.dir.path().to_owned();
-    wait_until(
+    wait_until_blocking(
         "steward up has deployed the agent",
         Duration::from_secs(60),
         || agent_status(&dir, &server.config)["state"] == "running",
@@ -259,6 +245,27 @@ fn deploy_right_after_up_waits_for_the_first_deployment_and_never_blocks_on_a_ho
         .replace("[deploy]\n", &format!("[deploy]\n{hook}\n"));
     std::fs::write(&config, toml).expect("write config");
     let server = Server::spawn(dir, config);
+    // `steward up` has started its first deployment, which holds the lock
+    // (and then sits in its hook).
+    wait_until_blocking(
+        "the first deployment holds the deploy lock",
+        Duration::from_secs(30),
+        || {
+            let events = json(&server.cli(&[
+                "events",
+                "list",
+                "--kind",
+                "deploy.step.succeeded",
+                "-o",
+                "json",
+            ]));
+            events["events"].as_array().is_some_and(|events| {
+                events
+                    .iter()
+                    .any(|event| event["payload"]["step"] == "deploy_lock")
+            })
+        },
+    );
 
     // Right after `steward up`, whose first deployment is in its hook.
     let waiting = {
@@ -278,7 +285,7 @@ fn deploy_right_after_up_waits_for_the_first_deployment_and_never_blocks_on_a_ho
         .as_str()
         .expect("deployment id")
         .to_owned();
-    wait_until(
+    wait_until_blocking(
         "both deployments wait for the first one",
         Duration::from_secs(30),
         || {
@@ -343,7 +350,7 @@ fn on_docker_steward_killed_in_the_middle_of_deployments_leaves_no_stray_contain
         "/../../scripts/docker/demo-agent-image.sh"
     ))
     .arg(&image)
-    .arg(demo_agent_binary(Path::new(BIN)))
+    .arg(demo_agent())
     .output()
     .expect("run demo-agent-image.sh");
     assert!(built.status.success(), "{}", stderr(&built));
@@ -433,7 +440,7 @@ fn crash_rounds(dir: tempfile::TempDir, toml: &str, port: u16, replicas: impl Fn
     let config = dir.path().join("steward.toml");
     std::fs::write(&config, toml).expect("write config");
     let mut server = Server::spawn(dir, config);
-    wait_until(
+    wait_until_blocking(
         "steward up has deployed the agent",
         Duration::from_secs(90),
         || agent_status(server.dir.path(), &server.config)["state"] == "running",
@@ -451,7 +458,7 @@ fn crash_rounds(dir: tempfile::TempDir, toml: &str, port: u16, replicas: impl Fn
         let (dir, config) = server.kill();
         server = Server::spawn(dir, config);
         let mut last = Value::Null;
-        wait_until(
+        wait_until_blocking(
             &format!("deployment {id} (round {round}) ends after the restart"),
             Duration::from_secs(90),
             || {
@@ -470,7 +477,7 @@ fn crash_rounds(dir: tempfile::TempDir, toml: &str, port: u16, replicas: impl Fn
                 "round {round}: aborted only when interrupted before acting: {last}"
             );
         }
-        wait_until(
+        wait_until_blocking(
             "the service is back to 2 replicas behind its proxy",
             Duration::from_secs(60),
             || {

@@ -10,8 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use steward_test_support::{free_port, wait_until_blocking};
+
 use crate::{
-    deploy::{agent_config, free_port, http_status, replica_processes, wait_until},
+    deploy::{agent_config, http_status, replica_processes},
     support::BIN,
 };
 
@@ -100,7 +102,7 @@ fn sighup_stops_steward_gracefully_with_its_replicas() {
     drop(child.stderr.take());
     let stdout = lines(child.stdout.take().unwrap());
     expect_line(&stdout, "listening on");
-    wait_until("the replicas serve", Duration::from_secs(60), || {
+    wait_until_blocking("the replicas serve", Duration::from_secs(60), || {
         http_status(port, "/healthz") == Some(200) && replica_processes(&data_dir).len() == 2
     });
 
@@ -147,7 +149,7 @@ fn logs_in_a_file(no_color: bool) -> Vec<u8> {
     let mut child = command.spawn().unwrap();
     let stdout = lines(child.stdout.take().unwrap());
     expect_line(&stdout, "listening on");
-    wait_until("steward logs", Duration::from_secs(30), || {
+    wait_until_blocking("steward logs", Duration::from_secs(30), || {
         std::fs::read_to_string(&log).is_ok_and(|text| text.contains("steward listening"))
     });
     send("TERM", child.id());

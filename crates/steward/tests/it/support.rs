@@ -8,16 +8,9 @@ use std::{
     time::Duration,
 };
 
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_steward");
+use steward_test_support::free_port;
 
-/// A free loopback port (the OS picks it; the listener is closed at once).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
 /// A `steward up` process with its configuration in a temporary directory.
 pub(crate) struct Server {
@@ -138,41 +131,6 @@ pub(crate) fn stdout(output: &Output) -> String {
 
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Makes sure `steward-demo-agent` is next to the steward binary under
-/// test, building it with the same profile when it is missing, and
-/// returns its path.
-pub(crate) fn demo_agent_binary(steward: &Path) -> PathBuf {
-    let agent = steward.with_file_name("steward-demo-agent");
-    if !agent.is_file() {
-        let profile_dir = steward
-            .parent()
-            .and_then(Path::file_name)
-            .and_then(|name| name.to_str())
-            .expect("the steward binary is in a profile directory");
-        let profile = if profile_dir == "debug" {
-            "dev"
-        } else {
-            profile_dir
-        };
-        let output = Command::new(env!("CARGO"))
-            .args(["build", "-p", "steward-demo-agent", "--profile", profile])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cannot build steward-demo-agent:\n{}",
-            stderr(&output)
-        );
-    }
-    assert!(
-        agent.is_file(),
-        "{} is missing after building it",
-        agent.display()
-    );
-    agent
 }
 
 impl Server {

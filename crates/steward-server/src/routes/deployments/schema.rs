@@ -266,11 +266,34 @@ pub(crate) struct Step {
     error: Option<String>,
 }
 
+/// What a pre-deployment check is about, in the order plans list checks.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CheckKind {
+    /// The configuration is valid.
+    Configuration,
+    /// A configured database is reachable and its migrations are valid
+    /// (one check per database).
+    Database,
+    /// The backend answers.
+    Backend,
+    /// What the changed services run (program, image) is there.
+    Artifact,
+    /// No other deployment holds the deploy lock.
+    DeployLock,
+    /// The data directory has `deploy.min_free_disk` free.
+    Disk,
+    /// No change freeze window is open.
+    Freeze,
+}
+
 /// One pre-deployment check.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct CheckResult {
-    /// What is checked.
+    /// What is checked, for humans.
     name: String,
+    /// What the check is about (how clients tell checks apart).
+    kind: CheckKind,
     /// Whether it passed.
     passed: bool,
     /// What was found.

@@ -2,19 +2,36 @@
 
 use super::*;
 
-#[test]
-fn frames_give_id_and_event() {
-    let (id, event) =
-        parse_frame("id: 42\ndata: {\"kind\":\"ci.x\",\"summary\":\"s\"}\n\n").unwrap();
-    assert_eq!(id, 42);
-    assert_eq!(event["kind"], "ci.x");
+fn frame(event: Option<&str>, data: &str) -> Frame {
+    Frame {
+        id: None,
+        event: event.map(str::to_owned),
+        data: data.to_owned(),
+    }
 }
 
 #[test]
-fn keep_alives_and_errors_are_not_events() {
-    assert_eq!(parse_frame(":\n\n"), None);
-    assert_eq!(parse_frame("event: error\ndata: {\"error\":{}}\n\n"), None);
-    assert_eq!(parse_frame("data: {\"no\":\"id\"}\n\n"), None);
+fn journal_frames_give_events() {
+    let data = r#"{"id":42,"time":"2026-01-02T03:04:05Z","kind":"ci.x","service":null,"version":null,"actor":"token:ci","severity":"info","summary":"s","payload":null}"#;
+    let event = journal_event(&frame(None, data)).expect("an event");
+    assert_eq!(event.id.0, 42);
+    assert_eq!(event.kind.as_str(), "ci.x");
+}
+
+#[test]
+fn errors_and_other_frames_are_not_events() {
+    assert_eq!(
+        journal_event(&frame(
+            Some("error"),
+            r#"{"error":{"code":"c","kind":"internal","message":"m"}}"#
+        )),
+        None
+    );
+    assert_eq!(
+        journal_event(&frame(Some("orphaned"), r#"{"deployment":"d"}"#)),
+        None
+    );
+    assert_eq!(journal_event(&frame(None, r#"{"no":"event"}"#)), None);
 }
 
 #[test]
