@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use steward_core::Secret;
+use steward_core::{DatabaseUrl, Secret, normalize_path};
 
 use crate::{
     Config, Error, Report, Result,
@@ -163,7 +163,7 @@ pub fn load_str(
 /// wherever steward is started from.
 fn resolve_paths(config: &mut Config, base_dir: &Path) {
     let resolve = |path: &mut PathBuf| {
-        *path = normalize(&base_dir.join(&*path));
+        *path = normalize_path(&base_dir.join(&*path));
     };
     resolve(&mut config.server.data_dir);
     if let Some(tls) = &mut config.server.tls {
@@ -186,55 +186,12 @@ fn resolve_paths(config: &mut Config, base_dir: &Path) {
     }
 }
 
-/// Resolves the file of a relative `sqlite://` URL against `base_dir`;
-/// other URLs are returned unchanged.
+/// Resolves the file of a relative SQLite URL against `base_dir`; other
+/// URLs, and URLs validation will refuse, are returned unchanged.
 fn resolve_sqlite_url(url: &str, base_dir: &Path) -> String {
-    let Some(rest) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    else {
-        return url.to_owned();
-    };
-    let (file, query) = match rest.split_once('?') {
-        Some((file, query)) => (file, Some(query)),
-        None => (rest, None),
-    };
-    if file.is_empty() || file == ":memory:" || Path::new(file).is_absolute() {
-        return url.to_owned();
-    }
-    let resolved = normalize(&base_dir.join(file));
-    match query {
-        Some(query) => format!("sqlite://{}?{query}", resolved.display()),
-        None => format!("sqlite://{}", resolved.display()),
-    }
-}
-
-/// Removes `.` and resolves `..` lexically, so paths shown to users read
-/// like the directories they name (`a/b/../c` becomes `a/c`). Symlinks are
-/// not followed: the configuration means the path as written.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else if !matches!(
-                    out.components().next_back(),
-                    Some(Component::RootDir | Component::Prefix(_))
-                ) {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        out
+    match DatabaseUrl::parse(url) {
+        Ok(parsed) => parsed.resolved_against(base_dir).expose().to_owned(),
+        Err(_) => url.to_owned(),
     }
 }
 

@@ -11,6 +11,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
+mod metrics;
+
+pub use metrics::{BasicAuth, MetricsConfig, RelabelAction, RelabelConfig, Scheme, ScrapeJob};
+
 /// The whole configuration: steward itself and the system it operates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +39,9 @@ pub struct Config {
     /// logs and migration backups.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Metrics: scraping, the embedded time-series store, query limits.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -717,13 +724,14 @@ pub struct DatabaseConfig {
 impl DatabaseConfig {
     /// The engine, as the URL's scheme says (`sqlite`, `postgres`...);
     /// shown in status and API listings (the URL itself may hold secrets).
-    pub fn engine(&self) -> &str {
-        self.url.expose().split(':').next().unwrap_or_default()
+    pub fn engine(&self) -> &'static str {
+        steward_core::DatabaseUrl::parse(self.url.expose())
+            .map_or("unknown", |url| url.engine().as_str())
     }
 }
 
 /// URL schemes accepted for databases.
-pub const DATABASE_SCHEMES: [&str; 5] = ["sqlite", "postgres", "postgresql", "mysql", "mariadb"];
+pub use steward_core::DATABASE_SCHEMES;
 
 /// What steward keeps of what accumulates in its state database and data
 /// directory, and for how long. A background task applies these limits

@@ -29,6 +29,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.databases(config, base_dir);
     checker.server(config, base_dir);
     checker.deploy(config);
+    checker.metrics(&config.metrics);
 }
 
 struct Checker<'t, 's, 'a> {
@@ -44,6 +45,7 @@ macro_rules! path {
 }
 
 // Declared after `path!`, which it uses.
+mod metrics;
 mod service;
 
 impl From<&str> for Segment {
@@ -261,9 +263,7 @@ impl Checker<'_, '_, '_> {
 
     fn databases(&mut self, config: &Config, base_dir: &Path) {
         for (index, database) in config.databases.iter().enumerate() {
-            let url = database.url.expose();
-            let scheme = url.split_once("://").map(|(scheme, _)| scheme);
-            if !scheme.is_some_and(|scheme| DATABASE_SCHEMES.contains(&scheme)) {
+            if steward_core::DatabaseUrl::parse(database.url.expose()).is_err() {
                 self.error(
                     &path!["databases", index, "url"],
                     format!("database `{}` has an unsupported URL", database.name),

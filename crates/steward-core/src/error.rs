@@ -85,6 +85,14 @@ pub enum Error {
     /// An actor string is empty, too long or has control characters.
     #[error("invalid actor `{0}`: must be 1 to 128 printable characters")]
     InvalidActor(String),
+    /// A database URL whose scheme steward does not speak.
+    #[error(
+        "unsupported database URL scheme `{scheme}` (expected sqlite, postgres, postgresql, mysql or mariadb)"
+    )]
+    UnsupportedDatabaseUrl {
+        /// The scheme found (the rest of the URL may hold a password).
+        scheme: String,
+    },
 }
 
 impl ErrorCode for Error {
@@ -98,6 +106,7 @@ impl ErrorCode for Error {
             Error::UnknownRole(_) => "unknown_role",
             Error::UnknownSeverity(_) => "unknown_severity",
             Error::InvalidActor(_) => "invalid_actor",
+            Error::UnsupportedDatabaseUrl { .. } => "unsupported_url",
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod bytesize;
 mod catalogue;
+mod database_url;
 mod duration;
 mod error;
 mod event;
@@ -20,6 +21,7 @@ mod version;
 
 pub use bytesize::ByteSize;
 pub use catalogue::check_catalogue;
+pub use database_url::{DATABASE_SCHEMES, DatabaseUrl, Engine, SqliteLocation, normalize_path};
 pub use duration::{HumanDuration, format_duration, parse_duration, parse_duration_saturating};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use event::{Actor, Event, EventId, EventKind, MAX_SUMMARY_CHARS, NewEvent};

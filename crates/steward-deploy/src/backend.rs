@@ -167,3 +167,14 @@ pub(crate) async fn within(
         )),
     }
 }
+
+/// A loopback port free now, for a replica of backend `kind`. Another
+/// process could take it before the replica binds it; the replica then
+/// fails its health check and is replaced, which is why this is good
+/// enough.
+pub(crate) fn free_port(kind: &'static str) -> Result<u16> {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| crate::Error::backend(kind, format!("cannot find a free port: {err}")))
+}

@@ -19,7 +19,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    backend::ReplicaEvent, journal::journal_replica_events, model::ServiceSpec, rollout::Runtime,
+    backend::ReplicaEvent, journal::journal_replica_events, model::ServiceSpec, rollout::Converger,
     store::DeployStore,
 };
 
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Background {
 pub(crate) struct IdleStop {
     pub(crate) at: Instant,
     pub(crate) spec: ServiceSpec,
-    pub(crate) runtime: Runtime,
+    pub(crate) converger: Converger,
 }
 
 impl Background {
@@ -95,7 +95,9 @@ async fn stop_when_due(stop: IdleStop, store: Arc<dyn DeployStore>, shutdown: &C
         () = tokio::time::sleep_until(stop.at) => {}
         () = shutdown.cancelled() => return,
     }
-    let IdleStop { spec, runtime, .. } = stop;
+    let IdleStop {
+        spec, converger, ..
+    } = stop;
     // A later deployment of the service owns it from then on.
     let current = store
         .current()
@@ -103,7 +105,7 @@ async fn stop_when_due(stop: IdleStop, store: Arc<dyn DeployStore>, shutdown: &C
         .ok()
         .and_then(|specs| specs.into_iter().find(|current| current.name == spec.name));
     if current.is_some_and(|current| current.hash() == spec.hash())
-        && let Err(err) = runtime.stop_idle(&spec).await
+        && let Err(err) = converger.stop_idle(&spec).await
     {
         tracing::warn!(service = %spec.name, error = %err, "cannot stop the old blue-green set");
     }

@@ -20,13 +20,13 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     DeployRequest, DeploymentManager, Error, Result,
     background::IdleStop,
-    events::DeployEvent,
+    events::{self, DeployEvent},
     hooks::{self, HookContext},
     journal::{deployment_event, describe_changes, outcome_event, rollout_event, step_event},
     model::{Deployment, DeploymentStatus, Plan, StepStatus, new_deployment_id},
     plan::gate_steps,
     recorder::{Durability, Recorder},
-    rollout::{EventSink, RolloutEvent, Runtime},
+    rollout::{Converger, EventSink, RolloutEvent},
 };
 
 impl DeploymentManager {
@@ -252,11 +252,11 @@ impl DeploymentManager {
         cancel: CancellationToken,
     ) {
         let recorder = self.recorder();
-        let runtime = self.runtime_for(&deployment.id, &recorder);
+        let converger = self.converger_for(&deployment.id, &recorder);
         if deployment.status == DeploymentStatus::Running {
             self.forward(
                 &mut deployment,
-                &runtime,
+                &converger,
                 &recorder,
                 &config,
                 wait_lock,
@@ -265,22 +265,22 @@ impl DeploymentManager {
             .await;
         }
         if deployment.status == DeploymentStatus::RollingBack {
-            self.roll_back(&mut deployment, &runtime, &recorder, &config)
+            self.roll_back(&mut deployment, &converger, &recorder, &config)
                 .await;
         }
-        self.conclude(deployment, &runtime, &recorder, &config)
+        self.conclude(deployment, &converger, &recorder, &config)
             .await;
     }
 
-    /// A runtime whose rollout events are journaled, tagged with the
+    /// A converger whose rollout events are journaled, tagged with the
     /// deployment.
-    pub(crate) fn runtime_for(&self, deployment_id: &str, recorder: &Recorder) -> Runtime {
+    pub(crate) fn converger_for(&self, deployment_id: &str, recorder: &Recorder) -> Converger {
         let recorder = recorder.clone();
         let id = deployment_id.to_owned();
         let sink: EventSink = Arc::new(move |event: RolloutEvent| {
             recorder.journal(rollout_event(&id, &event));
         });
-        self.runtime_with(sink)
+        self.converger_with(sink)
     }
 
     /// Runs the steps in order until one fails (then the deployment is
@@ -289,7 +289,7 @@ impl DeploymentManager {
     async fn forward(
         &self,
         deployment: &mut Deployment,
-        runtime: &Runtime,
+        converger: &Converger,
         recorder: &Recorder,
         config: &Config,
         wait_lock: Duration,
@@ -329,7 +329,7 @@ impl DeploymentManager {
                             .await
                     } else {
                         tokio::select! {
-                            outcome = self.run_step(runtime, deployment, index, config) => outcome,
+                            outcome = self.run_step(converger, deployment, index, config) => outcome,
                             () = cancel.cancelled() => Err(Error::Cancelled),
                         }
                     }
@@ -391,7 +391,7 @@ impl DeploymentManager {
     async fn roll_back(
         &self,
         deployment: &mut Deployment,
-        runtime: &Runtime,
+        converger: &Converger,
         recorder: &Recorder,
         config: &Config,
     ) {
@@ -414,7 +414,7 @@ impl DeploymentManager {
             }
             deployment.plan.steps[index].status = StepStatus::RollingBack;
             let _ = record_step(recorder, deployment, index).await;
-            let outcome = caught(self.rollback_step(runtime, deployment, index, config)).await;
+            let outcome = caught(self.rollback_step(converger, deployment, index, config)).await;
             recorder.flush().await;
             let step = &mut deployment.plan.steps[index];
             step.finished_at = Some(Utc::now());
@@ -438,7 +438,7 @@ impl DeploymentManager {
     async fn conclude(
         &self,
         mut deployment: Deployment,
-        runtime: &Runtime,
+        converger: &Converger,
         recorder: &Recorder,
         config: &Config,
     ) {
@@ -489,7 +489,7 @@ impl DeploymentManager {
         recorder.unlock(&deployment.id).await;
         let hook = match deployment.status {
             DeploymentStatus::Succeeded => {
-                self.schedule_idle_stop(&deployment, runtime);
+                self.schedule_idle_stop(&deployment, converger);
                 config
                     .deploy
                     .hooks
@@ -528,7 +528,7 @@ impl DeploymentManager {
 
     /// After a blue-green switch, the old set runs on for `keep_old_for`;
     /// the manager's [`Background`](crate::Background) stops it then.
-    fn schedule_idle_stop(&self, deployment: &Deployment, runtime: &Runtime) {
+    fn schedule_idle_stop(&self, deployment: &Deployment, converger: &Converger) {
         for name in &deployment.services {
             let Some(spec) = deployment.release.service(name) else {
                 continue;
@@ -539,7 +539,7 @@ impl DeploymentManager {
             self.schedule(IdleStop {
                 at: tokio::time::Instant::now() + spec.rollout.keep_old_for.get(),
                 spec: spec.clone(),
-                runtime: runtime.clone(),
+                converger: converger.clone(),
             });
         }
     }
@@ -589,14 +589,27 @@ fn started_event(deployment: &Deployment) -> NewEvent {
     } else {
         Severity::Warning
     };
-    deployment_event(deployment, DeployEvent::Started, severity, summary).payload(json!({
-        "deployment": deployment.id,
-        "version": deployment.release.version,
-        "changes": deployment.plan.changes,
-        "steps": deployment.plan.steps.iter().map(|step| step.kind.label()).collect::<Vec<_>>(),
-        "forced_checks": forced.iter().map(|check| json!({"name": check.name, "detail": check.detail})).collect::<Vec<_>>(),
-        "reason": deployment.reason,
-    }))
+    let payload = events::DeployStarted {
+        deployment: deployment.id.clone(),
+        version: deployment.release.version.clone(),
+        changes: deployment.plan.changes.clone(),
+        steps: deployment
+            .plan
+            .steps
+            .iter()
+            .map(|step| step.kind.label())
+            .collect(),
+        forced_checks: forced
+            .iter()
+            .map(|check| events::ForcedCheck {
+                name: check.name.clone(),
+                detail: check.detail.clone(),
+            })
+            .collect(),
+        reason: deployment.reason.clone(),
+    };
+    deployment_event(deployment, DeployEvent::Started, severity, summary)
+        .payload(serde_json::to_value(payload).unwrap_or_default())
 }
 
 /// Saves step `index`'s new status with its event, trying for the

@@ -3,7 +3,10 @@
 //! asking "what changed?") match against, so that a renamed kind is a
 //! compile error rather than a silent mismatch.
 
-use crate::model::StepStatus;
+use serde::{Deserialize, Serialize};
+use steward_core::Version;
+
+use crate::model::{ServiceChange, StepStatus};
 
 steward_core::event_catalogue! {
     /// Every kind of event a deployment (or the replicas it runs) journals.
@@ -97,6 +100,33 @@ impl DeployEvent {
             StepStatus::Skipped => DeployEvent::StepSkipped,
         })
     }
+}
+
+/// The payload of a [`DeployEvent::Started`] event: what the deployment
+/// is about to do, once its gates passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployStarted {
+    /// The deployment's id.
+    pub deployment: String,
+    /// The release's version.
+    pub version: Version,
+    /// The planned change of each service.
+    pub changes: Vec<ServiceChange>,
+    /// The labels of its steps, in order (gates included).
+    pub steps: Vec<String>,
+    /// The pre-deployment checks that failed and were overridden.
+    pub forced_checks: Vec<ForcedCheck>,
+    /// Why it was started, as its caller said.
+    pub reason: Option<String>,
+}
+
+/// A failed pre-deployment check that a forced deployment went past.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForcedCheck {
+    /// What was checked.
+    pub name: String,
+    /// What was found.
+    pub detail: String,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! (`database_migration`, `update_services`, `verify_health`), persisting
 //! the deployment before and after each one through [`DeployStore`]. A
 //! failed step rolls the completed ones back in reverse order. Services
-//! are updated by [`rollout::Runtime::converge`], which replaces replicas
+//! are updated by [`rollout::Converger::converge`], which replaces replicas
 //! (rolling or blue-green) on a [`Backend`] while the service's
 //! [`steward_proxy::Proxy`] sends traffic only to healthy replicas.
 
@@ -53,7 +53,7 @@ pub use model::{
     LockHolder, Plan, Release, ServiceChange, ServiceSpec, Step, StepKind, StepStatus,
 };
 pub use plan::release_from_config;
-pub use rollout::{ProxySet, RolloutEvent, Runtime};
+pub use rollout::{Converger, ProxySet, RolloutEvent};
 pub use store::DeployStore;
 
 pub(crate) use backend::process;

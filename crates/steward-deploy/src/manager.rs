@@ -25,7 +25,7 @@ use crate::{
     background::{Background, IdleStop},
     gates::MetricGate,
     model::{Deployment, DeploymentSummary, Release, ServiceSpec},
-    rollout::{EventSink, ProxySet, Runtime},
+    rollout::{Converger, EventSink, ProxySet},
     store::DeployStore,
 };
 
@@ -92,7 +92,7 @@ pub struct ServiceStatus {
 }
 
 /// One replica in a status listing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ReplicaStatus {
     /// Replica id.
     pub id: String,
@@ -122,7 +122,7 @@ pub struct DeploymentView {
 
 struct Inner {
     store: Arc<dyn DeployStore>,
-    runtime: Runtime,
+    converger: Converger,
     options: ManagerOptions,
     /// Deployments this process runs, with their cancel switches.
     running: Mutex<HashMap<String, CancellationToken>>,
@@ -143,7 +143,7 @@ pub struct DeploymentManager {
 impl std::fmt::Debug for DeploymentManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeploymentManager")
-            .field("backend", &self.inner.runtime.backend.kind())
+            .field("backend", &self.inner.converger.backend.kind())
             .finish_non_exhaustive()
     }
 }
@@ -171,7 +171,7 @@ impl DeploymentManager {
         // reaches the journal however late the background starts.
         let (idle_stops, idle_queue) = mpsc::unbounded_channel();
         let background = Background::new(backend.subscribe(), idle_queue, Arc::clone(&store));
-        let runtime = Runtime {
+        let converger = Converger {
             prober: backend
                 .health_probe()
                 .unwrap_or_else(|| Arc::new(crate::health::Prober::new())),
@@ -182,7 +182,7 @@ impl DeploymentManager {
         let manager = DeploymentManager {
             inner: Arc::new(Inner {
                 store,
-                runtime,
+                converger,
                 options,
                 running: Mutex::new(HashMap::new()),
                 finished,
@@ -214,12 +214,12 @@ impl DeploymentManager {
 
     /// The proxies of the services.
     pub fn proxies(&self) -> &ProxySet {
-        &self.inner.runtime.proxies
+        &self.inner.converger.proxies
     }
 
     /// The backend.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.inner.runtime.backend
+        &self.inner.converger.backend
     }
 
     /// Steward's data directory.
@@ -232,18 +232,18 @@ impl DeploymentManager {
     }
 
     pub(crate) fn prober(&self) -> &dyn crate::backend::HealthProbe {
-        self.inner.runtime.prober.as_ref()
+        self.inner.converger.prober.as_ref()
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn DeployStore> {
         &self.inner.store
     }
 
-    /// The runtime with rollout events going to `events`.
-    pub(crate) fn runtime_with(&self, events: EventSink) -> Runtime {
-        Runtime {
+    /// The converger with rollout events going to `events`.
+    pub(crate) fn converger_with(&self, events: EventSink) -> Converger {
+        Converger {
             events,
-            ..self.inner.runtime.clone()
+            ..self.inner.converger.clone()
         }
     }
 
@@ -412,7 +412,7 @@ impl DeploymentManager {
     /// What runs now, per service.
     pub async fn status(&self, config: &Config) -> Result<Vec<ServiceStatus>> {
         let current = self.current_specs().await?;
-        let replicas = self.inner.runtime.backend.list().await?;
+        let replicas = self.inner.converger.backend.list().await?;
         let mut names: Vec<Name> = config.services.iter().map(|s| s.name.clone()).collect();
         names.extend(
             current
@@ -424,8 +424,8 @@ impl DeploymentManager {
             .into_iter()
             .map(|name| {
                 let spec = current.get(&name);
-                let proxy = self.inner.runtime.proxies.get(&name);
-                let in_proxy = self.inner.runtime.proxies.members(&name);
+                let proxy = self.inner.converger.proxies.get(&name);
+                let in_proxy = self.inner.converger.proxies.members(&name);
                 ServiceStatus {
                     version: spec.map(|spec| spec.version.clone()),
                     desired: spec.map_or(0, |spec| spec.replicas),
@@ -494,7 +494,7 @@ impl DeploymentManager {
 
     /// Stops every replica (steward is shutting down).
     pub async fn stop_all(&self) -> Result<()> {
-        let backend = &self.inner.runtime.backend;
+        let backend = &self.inner.converger.backend;
         let replicas = backend.list().await?;
         let stops = replicas
             .iter()

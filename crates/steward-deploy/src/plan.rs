@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use steward_config::{Config, DatabaseConfig};
 use steward_core::{Actor, Name, Severity, Version};
-use steward_migrate::{MigrationManager, Options, Source};
+use steward_migrate::MigrationManager;
 
 use crate::{
     DeployRequest, DeploymentManager, Error, Result, checks,
@@ -314,28 +314,20 @@ impl DeploymentManager {
     }
 }
 
-/// The migration manager of a configured database, keeping as many
-/// backups as `[retention]` says.
+/// The migration manager of a configured database, acting for `actor`
+/// (steward-migrate's one constructor for configured databases).
 pub(crate) fn migration_manager(
     config: &Config,
     database: &DatabaseConfig,
     data_dir: &std::path::Path,
     actor: &Actor,
 ) -> Result<MigrationManager> {
-    let dir = database.migrations.as_ref().ok_or_else(|| {
-        Error::Invalid(format!(
-            "database {} has no migrations directory",
-            database.name
-        ))
-    })?;
-    let source = Source::from_dir(dir)?;
-    let mut options = Options::new(data_dir.join("backups").join(database.name.as_str()));
-    options.applied_by = actor.to_string();
-    options.keep_backups = config.retention.backups_to_keep();
-    Ok(MigrationManager::new(
-        database.url.expose(),
-        source,
-        options,
+    Ok(steward_migrate::configured::manager(
+        config,
+        data_dir,
+        database,
+        actor.as_str(),
+        |_| {},
     )?)
 }
 

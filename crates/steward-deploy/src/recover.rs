@@ -161,17 +161,20 @@ impl DeploymentManager {
         }
         let current = self.current_specs().await?;
         let recorder = self.recorder();
-        let runtime = self.runtime_for("reconcile", &recorder);
+        let converger = self.converger_for("reconcile", &recorder);
         for spec in current.values() {
-            if let Err(err) = runtime.converge(&spec.name, Some(spec), "reconcile").await {
+            if let Err(err) = converger
+                .converge(&spec.name, Some(spec), "reconcile")
+                .await
+            {
                 tracing::error!(service = %spec.name, error = %err, "cannot bring the service to its last release");
             }
-            runtime.stop_idle(spec).await?;
+            converger.stop_idle(spec).await?;
         }
-        for replica in runtime.backend.list().await? {
+        for replica in converger.backend.list().await? {
             if !current.contains_key(&replica.service) {
                 tracing::warn!(replica = %replica.id, service = %replica.service, "stopping a replica of a service no release runs");
-                runtime
+                converger
                     .backend
                     .stop(&replica.id, Duration::from_secs(10))
                     .await?;

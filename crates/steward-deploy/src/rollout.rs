@@ -1,6 +1,6 @@
 //! Bringing one service to a spec: the rolling and blue-green updates.
 //!
-//! [`Runtime::converge`] compares the replicas the backend runs with the
+//! [`Converger::converge`] compares the replicas the backend runs with the
 //! target spec (by [`ServiceSpec::hash`]) and replaces the others, moving
 //! traffic through the service's proxy only to replicas that passed their
 //! health check. It starts from whatever runs, so the same call performs
@@ -222,20 +222,23 @@ impl ProxySet {
     }
 }
 
-/// What rollouts run on: the backend, the proxies and the health probe.
+/// Brings services to a spec ([`Converger::converge`]) with what rollouts
+/// act on: the backend, the proxies, the health probe and where rollout
+/// events go.
 #[derive(Clone)]
-pub struct Runtime {
+pub struct Converger {
     /// Where replicas run.
     pub backend: Arc<dyn Backend>,
     /// The services' proxies.
     pub proxies: ProxySet,
-    /// Health probes (the backend's [`Backend::health_probe`]).
+    /// Health probes (the backend's [`Backend::health_probe`], or over the
+    /// network).
     pub prober: Arc<dyn HealthProbe>,
     /// Where rollout events go.
     pub events: EventSink,
 }
 
-impl Runtime {
+impl Converger {
     /// The replicas of `service` now.
     pub async fn replicas(&self, service: &str) -> Result<Vec<Replica>> {
         Ok(self

@@ -17,7 +17,7 @@ use crate::{
     model::{ChangeKind, Deployment, ServiceSpec, StepKind},
     plan::{Scope, migration_manager},
     recorder::Recorder,
-    rollout::Runtime,
+    rollout::Converger,
     smoke,
 };
 
@@ -107,7 +107,7 @@ impl DeploymentManager {
 
     pub(crate) async fn run_step(
         &self,
-        runtime: &Runtime,
+        converger: &Converger,
         deployment: &mut Deployment,
         index: usize,
         config: &Config,
@@ -141,7 +141,7 @@ impl DeploymentManager {
                         change.service == service && change.kind != ChangeKind::Remove
                     })
                 });
-                runtime.converge(&service, target, &deployment.id).await?;
+                converger.converge(&service, target, &deployment.id).await?;
                 Ok(match target {
                     Some(spec) => format!(
                         "{service} runs {} replicas of {}",
@@ -150,13 +150,17 @@ impl DeploymentManager {
                     None => format!("{service} removed"),
                 })
             }
-            StepKind::VerifyHealth => self.verify_health(runtime, deployment).await,
+            StepKind::VerifyHealth => self.verify_health(converger, deployment).await,
         }
     }
 
     /// Every changed service stays healthy through its verify window,
     /// then its smoke checks and the metric gates pass.
-    async fn verify_health(&self, runtime: &Runtime, deployment: &Deployment) -> Result<String> {
+    async fn verify_health(
+        &self,
+        converger: &Converger,
+        deployment: &Deployment,
+    ) -> Result<String> {
         let specs: Vec<&ServiceSpec> = deployment
             .plan
             .changes
@@ -171,16 +175,16 @@ impl DeploymentManager {
             .collect();
         let checks = specs
             .iter()
-            .map(|spec| runtime.verify(spec, spec.rollout.verify_window.get()));
+            .map(|spec| converger.verify(spec, spec.rollout.verify_window.get()));
         futures::future::join_all(checks)
             .await
             .into_iter()
             .collect::<Result<Vec<()>>>()?;
         let mut smoke_count = 0;
         for spec in &specs {
-            let addr = match runtime.proxies.get(&spec.name) {
+            let addr = match converger.proxies.get(&spec.name) {
                 Some((_, addr)) => Some(addr),
-                None => runtime
+                None => converger
                     .replicas(&spec.name)
                     .await?
                     .first()
@@ -219,7 +223,7 @@ impl DeploymentManager {
 
     pub(crate) async fn rollback_step(
         &self,
-        runtime: &Runtime,
+        converger: &Converger,
         deployment: &Deployment,
         index: usize,
         config: &Config,
@@ -259,7 +263,7 @@ impl DeploymentManager {
             }
             StepKind::UpdateServices { service } => {
                 let previous = deployment.previous.get(service).cloned().flatten();
-                runtime
+                converger
                     .converge(service, previous.as_ref(), &deployment.id)
                     .await?;
                 Ok(match previous {

@@ -39,7 +39,7 @@ struct Tracked {
 
 /// The watcher's memory between rounds.
 #[derive(Default)]
-struct Watch {
+struct WatchState {
     replicas: HashMap<String, Tracked>,
     /// The settled specs, read again only when a deployment has ended
     /// (tagged with the manager's count of ended deployments).
@@ -59,7 +59,7 @@ impl DeploymentManager {
     ) -> impl Future<Output = ()> + Send + 'static {
         let manager = self.clone();
         async move {
-            let mut watch = Watch::default();
+            let mut watch = WatchState::default();
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -72,7 +72,7 @@ impl DeploymentManager {
         }
     }
 
-    async fn watch_once(&self, watch: &mut Watch) -> crate::Result<()> {
+    async fn watch_once(&self, watch: &mut WatchState) -> crate::Result<()> {
         if self.deployments_running() {
             // A deployment decides who is in the proxies; start afresh after it.
             watch.replicas.clear();

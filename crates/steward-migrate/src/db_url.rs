@@ -1,25 +1,20 @@
 //! What the connection, the lock and the backups read from a target's URL
 //! beyond its dialect ([`crate::Dialect::from_url`]): a SQLite URL's file,
-//! and MariaDB's scheme spelled as the MySQL driver wants it.
+//! and MariaDB's scheme spelled as the MySQL driver wants it. The rules are
+//! steward-core's [`DatabaseUrl`], shared with the configuration and the
+//! state store.
 
 use std::path::PathBuf;
 
-/// The database file of a SQLite URL, or `None` for an in-memory one.
+use steward_core::DatabaseUrl;
+
+/// The database file of a SQLite URL, or `None` for an in-memory one (or
+/// another engine).
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if file.is_empty() || file == ":memory:" || query.contains("mode=memory") {
-        return None;
-    }
-    Some(PathBuf::from(file))
+    DatabaseUrl::parse(url).ok()?.sqlite_file()
 }
 
 /// `mariadb://` is accepted as a synonym of `mysql://`.
 pub(crate) fn mysql_url(url: &str) -> String {
-    match url.strip_prefix("mariadb://") {
-        Some(rest) => format!("mysql://{rest}"),
-        None => url.to_owned(),
-    }
+    DatabaseUrl::parse(url).map_or_else(|_| url.to_owned(), |url| url.for_driver())
 }

@@ -15,6 +15,12 @@ pub enum Error {
         /// The scheme (the rest of the URL may hold a password).
         scheme: String,
     },
+    /// A configured database has no migrations directory.
+    #[error("database `{database}` has no migrations directory")]
+    NoMigrations {
+        /// The configured database.
+        database: String,
+    },
     /// A migration file or directory could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -113,6 +119,7 @@ impl ErrorCode for Error {
     fn code(&self) -> &'static str {
         match self {
             Error::UnsupportedUrl { .. } => "unsupported_database_url",
+            Error::NoMigrations { .. } => "no_migrations",
             Error::Read { .. } => "migrations_unreadable",
             Error::Source { .. } => "migrations_invalid",
             Error::Connect { .. } => "database_unreachable",
@@ -140,6 +147,7 @@ impl ErrorCode for Error {
             Error::Locked { .. }
             | Error::Invalid { .. }
             | Error::Conflict(_)
+            | Error::NoMigrations { .. }
             | Error::AmbiguousBackup { .. } => ErrorKind::Conflict,
             Error::NoSuchBackup { .. } => ErrorKind::NotFound,
             // The target database's messages and the dump tools' output are

@@ -12,6 +12,7 @@
 
 pub mod backup;
 mod catalog;
+pub mod configured;
 mod conn;
 mod db_url;
 mod error;
@@ -55,14 +56,14 @@ pub enum Dialect {
 impl Dialect {
     /// The dialect of a database URL, by its scheme.
     pub fn from_url(url: &str) -> Result<Self> {
-        match url.split(':').next().unwrap_or_default() {
-            "sqlite" => Ok(Dialect::Sqlite),
-            "postgres" | "postgresql" => Ok(Dialect::Postgres),
-            "mysql" | "mariadb" => Ok(Dialect::Mysql),
-            other => Err(Error::UnsupportedUrl {
-                scheme: other.to_owned(),
-            }),
-        }
+        let url = steward_core::DatabaseUrl::parse(url).map_err(|_| Error::UnsupportedUrl {
+            scheme: url.split(':').next().unwrap_or_default().to_owned(),
+        })?;
+        Ok(match url.engine() {
+            steward_core::Engine::Sqlite => Dialect::Sqlite,
+            steward_core::Engine::Postgres => Dialect::Postgres,
+            steward_core::Engine::Mysql => Dialect::Mysql,
+        })
     }
 
     /// Lowercase name.

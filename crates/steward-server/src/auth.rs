@@ -171,7 +171,7 @@ pub(crate) async fn limit_rate(
 }
 
 /// Who is calling: the token that authenticated the request.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct Principal {
     /// The token's public id.
     pub token_id: String,

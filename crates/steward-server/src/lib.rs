@@ -9,6 +9,7 @@
 //! them in reverse order.
 
 mod api;
+pub mod api_types;
 mod auth;
 mod bootstrap;
 mod error;

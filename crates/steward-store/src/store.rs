@@ -14,7 +14,7 @@ use sqlx::{
     Any, AnyConnection, AnyPool, ConnectOptions, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
 };
-use steward_core::EventId;
+use steward_core::{DatabaseUrl, Engine, EventId, SqliteLocation};
 use steward_migrate::{BackupPolicy, MigrationManager, Options, Source};
 use tokio::sync::watch;
 
@@ -56,13 +56,14 @@ pub enum Backend {
 impl Backend {
     /// The engine named by a URL's scheme.
     pub fn from_url(url: &str) -> Result<Self> {
-        let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
-            "sqlite" => Ok(Backend::Sqlite),
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            other => Err(Error::UnsupportedUrl {
-                scheme: other.to_owned(),
-            }),
+        let unsupported = || Error::UnsupportedUrl {
+            scheme: url.split(':').next().unwrap_or_default().to_owned(),
+        };
+        match DatabaseUrl::parse(url).map_err(|_| unsupported())?.engine() {
+            Engine::Sqlite => Ok(Backend::Sqlite),
+            Engine::Postgres => Ok(Backend::Postgres),
+            // Steward's own state lives in SQLite or PostgreSQL only.
+            Engine::Mysql => Err(unsupported()),
         }
     }
 
@@ -311,7 +312,10 @@ async fn migrate(url: &str, backend: Backend) -> Result<()> {
             .iter()
             .map(|(name, sql)| (name.into(), (*sql).to_owned())),
     )?;
-    let (backup_dir, policy) = match steward_migrate::sqlite_file(url) {
+    let (backup_dir, policy) = match DatabaseUrl::parse(url)
+        .ok()
+        .and_then(|url| url.sqlite_file())
+    {
         Some(file) => (
             file.parent()
                 .map_or_else(|| Path::new(".").to_owned(), Path::to_owned)
@@ -332,14 +336,16 @@ async fn migrate(url: &str, backend: Backend) -> Result<()> {
 /// readable by the owner only. Returns the URL to connect with, whether it
 /// is in memory, and the database file.
 fn prepare_sqlite_url(url: &str) -> Result<(String, bool, Option<PathBuf>)> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if file.is_empty() || file == ":memory:" || query.contains("mode=memory") {
-        return Ok(("sqlite::memory:".to_owned(), true, None));
-    }
+    let location = DatabaseUrl::parse(url).ok().and_then(|url| url.sqlite());
+    let (path, query) = match location {
+        Some(SqliteLocation::File { path, query }) => (path, query.unwrap_or_default()),
+        Some(SqliteLocation::Memory) | None => {
+            return Ok(("sqlite::memory:".to_owned(), true, None));
+        }
+    };
+    let file = path.to_string_lossy();
+    let file = file.as_ref();
+    let query = query.as_str();
     let creates = !query.contains("mode=") || query.contains("mode=rwc");
     if creates {
         if let Some(parent) = Path::new(file).parent()

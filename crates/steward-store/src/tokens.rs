@@ -27,7 +27,7 @@ const BOOTSTRAP_NAMES: [&str; 2] = ["admin", "admin-bootstrap"];
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 /// What is known about a token (never its secret).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// Public identifier, e.g. `tok_3f9a1c20`.
     pub id: String,

@@ -7,7 +7,6 @@ use std::io::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table, presets::NOTHING};
 use serde::Serialize;
-use serde_json::Value;
 use steward_core::Event;
 
 /// Writes a line to stdout and flushes. A closed pipe (`steward ... | head`)
@@ -81,27 +80,6 @@ pub(crate) fn print_table(table: &Table) {
     for row in table.to_string().lines() {
         out(row.trim_end().strip_prefix(' ').unwrap_or(row.trim_end()));
     }
-}
-
-/// A JSON string field, or `-`.
-pub(crate) fn text(value: &Value) -> String {
-    match value {
-        Value::Null => "-".to_owned(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// An RFC 3339 time from JSON, shortened to seconds.
-pub(crate) fn time(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map(|time| {
-            time.with_timezone(&Utc)
-                .to_rfc3339_opts(SecondsFormat::Secs, true)
-        })
-        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// A time, shortened to seconds.

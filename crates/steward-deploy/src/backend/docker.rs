@@ -23,7 +23,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    net::{Ipv4Addr, SocketAddr, TcpListener},
+    net::{Ipv4Addr, SocketAddr},
     path::Path,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -402,7 +402,7 @@ impl Backend for DockerBackend {
         let mut attempt = 0;
         let host_port = loop {
             attempt += 1;
-            let host_port = free_port()?;
+            let host_port = super::free_port(KIND)?;
             match self
                 .create_and_start(&request, image, *port, command.as_ref(), host_port)
                 .await
@@ -649,14 +649,6 @@ fn unix_now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-}
-
-/// A port free now on loopback (see the process backend's twin).
-fn free_port() -> Result<u16> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|err| Error::backend(KIND, format!("cannot find a free port: {err}")))
 }
 
 #[cfg(test)]

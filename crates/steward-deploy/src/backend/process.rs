@@ -22,7 +22,7 @@ mod logs;
 use std::{
     collections::HashMap,
     ffi::OsStr,
-    net::{Ipv4Addr, SocketAddr, TcpListener},
+    net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::Stdio,
     sync::{
@@ -427,7 +427,7 @@ impl Backend for ProcessBackend {
                 format!("service {} has no process command", spec.name),
             ));
         };
-        let port = free_port()?;
+        let port = super::free_port(KIND)?;
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()
@@ -600,18 +600,6 @@ pub(crate) fn render(arg: &str, spec: &ServiceSpec, port: u16, index: u32) -> St
         "service" => Some(spec.name.to_string()),
         _ => None,
     })
-}
-
-/// A port free now on loopback. Another process could take it before the
-/// replica binds it; the replica then fails its health check and is
-/// replaced, which is why this is good enough.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(|err| Error::backend(KIND, format!("cannot find a free port: {err}")))?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|err| Error::backend(KIND, format!("cannot find a free port: {err}")))
 }
 
 /// Finds a program: a path (relative to `workdir`), else in `PATH`, else

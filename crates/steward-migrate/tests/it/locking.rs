@@ -20,7 +20,7 @@ async fn a_second_run_waits_or_fails_naming_the_holder(db: TestDatabase) {
     first_options.applied_by = "first@host".into();
     let first = manager_with(&db, &dir, first_options);
     let running = tokio::spawn(async move { first.apply().await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    holder_appears(&db, "first@host").await;
 
     let mut impatient = options(&db);
     impatient.lock_timeout = Duration::from_millis(200);
@@ -47,4 +47,24 @@ async fn a_second_run_waits_or_fails_naming_the_holder(db: TestDatabase) {
     );
     let first = running.await.unwrap().unwrap();
     assert_eq!(first.migrations.len(), 1);
+}
+
+/// Waits until the first run holds the lock. For SQLite the lock file names
+/// its holder once taken, so the test starts its second run only then (a
+/// fixed sleep raced with a fast machine finishing the whole migration
+/// first); the server engines' slow statement sleeps long enough.
+async fn holder_appears(db: &TestDatabase, holder: &str) {
+    let Some(file) = steward_migrate::sqlite_file(&db.url) else {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        return;
+    };
+    let mut lock = file.into_os_string();
+    lock.push(".steward-lock");
+    for _ in 0..500 {
+        if std::fs::read_to_string(&lock).is_ok_and(|note| note.contains(holder)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the first run never took the lock");
 }

@@ -60,7 +60,7 @@ pub(crate) fn id_column(dialect: Dialect) -> &'static str {
 pub(crate) fn slow_statement(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => {
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT count(*) FROM c"
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 12000000) SELECT count(*) FROM c"
         }
         Dialect::Postgres => "SELECT pg_sleep(1.5)",
         Dialect::Mysql => "SELECT SLEEP(1.5)",

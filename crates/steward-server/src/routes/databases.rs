@@ -9,14 +9,13 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::{FromRef, State},
-    http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_config::LoadedConfig;
 use steward_core::{Actor, ErrorCode, NewEvent, Severity};
 use steward_migrate::{
-    Drift, MigrationEvent, MigrationManager, Options, Plan, RepairAction, RunReport, Source,
+    Drift, MigrationEvent, MigrationManager, Options, Plan, RepairAction, RunReport,
     backup::BackupInfo,
     progress::{Progress, ProgressEvent},
     status::Status,
@@ -76,25 +75,25 @@ impl FromRef<AppState> for Migrations {
 }
 
 /// A configured database.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct DatabaseSummary {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DatabaseSummary {
     /// Its name.
-    name: String,
+    pub name: String,
     /// `sqlite`, `postgres` or `mysql`.
-    engine: String,
+    pub engine: String,
     /// Its migrations directory.
-    migrations: Option<String>,
+    pub migrations: Option<String>,
     /// The newest applied version, when the database answered.
-    current: Option<String>,
+    pub current: Option<String>,
     /// Migrations not applied yet.
-    pending: usize,
+    pub pending: usize,
     /// Migrations that need attention (changed, missing, failed...).
-    problems: usize,
+    pub problems: usize,
     /// Why the status could not be read, if it could not (the details
     /// are in the server's log, not here: viewers read this).
-    error: Option<String>,
+    pub error: Option<String>,
     /// The code of that error, e.g. `database_unreachable`.
-    error_code: Option<String>,
+    pub error_code: Option<String>,
 }
 
 /// Options of an apply.
@@ -151,7 +150,7 @@ pub(crate) struct RestoreRequest {
 }
 
 /// The manager of a configured database, acting for `actor`.
-fn manager(
+fn migration_manager(
     state: &Migrations,
     name: &str,
     actor: &str,
@@ -164,19 +163,14 @@ fn manager(
         .iter()
         .find(|d| d.name.as_str() == name)
         .ok_or_else(|| ApiError::not_found(format!("no database `{name}` is configured")))?;
-    let dir = database.migrations.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "no_migrations",
-            format!("database `{name}` has no migrations directory"),
-        )
-    })?;
-    let source = Source::from_dir(dir)?;
-    let mut options = Options::new(loaded.data_dir().join("backups").join(name));
-    options.applied_by = actor.to_owned();
-    options.keep_backups = loaded.config.retention.backups_to_keep();
-    configure(&mut options);
-    MigrationManager::new(database.url.expose(), source, options).map_err(ApiError::from)
+    steward_migrate::configured::manager(
+        &loaded.config,
+        loaded.data_dir(),
+        database,
+        actor,
+        configure,
+    )
+    .map_err(ApiError::from)
 }
 
 /// Lists configured databases with a summary of their migrations.
@@ -197,7 +191,7 @@ pub(crate) async fn list(
         let name = database.name.as_str();
         // A driver's error can name hosts, users and paths: it goes to the
         // log, and the caller gets its code and a generic message.
-        let status = match manager(&state, name, principal.actor.as_str(), |_| {}) {
+        let status = match migration_manager(&state, name, principal.actor.as_str(), |_| {}) {
             Ok(manager) => manager.status().await.map_err(|err| {
                 tracing::warn!(database = name, code = err.code(), error = %err, "cannot read the migration status of a database");
                 (err.code(), crate::error::kind_name(err.kind()))
@@ -277,7 +271,7 @@ pub(crate) async fn status(
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Status>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.status().await?))
 }
 
@@ -301,7 +295,7 @@ pub(crate) async fn plan(
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Plan>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.plan().await?))
 }
 
@@ -327,7 +321,7 @@ pub(crate) async fn apply(
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<ApplyRequest>,
 ) -> Result<Json<RunReport>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |options| {
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |options| {
         options.target = request.target;
         options.allow_out_of_order = request.allow_out_of_order;
         options.deny = request.deny;
@@ -364,7 +358,7 @@ pub(crate) async fn down(
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<DownRequest>,
 ) -> Result<Json<RunReport>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     let journal = JournalProgress::start(&state, &name, principal.actor.clone());
     let result = manager
         .with_progress(Arc::new(journal.clone()))
@@ -397,7 +391,7 @@ pub(crate) async fn repair(
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<RepairRequest>,
 ) -> Result<Json<Vec<RepairAction>>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     if request.dry_run {
         return Ok(Json(manager.repair_plan().await?));
     }
@@ -438,7 +432,7 @@ pub(crate) async fn baseline(
     PathParams(name): PathParams<String>,
     JsonBody(request): JsonBody<BaselineRequest>,
 ) -> Result<Json<Status>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     manager.baseline(&request.version).await?;
     append(
         &state,
@@ -472,7 +466,7 @@ pub(crate) async fn drift(
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Drift>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.drift().await?))
 }
 
@@ -496,7 +490,7 @@ pub(crate) async fn backups(
     Viewer(principal): Viewer,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<Vec<BackupInfo>>, ApiError> {
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     Ok(Json(manager.backups()?))
 }
 
@@ -530,7 +524,7 @@ pub(crate) async fn restore(
             "backup: must not be empty",
         ));
     }
-    let manager = manager(&state, &name, principal.actor.as_str(), |_| {})?;
+    let manager = migration_manager(&state, &name, principal.actor.as_str(), |_| {})?;
     let backup = manager.restore(&request.backup).await?;
     append(
         &state,

@@ -110,12 +110,12 @@ pub(crate) struct ListParams {
 }
 
 /// The answer to a cancel.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Cancelling {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Cancelling {
     /// The deployment's id.
-    deployment: String,
+    pub deployment: String,
     /// Always `cancelling`: it stops its current step and rolls back.
-    status: String,
+    pub status: String,
 }
 
 /// The configuration as it is on disk now (a deployment takes the

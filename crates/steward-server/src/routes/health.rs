@@ -16,8 +16,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Health of steward itself.
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub(crate) struct Health {
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Health {
     /// `ok`, or `unavailable` with a reason.
     pub status: String,
     /// Steward's version.

@@ -3,9 +3,10 @@
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use steward_config::{Probe, ServiceConfig};
 use steward_core::Event;
+use steward_deploy::ReplicaStatus;
 use steward_store::EventQuery;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,79 +21,79 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Steward itself.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct StewardStatus {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StewardStatus {
     /// Steward's version.
-    version: String,
+    pub version: String,
     /// When this server started.
-    started_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
     /// Seconds since start.
-    uptime_seconds: i64,
+    pub uptime_seconds: i64,
     /// `sqlite` or `postgres`.
-    store: String,
+    pub store: String,
     /// Version of steward's own schema.
-    schema_version: String,
+    pub schema_version: String,
     /// Where the configuration came from.
-    config: String,
+    pub config: String,
     /// Id of the newest journal event.
-    latest_event_id: i64,
+    pub latest_event_id: i64,
 }
 
 /// One configured service and what steward knows of it.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ServiceStatus {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceStatus {
     /// Service name.
-    name: String,
+    pub name: String,
     /// Desired replicas.
-    replicas: u32,
+    pub replicas: u32,
     /// Public port, if any.
-    port: Option<u16>,
+    pub port: Option<u16>,
     /// Backends it can run on (`process`, `docker`).
-    backends: Vec<String>,
+    pub backends: Vec<String>,
     /// Services it depends on.
-    depends_on: Vec<String>,
+    pub depends_on: Vec<String>,
     /// The health check, e.g. `http /healthz every 2s`.
-    health: Option<String>,
+    pub health: Option<String>,
     /// `not_deployed` until a deployment has run it; then `running`
     /// (every desired replica runs), `degraded` (fewer) or `stopped`.
-    state: String,
+    pub state: String,
     /// The release version it settled on.
-    version: Option<String>,
+    pub version: Option<String>,
     /// Replicas running now (and restarting after a crash).
-    running: u32,
+    pub running: u32,
     /// Replicas its proxy sends traffic to (all running ones when it has
     /// no proxy); the others are a blue-green set kept for a rollback, or
     /// taken out by the health watcher.
-    serving: u32,
+    pub serving: u32,
     /// Where its proxy listens.
-    proxy: Option<String>,
+    pub proxy: Option<String>,
     /// Its replicas: id, version, address, state, whether in the proxy.
     #[schema(value_type = Vec<Object>)]
-    instances: Vec<serde_json::Value>,
+    pub instances: Vec<ReplicaStatus>,
     /// The newest journal event about it.
-    last_event: Option<Event>,
+    pub last_event: Option<Event>,
 }
 
 /// One configured database.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct DatabaseStatus {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DatabaseStatus {
     /// Database name.
-    name: String,
+    pub name: String,
     /// Engine, from the URL scheme.
-    engine: String,
+    pub engine: String,
     /// Migrations directory, if configured.
-    migrations: Option<String>,
+    pub migrations: Option<String>,
 }
 
 /// Everything `steward status` shows.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Status {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Status {
     /// Steward itself.
-    steward: StewardStatus,
+    pub steward: StewardStatus,
     /// Configured services, in configuration order.
-    services: Vec<ServiceStatus>,
+    pub services: Vec<ServiceStatus>,
     /// Configured databases.
-    databases: Vec<DatabaseStatus>,
+    pub databases: Vec<DatabaseStatus>,
 }
 
 fn describe_health(service: &ServiceConfig) -> Option<String> {
@@ -182,14 +183,7 @@ pub(crate) async fn status(
                     .count() as u32
             }),
             proxy: live.and_then(|live| live.proxy.map(|addr| addr.to_string())),
-            instances: live
-                .map(|live| {
-                    live.replicas
-                        .iter()
-                        .map(|replica| serde_json::to_value(replica).unwrap_or_default())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            instances: live.map(|live| live.replicas.clone()).unwrap_or_default(),
             last_event: last.events.into_iter().next(),
         });
     }

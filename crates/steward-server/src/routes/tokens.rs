@@ -44,12 +44,12 @@ pub(crate) struct CreateToken {
 }
 
 /// A created token; `secret` is shown this once and never again.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct CreatedToken {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
     /// The token's record.
-    token: TokenInfo,
+    pub token: TokenInfo,
     /// The bearer token to hand to its user.
-    secret: String,
+    pub secret: String,
 }
 
 /// The journal event of a change to a token, by `principal`.

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use steward_server::api_types::Status;
+
 use super::{Client, ClientError};
 
 fn client(base: String, timeout: Duration) -> Client {
@@ -31,7 +33,7 @@ async fn a_server_that_accepts_but_does_not_answer_is_a_timeout_not_an_outage() 
     });
     let client = client(format!("http://{addr}"), Duration::from_millis(300));
     let err = client
-        .get::<serde_json::Value>("/api/v1/status", &[])
+        .get::<Status>("/api/v1/status", &[])
         .await
         .expect_err("no answer");
     let message = err.to_string();
@@ -54,7 +56,7 @@ async fn a_closed_port_is_unreachable() {
     drop(listener);
     let client = client(format!("http://{addr}"), Duration::from_secs(5));
     let err = client
-        .get::<serde_json::Value>("/api/v1/status", &[])
+        .get::<Status>("/api/v1/status", &[])
         .await
         .expect_err("nothing listens");
     assert!(

@@ -5,12 +5,13 @@ use std::{io::IsTerminal, time::Duration};
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::json;
 use steward_deploy::{
     ChangeKind, DeployEvent, Deployment, DeploymentStatus, DeploymentSummary, DeploymentView, Step,
-    StepKind,
+    StepKind, events::DeployStarted,
 };
+use steward_server::api_types::Cancelling;
 
 use crate::{
     cli::{DeployArgs, DeploymentsCommand, Global, OutputFormat, RollbackArgs},
@@ -142,8 +143,9 @@ async fn watch(client: &Client, global: &Global, id: &str) -> anyhow::Result<()>
                                 }
                                 // The plan is known once the gates passed.
                                 Some(DeployEvent::Started) => {
-                                    if let Some(steps) = event.payload["steps"].as_array() {
-                                        bar.set_length(steps.len() as u64);
+                                    if let Ok(started) = DeployStarted::deserialize(&event.payload)
+                                    {
+                                        bar.set_length(started.steps.len() as u64);
                                     }
                                 }
                                 _ => {}
@@ -356,11 +358,12 @@ pub(crate) async fn deployments(
         }
         DeploymentsCommand::Watch { id } => watch(&client, global, &id).await,
         DeploymentsCommand::Cancel { id } => {
-            let _: IgnoredAny = client
+            let cancelling: Cancelling = client
                 .post(&format!("/api/v1/deployments/{id}/cancel"), &json!({}))
                 .await?;
             output::line(&format!(
-                "deployment {id} is being cancelled; it rolls back"
+                "deployment {} is being cancelled; it rolls back",
+                cancelling.deployment
             ));
             Ok(())
         }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde_json::Value;
+use steward_server::api_types::Health;
 
 use crate::{
     cli::{Global, OutputFormat},
@@ -26,14 +26,16 @@ pub(crate) async fn run(global: &Global, timeout: Duration) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    // Whatever the status, a steward answers with its health; anything
+    // else (a proxy's error page) is shown as no health at all.
+    let health: Option<Health> = response.json().await.ok();
     if global.output == OutputFormat::Json {
-        output::json(&body);
+        output::json(&health);
     } else {
         output::line(&format!(
             "{url}: {} {}",
             status.as_u16(),
-            output::text(&body["status"])
+            output::or_dash(health.as_ref().map(|health| &health.status))
         ));
     }
     if !status.is_success() {

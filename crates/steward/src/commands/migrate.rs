@@ -123,17 +123,14 @@ fn resolve(global: &Global, args: &MigrateArgs) -> anyhow::Result<Target> {
         url: database.url.expose().clone(),
         dir,
         backup_dir: args.backup_dir.clone().unwrap_or_else(|| {
-            loaded
-                .data_dir()
-                .join("backups")
-                .join(database.name.as_str())
+            steward_migrate::configured::backup_dir(loaded.data_dir(), database)
         }),
         name: database.name.to_string(),
         keep_backups: loaded.config.retention.backups_to_keep(),
     })
 }
 
-fn manager(
+fn migration_manager(
     target: &Target,
     args: &MigrateArgs,
     configure: impl FnOnce(&mut Options),
@@ -208,13 +205,16 @@ struct Invocation<'a> {
 impl Invocation<'_> {
     /// The manager for the target, with the options the common arguments
     /// set, adjusted by `configure`.
-    fn manager(&self, configure: impl FnOnce(&mut Options)) -> anyhow::Result<MigrationManager> {
-        manager(self.target, self.args, configure)
+    fn migration_manager(
+        &self,
+        configure: impl FnOnce(&mut Options),
+    ) -> anyhow::Result<MigrationManager> {
+        migration_manager(self.target, self.args, configure)
     }
 
     /// `migrate status`.
     async fn status(&self) -> anyhow::Result<()> {
-        let status = self.manager(|_| {})?.status().await?;
+        let status = self.migration_manager(|_| {})?.status().await?;
         if self.json {
             output::json(&status);
         } else {
@@ -226,7 +226,7 @@ impl Invocation<'_> {
     /// `migrate validate`: exit 1 when any migration needs attention.
     async fn validate(&self, allow_out_of_order: bool) -> anyhow::Result<()> {
         let status = self
-            .manager(|o| o.allow_out_of_order = allow_out_of_order)?
+            .migration_manager(|o| o.allow_out_of_order = allow_out_of_order)?
             .status()
             .await?;
         let problems = status.problems(allow_out_of_order);
@@ -254,7 +254,7 @@ impl Invocation<'_> {
         version: Option<&str>,
         allow_out_of_order: bool,
     ) -> anyhow::Result<()> {
-        let manager = self.manager(|o| {
+        let manager = self.migration_manager(|o| {
             o.target = version.map(str::to_owned);
             o.allow_out_of_order = allow_out_of_order;
         })?;
@@ -271,7 +271,7 @@ impl Invocation<'_> {
         deny: Option<Severity>,
         allow_out_of_order: bool,
     ) -> anyhow::Result<()> {
-        let manager = self.manager(|o| {
+        let manager = self.migration_manager(|o| {
             o.target = version.map(str::to_owned);
             o.deny = deny;
             o.allow_out_of_order = allow_out_of_order;
@@ -309,7 +309,9 @@ impl Invocation<'_> {
     /// `migrate down`.
     async fn down(&self, to: Option<&str>) -> anyhow::Result<()> {
         let reporter = Arc::new(Reporter::new(self.json));
-        let manager = self.manager(|_| {})?.with_progress(reporter.clone());
+        let manager = self
+            .migration_manager(|_| {})?
+            .with_progress(reporter.clone());
         let result = manager.down(to).await;
         reporter.finish();
         let report = result?;
@@ -330,7 +332,7 @@ impl Invocation<'_> {
 
     /// `migrate repair`: shows the changes, asks unless `yes`, makes them.
     async fn repair(&self, yes: bool) -> anyhow::Result<()> {
-        let manager = self.manager(|_| {})?;
+        let manager = self.migration_manager(|_| {})?;
         let actions = manager.repair_plan().await?;
         if actions.is_empty() {
             if self.json {
@@ -360,7 +362,7 @@ impl Invocation<'_> {
 
     /// `migrate baseline`.
     async fn baseline(&self, version: &str) -> anyhow::Result<()> {
-        self.manager(|_| {})?.baseline(version).await?;
+        self.migration_manager(|_| {})?.baseline(version).await?;
         output::line(&format!(
             "{} adopted at version {version}",
             self.target.name
@@ -370,7 +372,7 @@ impl Invocation<'_> {
 
     /// `migrate drift`: exit 1 when the schema drifted.
     async fn drift(&self) -> anyhow::Result<()> {
-        let drift = self.manager(|_| {})?.drift().await?;
+        let drift = self.migration_manager(|_| {})?.drift().await?;
         let target = self.target;
         if self.json {
             output::json(&drift);
@@ -404,7 +406,7 @@ impl Invocation<'_> {
 
     /// `migrate backups`.
     fn backups(&self) -> anyhow::Result<()> {
-        let backups = self.manager(|_| {})?.backups()?;
+        let backups = self.migration_manager(|_| {})?.backups()?;
         if self.json {
             output::json(&backups);
         } else {
@@ -412,9 +414,7 @@ impl Invocation<'_> {
             for backup in &backups {
                 table.add_row(vec![
                     backup.id.clone(),
-                    backup
-                        .created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    output::timestamp(&backup.created_at),
                     backup.reason.clone(),
                     steward_core::ByteSize(backup.bytes).to_string(),
                 ]);
@@ -427,7 +427,7 @@ impl Invocation<'_> {
 
     /// `migrate restore`: asks unless `yes`.
     async fn restore(&self, backup: &str, yes: bool) -> anyhow::Result<()> {
-        let manager = self.manager(|_| {})?;
+        let manager = self.migration_manager(|_| {})?;
         let target = self.target;
         if !yes
             && !confirm(&format!(
@@ -507,15 +507,15 @@ fn print_status(target: &Target, status: &Status) {
             entry.version.clone().unwrap_or_else(|| "R".to_owned()),
             entry.name.clone(),
             state_name(entry.state).to_owned(),
-            entry
-                .applied_at
-                .filter(|_| entry.state != State::Pending)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_else(|| "-".to_owned()),
-            entry.applied_by.clone().unwrap_or_else(|| "-".to_owned()),
-            entry
-                .execution_ms
-                .map_or_else(|| "-".to_owned(), |ms| ms.to_string()),
+            output::or_dash(
+                entry
+                    .applied_at
+                    .filter(|_| entry.state != State::Pending)
+                    .as_ref()
+                    .map(output::timestamp),
+            ),
+            output::or_dash(entry.applied_by.as_ref()),
+            output::or_dash(entry.execution_ms),
             note,
         ]);
     }

@@ -1,6 +1,6 @@
 //! `steward status`: steward itself and the services it knows.
 
-use serde_json::Value;
+use steward_server::api_types::{ServiceStatus, Status};
 
 use crate::{
     cli::{Global, OutputFormat},
@@ -9,32 +9,39 @@ use crate::{
 };
 
 /// `serving/desired`, with the replicas that run but take no traffic.
-fn replicas_cell(service: &Value) -> String {
-    let serving = service["serving"].as_u64().unwrap_or(0);
-    let running = service["running"].as_u64().unwrap_or(0);
-    let mut cell = format!("{serving}/{}", output::text(&service["replicas"]));
-    if running > serving {
-        cell.push_str(&format!(" (+{} idle)", running - serving));
+fn replicas_cell(service: &ServiceStatus) -> String {
+    let mut cell = format!("{}/{}", service.serving, service.replicas);
+    if service.running > service.serving {
+        cell.push_str(&format!(" (+{} idle)", service.running - service.serving));
     }
     cell
 }
 
+/// Names joined with commas, or `-`.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(",")
+    }
+}
+
 pub(crate) async fn run(global: &Global) -> anyhow::Result<()> {
     let client = Client::new(global)?;
-    let status: Value = client.get("/api/v1/status", &[]).await?;
+    let status: Status = client.get("/api/v1/status", &[]).await?;
     if global.output == OutputFormat::Json {
         output::json(&status);
         return Ok(());
     }
-    let steward = &status["steward"];
+    let steward = &status.steward;
     output::line(&format!(
         "steward {} at {}: up {}s, state on {} (schema {}), config {}",
-        output::text(&steward["version"]),
+        steward.version,
         client.base(),
-        output::text(&steward["uptime_seconds"]),
-        output::text(&steward["store"]),
-        output::text(&steward["schema_version"]),
-        output::text(&steward["config"]),
+        steward.uptime_seconds,
+        steward.store,
+        steward.schema_version,
+        steward.config,
     ));
     output::line("");
     let mut table = output::table(&[
@@ -48,53 +55,36 @@ pub(crate) async fn run(global: &Global) -> anyhow::Result<()> {
         "DEPENDS ON",
         "LAST EVENT",
     ]);
-    for service in status["services"].as_array().into_iter().flatten() {
-        let list = |value: &Value| {
-            let items: Vec<String> = value
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(output::text)
-                .collect();
-            if items.is_empty() {
-                "-".to_owned()
-            } else {
-                items.join(",")
-            }
-        };
-        let last = &service["last_event"];
-        let last = if last.is_null() {
-            "-".to_owned()
-        } else {
+    for service in &status.services {
+        let last = service.last_event.as_ref().map(|event| {
             format!(
                 "{} {} {}",
-                output::time(&last["time"]),
-                output::text(&last["kind"]),
-                output::text(&last["summary"])
+                output::timestamp(&event.time),
+                event.kind,
+                event.summary
             )
-        };
+        });
         table.add_row(vec![
-            output::text(&service["name"]),
-            output::text(&service["state"]),
-            output::text(&service["version"]),
+            service.name.clone(),
+            service.state.clone(),
+            output::or_dash(service.version.as_ref()),
             replicas_cell(service),
-            output::text(&service["port"]),
-            list(&service["backends"]),
-            output::text(&service["health"]),
-            list(&service["depends_on"]),
-            last,
+            output::or_dash(service.port),
+            list(&service.backends),
+            output::or_dash(service.health.as_ref()),
+            list(&service.depends_on),
+            output::or_dash(last),
         ]);
     }
     output::print_table(&table);
-    let databases = status["databases"].as_array().cloned().unwrap_or_default();
-    if !databases.is_empty() {
+    if !status.databases.is_empty() {
         output::line("");
         let mut table = output::table(&["DATABASE", "ENGINE", "MIGRATIONS"]);
-        for database in &databases {
+        for database in &status.databases {
             table.add_row(vec![
-                output::text(&database["name"]),
-                output::text(&database["engine"]),
-                output::text(&database["migrations"]),
+                database.name.clone(),
+                database.engine.clone(),
+                output::or_dash(database.migrations.as_ref()),
             ]);
         }
         output::print_table(&table);

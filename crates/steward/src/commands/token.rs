@@ -1,6 +1,7 @@
 //! `steward token`: create, list and revoke API tokens.
 
-use serde_json::{Value, json};
+use serde_json::json;
+use steward_server::api_types::{CreatedToken, TokenInfo};
 
 use crate::{
     cli::{Global, OutputFormat, TokenCommand},
@@ -12,7 +13,7 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
     let client = Client::new(global)?;
     match command {
         TokenCommand::Create { name, role } => {
-            let created: Value = client
+            let created: CreatedToken = client
                 .post(
                     "/api/v1/tokens",
                     &json!({"name": name, "role": role.as_str()}),
@@ -23,11 +24,9 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
                 OutputFormat::Table => {
                     output::note(&format!(
                         "created {} token `{}` ({}); it is shown only now:",
-                        output::text(&created["token"]["role"]),
-                        output::text(&created["token"]["name"]),
-                        output::text(&created["token"]["id"]),
+                        created.token.role, created.token.name, created.token.id,
                     ));
-                    output::line(&output::text(&created["secret"]));
+                    output::line(&created.secret);
                 }
             }
         }
@@ -37,7 +36,7 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
             } else {
                 Vec::new()
             };
-            let tokens: Vec<Value> = client.get("/api/v1/tokens", &query).await?;
+            let tokens: Vec<TokenInfo> = client.get("/api/v1/tokens", &query).await?;
             match global.output {
                 OutputFormat::Json => output::json(&tokens),
                 OutputFormat::Table => {
@@ -52,13 +51,13 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
                     ]);
                     for token in &tokens {
                         table.add_row(vec![
-                            output::text(&token["id"]),
-                            output::text(&token["name"]),
-                            output::text(&token["role"]),
-                            output::time(&token["created_at"]),
-                            output::text(&token["created_by"]),
-                            output::time(&token["last_used_at"]),
-                            output::time(&token["revoked_at"]),
+                            token.id.clone(),
+                            token.name.to_string(),
+                            token.role.to_string(),
+                            output::timestamp(&token.created_at),
+                            token.created_by.to_string(),
+                            output::or_dash(token.last_used_at.as_ref().map(output::timestamp)),
+                            output::or_dash(token.revoked_at.as_ref().map(output::timestamp)),
                         ]);
                     }
                     output::print_table(&table);
@@ -66,16 +65,14 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
             }
         }
         TokenCommand::Revoke { id_or_name } => {
-            let revoked: Value = client
+            let revoked: TokenInfo = client
                 .delete(&format!("/api/v1/tokens/{}", encode_segment(&id_or_name)))
                 .await?;
             match global.output {
                 OutputFormat::Json => output::json(&revoked),
                 OutputFormat::Table => output::line(&format!(
                     "revoked {} token `{}` ({})",
-                    output::text(&revoked["role"]),
-                    output::text(&revoked["name"]),
-                    output::text(&revoked["id"])
+                    revoked.role, revoked.name, revoked.id
                 )),
             }
         }

@@ -174,6 +174,63 @@ fn tail_shows_an_event_made_through_the_api() {
 }
 
 #[test]
+fn status_and_healthcheck_show_the_answers_they_decode() {
+    let server = Server::start();
+
+    let status = server.cli(&["status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let text = stdout(&status);
+    let row: Vec<&str> = text
+        .lines()
+        .find(|line| line.starts_with("gateway"))
+        .unwrap_or_else(|| panic!("a gateway row: {text}"))
+        .split_whitespace()
+        .collect();
+    // Name, state, version, replicas, port, backends, health (3 words),
+    // dependencies, last event.
+    assert_eq!(
+        (
+            row[1], row[2], row[3], row[5], row[6], row[7], row[10], row[11]
+        ),
+        (
+            "not_deployed",
+            "-",
+            "0/1",
+            "process",
+            "http",
+            "/healthz",
+            "-",
+            "-"
+        ),
+        "{text}"
+    );
+    // JSON keeps the optional fields the server sends as null.
+    let json: Value =
+        serde_json::from_slice(&server.cli(&["status", "-o", "json"]).stdout).unwrap();
+    let gateway = &json["services"][0];
+    assert_eq!(
+        (
+            &gateway["last_event"],
+            &gateway["version"],
+            &gateway["instances"]
+        ),
+        (&Value::Null, &Value::Null, &serde_json::json!([])),
+        "{json}"
+    );
+
+    let health = server.cli(&["healthcheck"]);
+    assert_eq!(health.status.code(), Some(0), "{}", stderr(&health));
+    assert_eq!(stdout(&health), format!("{}/healthz: 200 ok\n", server.url));
+    let health: Value =
+        serde_json::from_slice(&server.cli(&["healthcheck", "-o", "json"]).stdout).unwrap();
+    assert_eq!(
+        health,
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        "no reason when healthy"
+    );
+}
+
+#[test]
 fn unreachable_servers_and_missing_tokens_fail_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("steward.toml");
