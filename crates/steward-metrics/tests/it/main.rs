@@ -1,0 +1,5 @@
+//! The integration tests of steward-metrics, in one binary.
+
+mod promql_conformance;
+mod tsdb_conformance;
+mod tsdb_crash;
