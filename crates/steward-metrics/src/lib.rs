@@ -11,6 +11,8 @@
 //! embedded TSDB, the PromQL engine and the Prometheus HTTP API) build on
 //! these types only, so each can be tested alone.
 
+pub mod api;
+pub mod collector;
 pub mod error;
 pub mod exposition;
 pub mod labels;
@@ -23,6 +25,7 @@ pub mod scrape;
 pub mod storage;
 pub mod tsdb;
 
+pub use collector::{MetricsCollector, ReplicaTarget};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels};
 pub use matcher::{MatchOp, Matcher};

@@ -143,6 +143,9 @@ fn routes(state: Option<&AppState>) -> Routes {
     }
 }
 
+/// Where the Prometheus-compatible query API is mounted.
+pub const PROMETHEUS_PREFIX: &str = "/prometheus";
+
 /// Builds the application over `state`: the routes of the subsystems it
 /// runs, authenticated, limited, measured and traced. Returned with it,
 /// the periodic summary of the requests it refused for want of a token,
@@ -162,7 +165,22 @@ pub fn router(state: AppState) -> (Router, DenialSummaries) {
         (state.store().clone(), edge.clone()),
         auth::authenticate,
     ));
-    let (router, document) = assemble(protected, open);
+    let (mut router, document) = assemble(protected, open);
+    if let Some(collector) = state.metrics_collector() {
+        // Prometheus' own API (not steward's, so outside the OpenAPI
+        // document), behind the same tokens: Grafana's data source URL is
+        // `<steward>/prometheus` with an Authorization header.
+        router = router.nest(
+            PROMETHEUS_PREFIX,
+            collector
+                .api_router()
+                .route_layer(middleware::from_fn_with_state(
+                    (state.store().clone(), edge.clone()),
+                    auth::authenticate,
+                ))
+                .with_state(()),
+        );
+    }
     let unserved = Arc::new(unserved);
     let router = router
         .fallback(|request: Request| async move {

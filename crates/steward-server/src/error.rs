@@ -57,6 +57,10 @@ pub enum Error {
     /// The deployment machinery could not start.
     #[error(transparent)]
     Deploy(#[from] steward_deploy::Error),
+    /// The metrics subsystem could not start (its store under
+    /// `<data_dir>/metrics` could not be opened).
+    #[error("metrics: {0}")]
+    Metrics(#[from] steward_metrics::Error),
 }
 
 impl ErrorCode for Error {
@@ -64,6 +68,7 @@ impl ErrorCode for Error {
         match self {
             Error::Store(err) => err.code(),
             Error::Deploy(err) => err.code(),
+            Error::Metrics(_) => "metrics_unavailable",
             Error::Bind { .. } => "bind_failed",
             Error::Tls { .. } => "tls_invalid",
             Error::AdminToken { .. } => "admin_token_unwritable",
@@ -80,6 +85,7 @@ impl ErrorCode for Error {
             Error::Bind { .. }
             | Error::AdminToken { .. }
             | Error::DataDir { .. }
+            | Error::Metrics(_)
             | Error::Serve(_) => ErrorKind::Unavailable,
         }
     }

@@ -26,6 +26,7 @@
 
 mod deployments;
 mod listener;
+mod metrics;
 mod tasks;
 mod tls;
 
@@ -135,9 +136,13 @@ pub async fn start_with(
         true => Some(Deployments::build(&store, &config, &registry, proxies.token()).await?),
         false => None,
     };
+    let collector = metrics::build(&config, &registry)?;
     let mut state = AppState::new(store.clone(), config.clone(), registry, api.token());
     if let Some(deployments) = &deployments {
         state = state.with_deployments(deployments.manager().clone());
+    }
+    if let Some(collector) = &collector {
+        state = state.with_metrics_collector(collector.clone());
     }
     let (app, summaries) = router(state.clone());
 
@@ -156,6 +161,14 @@ pub async fn start_with(
     background.spawn(summaries.run(background.token()));
     if let Some(retention) = crate::retention::task(store.clone(), &config, background.token()) {
         background.spawn(retention);
+    }
+    if let Some(collector) = collector {
+        background.spawn(metrics::run(
+            collector,
+            deployments.as_ref().map(|d| d.manager().clone()),
+            std::sync::Arc::new(config.clone()),
+            background.token(),
+        ));
     }
     let manager = deployments.map(|deployments| {
         let manager = deployments.manager().clone();

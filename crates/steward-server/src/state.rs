@@ -13,6 +13,8 @@ use steward_deploy::DeploymentManager;
 use steward_store::Store;
 use tokio_util::sync::CancellationToken;
 
+use steward_metrics::MetricsCollector;
+
 use crate::http_metrics::HttpMetrics;
 
 /// Everything handlers need; cheap to clone.
@@ -24,6 +26,7 @@ pub struct AppState {
     shutdown: CancellationToken,
     started_at: DateTime<Utc>,
     deployments: Option<DeploymentManager>,
+    metrics_collector: Option<MetricsCollector>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             shutdown,
             started_at: Utc::now(),
             deployments: None,
+            metrics_collector: None,
         }
     }
 
@@ -54,6 +58,19 @@ impl AppState {
     pub fn with_deployments(mut self, manager: DeploymentManager) -> Self {
         self.deployments = Some(manager);
         self
+    }
+
+    /// This state with the metrics subsystem: the router serves the
+    /// Prometheus-compatible API under `/prometheus`.
+    #[must_use]
+    pub fn with_metrics_collector(mut self, collector: MetricsCollector) -> Self {
+        self.metrics_collector = Some(collector);
+        self
+    }
+
+    /// The metrics subsystem, when this server runs it.
+    pub fn metrics_collector(&self) -> Option<&MetricsCollector> {
+        self.metrics_collector.as_ref()
     }
 
     /// The state store.

@@ -342,3 +342,91 @@ async fn runs_on_postgresql_state() {
     assert_eq!(status["steward"]["store"], "postgres");
     stop(running).await;
 }
+
+/// A GET of the Prometheus API: status and JSON body.
+async fn prom(client: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prometheus_api_answers_on_what_steward_scrapes_of_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[metrics]\nscrape_interval = \"300ms\"\nscrape_timeout = \"250ms\"\n",
+    );
+    let running = start(config, CancellationToken::new()).await.unwrap();
+    let url = running.url();
+    let token = admin_token(dir.path()).await;
+    let client = reqwest::Client::new();
+    let query = format!("{url}/prometheus/api/v1/query?query=up");
+
+    let (status, body) = prom(&client, &query, None).await;
+    assert_eq!(status, 401, "the API needs a token: {body}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let jobs = loop {
+        let (status, body) = prom(&client, &query, Some(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "success");
+        let mut jobs: Vec<String> = body["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["value"][1] == "1")
+            .map(|s| s["metric"]["job"].as_str().unwrap().to_owned())
+            .collect();
+        jobs.sort();
+        if jobs.len() == 2 || tokio::time::Instant::now() > deadline {
+            break jobs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(jobs, ["steward", "steward-resources"]);
+
+    // host resources under node_exporter's names, steward's own metrics
+    for q in ["node_memory_MemTotal_bytes", "steward_http_requests_total"] {
+        let (_, body) = prom(
+            &client,
+            &format!("{url}/prometheus/api/v1/query?query={q}"),
+            Some(&token),
+        )
+        .await;
+        let result = body["data"]["result"].as_array().unwrap();
+        assert!(!result.is_empty(), "{q} is stored: {body}");
+    }
+    let (status, body) = prom(
+        &client,
+        &format!("{url}/prometheus/api/v1/query?query=rate(up[1m]"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errorType"], "bad_data");
+    let (_, targets) = prom(
+        &client,
+        &format!("{url}/prometheus/api/v1/targets"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(
+        targets["data"]["activeTargets"].as_array().unwrap().len(),
+        2
+    );
+    assert!(
+        std::fs::metadata(dir.path().join(".steward").join("metrics"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o077
+            == 0,
+        "the TSDB directory is private"
+    );
+    stop(running).await;
+}

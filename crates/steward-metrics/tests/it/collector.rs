@@ -1,0 +1,161 @@
+//! The collector end to end with real HTTP targets on loopback: replicas
+//! are scraped with their version labels, a rolling update shows both
+//! versions side by side, and a replica that goes has its series marked
+//! stale so the query stops returning it.
+
+use std::{sync::Arc, time::Duration};
+
+use steward_config::MetricsConfig;
+use steward_core::HumanDuration;
+use steward_metrics::{
+    MetricsCollector, ReplicaTarget,
+    promql::Value,
+    storage::{MemoryStorage, Storage},
+};
+use tokio::{io::AsyncWriteExt, net::TcpListener};
+
+/// A target answering every request with `body` as text format.
+async fn target(body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+fn replica(version: &str, id: &str, address: &str) -> ReplicaTarget {
+    ReplicaTarget {
+        service: "agent".into(),
+        version: version.into(),
+        replica: id.into(),
+        address: address.into(),
+        metrics_path: "/metrics".into(),
+        restarts: 0,
+    }
+}
+
+/// The versions of the series `query` returns now, sorted.
+fn versions(collector: &MetricsCollector, query: &str) -> Vec<String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let result = collector
+        .engine()
+        .instant_query(collector.storage().as_ref(), query, now)
+        .unwrap();
+    let Value::Vector(samples) = result.value else {
+        panic!("expected a vector")
+    };
+    let mut v: Vec<String> = samples
+        .iter()
+        .map(|s| s.labels.get("version").unwrap_or("-").to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+async fn eventually(mut check: impl FnMut() -> bool, what: &str) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn replicas_are_scraped_with_versions_that_follow_a_rolling_update() {
+    let config = MetricsConfig {
+        scrape_interval: HumanDuration(Duration::from_millis(200)),
+        scrape_timeout: HumanDuration(Duration::from_millis(150)),
+        scrape_self: false,
+        ..MetricsConfig::default()
+    };
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let collector = MetricsCollector::with_storage(&config, storage, None);
+    let old = target("demo_agent_tasks_total 5\n").await;
+    let new = target("demo_agent_tasks_total 7\n").await;
+
+    collector.set_replicas(vec![replica("1.0.0", "agent-a", &old)]);
+    let q = "demo_agent_tasks_total";
+    eventually(|| versions(&collector, q) == ["1.0.0"], "the first version").await;
+
+    collector.set_replicas(vec![
+        replica("1.0.0", "agent-a", &old),
+        replica("1.1.0", "agent-b", &new),
+    ]);
+    eventually(
+        || versions(&collector, q) == ["1.0.0", "1.1.0"],
+        "both versions side by side",
+    )
+    .await;
+
+    collector.set_replicas(vec![replica("1.1.0", "agent-b", &new)]);
+    eventually(
+        || versions(&collector, q) == ["1.1.0"],
+        "the old replica stale",
+    )
+    .await;
+
+    let (targets, _) = collector.scrape().targets();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].labels.get("job"), Some("agent"));
+    assert_eq!(targets[0].labels.get("replica"), Some("agent-b"));
+    assert_eq!(targets[0].labels.get("instance"), Some(new.as_str()));
+    collector.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_down_with_the_reason() {
+    let config = MetricsConfig {
+        scrape_interval: HumanDuration(Duration::from_millis(200)),
+        scrape_timeout: HumanDuration(Duration::from_millis(150)),
+        scrape_self: false,
+        ..MetricsConfig::default()
+    };
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let collector = MetricsCollector::with_storage(&config, storage, None);
+    // a port nothing listens on: bind, note, close
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    collector.set_replicas(vec![replica("1.0.0", "agent-a", &addr)]);
+    eventually(
+        || {
+            let (t, _) = collector.scrape().targets();
+            !t.is_empty() && !t[0].last_error.is_empty()
+        },
+        "a failed scrape",
+    )
+    .await;
+    let (t, _) = collector.scrape().targets();
+    assert!(t[0].last_error.contains(&addr), "{}", t[0].last_error);
+    let up = collector
+        .engine()
+        .instant_query(
+            collector.storage().as_ref(),
+            "up",
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .unwrap();
+    let Value::Vector(up) = up.value else {
+        panic!()
+    };
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0].v, 0.0);
+    collector.shutdown().await;
+}
