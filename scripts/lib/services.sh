@@ -3,7 +3,8 @@
 # Debian's packages (PostgreSQL, MariaDB, promtool), starts a PostgreSQL
 # cluster and a MariaDB server on free loopback ports in a temporary
 # directory, removes them when the calling script exits, and exports
-# STEWARD_TEST_POSTGRES_URL, STEWARD_TEST_MYSQL_URL and STEWARD_TEST_PROMTOOL.
+# STEWARD_TEST_POSTGRES_URL, STEWARD_TEST_MYSQL_URL, STEWARD_TEST_PROMTOOL and
+# STEWARD_NODE_EXPORTER (a node_exporter started on a free port).
 # The caller defines `log`.
 
 as_root() {
@@ -30,6 +31,7 @@ start_services() {
     [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || packages+=(postgresql)
     [ -n "$(mariadbd_bin)" ] && command -v mariadb-install-db >/dev/null 2>&1 || packages+=(mariadb-server mariadb-client)
     command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+    command -v prometheus-node-exporter >/dev/null 2>&1 || packages+=(prometheus-node-exporter)
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
     if [ ${#packages[@]} -gt 0 ]; then
         log "installing ${packages[*]}"
@@ -56,6 +58,9 @@ start_services() {
             mariadb_pid=$(cat "$workdir/mariadb.pid" 2>/dev/null || true)
             kill "$mariadb_pid" 2>/dev/null || true
             for _ in $(seq 1 50); do kill -0 "$mariadb_pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+        if [ -f "$workdir/node-exporter.pid" ]; then
+            kill "$(cat "$workdir/node-exporter.pid")" 2>/dev/null || true
         fi
         rm -rf "$workdir"
         exit $status
@@ -99,6 +104,20 @@ start_services() {
     export STEWARD_TEST_MYSQL_URL="mysql://steward:steward@127.0.0.1:$my_port/"
     export STEWARD_TEST_PROMTOOL
     STEWARD_TEST_PROMTOOL=$(command -v promtool)
+
+    # --- node_exporter, a real exporter for the scrape and resource tests ----------
+    ne_port=$(free_port)
+    log "starting node_exporter on 127.0.0.1:$ne_port"
+    prometheus-node-exporter --web.listen-address="127.0.0.1:$ne_port" >"$workdir/node-exporter.log" 2>&1 &
+    echo $! >"$workdir/node-exporter.pid"
+    export STEWARD_NODE_EXPORTER="http://127.0.0.1:$ne_port/metrics"
+    for _ in $(seq 1 100); do
+        python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$STEWARD_NODE_EXPORTER" 2>/dev/null && break
+        sleep 0.1
+    done
+    python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$STEWARD_NODE_EXPORTER" ||
+        { cat "$workdir/node-exporter.log" >&2; exit 1; }
+    log "STEWARD_NODE_EXPORTER=$STEWARD_NODE_EXPORTER"
     log "STEWARD_TEST_POSTGRES_URL=$STEWARD_TEST_POSTGRES_URL"
     log "STEWARD_TEST_MYSQL_URL=mysql://steward:***@127.0.0.1:$my_port/"
     log "STEWARD_TEST_PROMTOOL=$STEWARD_TEST_PROMTOOL"

@@ -127,6 +127,14 @@ pub(crate) enum Command {
     /// List, show, watch and cancel deployments.
     #[command(subcommand)]
     Deployments(DeploymentsCommand),
+    /// Run PromQL test files (Prometheus' `promql/testdata` `.test` format)
+    /// in process; exit 0 when every evaluation passes, 1 when one fails,
+    /// 2 when a file cannot be read or is malformed.
+    PromqlTest {
+        /// Test files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// What to deploy.

@@ -159,3 +159,58 @@ async fn a_refused_connection_is_down_with_the_reason() {
     assert_eq!(up[0].v, 0.0);
     collector.shutdown().await;
 }
+
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn node_exporter_is_scraped_as_a_static_target() {
+    let Ok(url) = std::env::var("STEWARD_NODE_EXPORTER") else {
+        eprintln!("skipping: set STEWARD_NODE_EXPORTER (scripts/test.sh starts node_exporter)");
+        return;
+    };
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let text = format!(
+        "[metrics]\nscrape_interval = \"300ms\"\nscrape_timeout = \"250ms\"\nscrape_self = false\n\
+         [[metrics.scrape]]\njob = \"node\"\ntargets = [\"{address}\"]\n\
+         [[metrics.scrape.metric_relabel_configs]]\nsource_labels = [\"__name__\"]\nregex = \"go_.*\"\naction = \"drop\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = steward_config::load_str(
+        "node.toml",
+        &text,
+        dir.path(),
+        &steward_config::Environment::default(),
+    )
+    .expect("valid configuration");
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let collector = MetricsCollector::with_storage(&loaded.config.metrics, storage, None);
+    let query = |q: &str| {
+        let now = chrono::Utc::now().timestamp_millis();
+        match collector
+            .engine()
+            .instant_query(collector.storage().as_ref(), q, now)
+            .unwrap()
+            .value
+        {
+            Value::Vector(v) => v,
+            _ => panic!("expected a vector"),
+        }
+    };
+    eventually(
+        || !query("node_memory_MemTotal_bytes{job=\"node\"}").is_empty(),
+        "node_exporter's series",
+    )
+    .await;
+    let total = query("node_memory_MemTotal_bytes{job=\"node\"}");
+    assert_eq!(total[0].labels.get("instance"), Some(address.as_str()));
+    assert!(total[0].v > 0.0);
+    assert_eq!(query("up{job=\"node\"}")[0].v, 1.0);
+    assert!(
+        query("go_goroutines").is_empty(),
+        "metric relabelling dropped go_*"
+    );
+    assert!(!query("sum by (mode) (node_cpu_seconds_total)").is_empty());
+    collector.shutdown().await;
+}

@@ -5,6 +5,7 @@ mod deploy;
 mod events;
 mod healthcheck;
 mod migrate;
+mod promql_test;
 mod status;
 mod token;
 mod up;
@@ -29,5 +30,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deploy(args) => deploy::deploy(&global, args).await,
         Command::Rollback(args) => deploy::rollback(&global, args).await,
         Command::Deployments(command) => deploy::deployments(&global, command).await,
+        Command::PromqlTest { files } => promql_test::run(&global, &files),
     }
 }

@@ -6,5 +6,6 @@ mod cli;
 mod container;
 mod deploy;
 mod migrate;
+mod promql_test;
 mod signals;
 mod support;

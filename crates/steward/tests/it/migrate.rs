@@ -17,7 +17,7 @@ fn slow_migrations(dir: &Path, dialect: Dialect, count: usize) {
     std::fs::create_dir_all(dir).unwrap();
     let slow = match dialect {
         Dialect::Sqlite => {
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000) SELECT count(*) FROM c"
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) SELECT count(*) FROM c"
         }
         Dialect::Postgres => "SELECT pg_sleep(0.4)",
         Dialect::Mysql => "SELECT SLEEP(0.4)",
@@ -181,6 +181,27 @@ fn plan_prints_the_sql_and_denies_risky_changes() {
     );
 }
 
+/// Waits until the first process holds the lock. A SQLite lock file names
+/// its holder once taken, so the second process starts only then (a fixed
+/// sleep raced with a machine fast enough to finish every migration
+/// first); the server engines' slow statements sleep long enough.
+fn holder_appears(db: &testing::TestDatabase, pid: u32) {
+    let Some(file) = steward_migrate::sqlite_file(&db.url) else {
+        std::thread::sleep(Duration::from_millis(500));
+        return;
+    };
+    let mut lock = file.into_os_string();
+    lock.push(".steward-lock");
+    let holder = format!("pid {pid}");
+    for _ in 0..1000 {
+        if std::fs::read_to_string(&lock).is_ok_and(|note| note.contains(&holder)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the first process never took the lock");
+}
+
 async fn two_processes_at_once(dialect: Dialect) {
     let Some(db) = testing::database(dialect).await else {
         return;
@@ -195,7 +216,7 @@ async fn two_processes_at_once(dialect: Dialect) {
             .unwrap()
     };
     let first = spawn("30s");
-    std::thread::sleep(Duration::from_millis(500));
+    holder_appears(&db, first.id());
     let impatient = spawn("100ms").wait_with_output().unwrap();
     assert_eq!(impatient.status.code(), Some(1));
     let message = stderr(&impatient);
