@@ -50,6 +50,7 @@ if [ "${1:-}" = "--serve" ]; then
     echo "export STEWARD_TEST_POSTGRES_URL='$STEWARD_TEST_POSTGRES_URL'"
     echo "export STEWARD_TEST_MYSQL_URL='$STEWARD_TEST_MYSQL_URL'"
     echo "export STEWARD_TEST_PROMTOOL='$STEWARD_TEST_PROMTOOL'"
+    echo "export STEWARD_NODE_EXPORTER='$STEWARD_NODE_EXPORTER'"
     echo "export STEWARD_TEST_DOCKER=1"
     log "services are up; interrupt to stop them"
     while true; do sleep 3600; done

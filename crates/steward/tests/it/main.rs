@@ -5,6 +5,7 @@ mod check_config;
 mod cli;
 mod container;
 mod deploy;
+mod metrics;
 mod migrate;
 mod promql_test;
 mod signals;
