@@ -11,8 +11,7 @@ use axum::http::{Method, header};
 use promql_parser::parser::{self, Expr};
 
 use super::ApiError;
-use crate::labels::METRIC_NAME;
-use crate::{MatchOp, Matcher};
+use crate::Matcher;
 
 /// Prometheus' default `start` of series and label queries: the oldest
 /// time its API can represent, in milliseconds.
@@ -148,40 +147,8 @@ pub(super) fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
     if vs.offset.is_some() || vs.at.is_some() {
         return Err("parse error: unexpected modifier in series selector".into());
     }
-    // Same conversion as the engine's selectors: the parser's regexes are
-    // compiled as Prometheus 2 compiles them.
-    use promql_parser::label::MatchOp as P;
-    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    if let Some(name) = &vs.name {
-        out.push(Matcher::equal(METRIC_NAME, name.as_str()));
-    }
-    for m in &vs.matchers.matchers {
-        out.push(match &m.op {
-            P::Equal => Matcher::equal(m.name.as_str(), m.value.as_str()),
-            P::NotEqual => Matcher::new(MatchOp::NotEqual, m.name.as_str(), m.value.as_str())
-                .map_err(|e| e.to_string())?,
-            P::Re(re) => Matcher::with_regex(
-                MatchOp::Regex,
-                m.name.as_str(),
-                m.value.as_str(),
-                re.clone(),
-            ),
-            P::NotRe(re) => Matcher::with_regex(
-                MatchOp::NotRegex,
-                m.name.as_str(),
-                m.value.as_str(),
-                re.clone(),
-            ),
-        });
-    }
-    Ok(out)
+    // the engine's conversion: regexes compiled as Prometheus 2 compiles them
+    crate::promql::to_matchers(&vs).map_err(|e| e.to_string())
 }
 
-/// Whether `name` is a valid Prometheus label name.
-pub(super) fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub(super) use crate::exposition::is_label_name;

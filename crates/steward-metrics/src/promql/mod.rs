@@ -13,6 +13,8 @@
 mod aggregate;
 mod binary;
 mod eval;
+
+pub(crate) use eval::to_matchers;
 mod functions;
 mod parse;
 pub mod testfile;
