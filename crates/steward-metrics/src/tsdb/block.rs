@@ -12,6 +12,7 @@
 //! The index is loaded in memory on open; chunks are read with positioned
 //! reads on demand (no mmap: the workspace forbids `unsafe`).
 
+use super::fsutil::{get_uvarint, put_uvarint};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -68,27 +69,6 @@ pub(crate) struct Block {
     series: Vec<BlockSeries>,
     postings: Postings,
     chunks: File,
-}
-
-fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 fn get_str(buf: &[u8], pos: &mut usize) -> Option<String> {

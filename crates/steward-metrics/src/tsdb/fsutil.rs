@@ -1,5 +1,6 @@
 //! File helpers: private permissions (label values may hold secrets),
-//! directory syncs after renames and creations, sizes on disk.
+//! directory syncs after renames and creations, sizes on disk, and the
+//! varint encoding the WAL and the blocks share.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -65,4 +66,29 @@ pub(crate) fn remove_dir_atomic(dir: &Path) -> Result<()> {
         sync_dir(parent)?;
     }
     fs::remove_dir_all(&doomed).map_err(io(&doomed))
+}
+
+/// Appends `v` as an unsigned LEB128 varint (the WAL's and the blocks'
+/// integer encoding).
+pub(super) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Reads an unsigned LEB128 varint at `pos`, advancing it; `None` when
+/// the buffer ends first or the value overflows.
+pub(super) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }

@@ -11,6 +11,7 @@
 //! is cut at the last good record and later segments are removed, each with
 //! a warning, so a crash mid-write never stops the store from starting.
 
+use super::fsutil::{get_uvarint, put_uvarint};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,27 +45,6 @@ pub(crate) enum Record {
     Series(Vec<(u64, Labels)>),
     /// Samples of known series.
     Samples(Vec<(u64, Sample)>),
-}
-
-fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {
