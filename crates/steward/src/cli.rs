@@ -135,6 +135,30 @@ pub(crate) enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Evaluate a PromQL expression on steward's metrics: a table of the
+    /// series and their values, or with `--range` a chart over time.
+    Query(QueryArgs),
+    /// The scrape targets: job, instance, health, last scrape and error.
+    Targets,
+}
+
+/// What to query, and over which time.
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// PromQL expression.
+    pub(crate) expr: String,
+    /// Evaluation time of an instant query: RFC 3339 or unix seconds (default: now).
+    #[arg(long, value_name = "TIME", conflicts_with = "range")]
+    pub(crate) time: Option<String>,
+    /// Query this long a range ending at `--end` and draw a chart.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) range: Option<steward_core::HumanDuration>,
+    /// Resolution of a range query (default: the range divided into 240 steps).
+    #[arg(long, value_name = "DURATION", requires = "range")]
+    pub(crate) step: Option<steward_core::HumanDuration>,
+    /// End of a range query: RFC 3339 or unix seconds (default: now).
+    #[arg(long, value_name = "TIME", requires = "range")]
+    pub(crate) end: Option<String>,
 }
 
 /// What to deploy.

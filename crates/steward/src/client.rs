@@ -151,6 +151,29 @@ impl Client {
         decode(path, self.send(request).await?).await
     }
 
+    /// GET with query parameters, handing back the status and body of any
+    /// answer: for APIs (Prometheus') whose error bodies are not steward's.
+    pub(crate) async fn get_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
+        let request = self
+            .request(Method::GET, path)
+            .query(query)
+            .timeout(self.timeout);
+        let response = request.send().await.map_err(|err| self.send_error(&err))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| ClientError::Protocol {
+                url: format!("{}{path}", self.base),
+                detail: error_chain(&err),
+            })?;
+        Ok((status, body))
+    }
+
     /// POST a JSON body, decoding JSON.
     pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -189,25 +212,28 @@ impl Client {
 
     /// Sends a request; a non-2xx answer becomes [`ClientError::Api`].
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
-        let response = request.send().await.map_err(|err| {
-            // A connection that was never made is unreachable; one that
-            // was made and then went quiet is a timeout, not an outage.
-            if err.is_timeout() && !err.is_connect() {
-                ClientError::Timeout {
-                    url: self.base.clone(),
-                    after: steward_core::format_duration(self.timeout),
-                }
-            } else {
-                ClientError::Unreachable {
-                    url: self.base.clone(),
-                    detail: error_chain(&err),
-                }
-            }
-        })?;
+        let response = request.send().await.map_err(|err| self.send_error(&err))?;
         if response.status().is_success() {
             return Ok(response);
         }
         Err(api_error(response).await.into())
+    }
+
+    /// Why a request got no answer.
+    fn send_error(&self, err: &reqwest::Error) -> ClientError {
+        // A connection that was never made is unreachable; one that
+        // was made and then went quiet is a timeout, not an outage.
+        if err.is_timeout() && !err.is_connect() {
+            ClientError::Timeout {
+                url: self.base.clone(),
+                after: steward_core::format_duration(self.timeout),
+            }
+        } else {
+            ClientError::Unreachable {
+                url: self.base.clone(),
+                detail: error_chain(err),
+            }
+        }
     }
 }
 

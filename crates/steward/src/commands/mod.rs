@@ -5,8 +5,11 @@ mod deploy;
 mod events;
 mod healthcheck;
 mod migrate;
+mod prometheus;
 mod promql_test;
+mod query;
 mod status;
+mod targets;
 mod token;
 mod up;
 
@@ -31,5 +34,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback(args) => deploy::rollback(&global, args).await,
         Command::Deployments(command) => deploy::deployments(&global, command).await,
         Command::PromqlTest { files } => promql_test::run(&global, &files),
+        Command::Query(args) => query::run(&global, args).await,
+        Command::Targets => targets::run(&global).await,
     }
 }

@@ -8,5 +8,6 @@ mod deploy;
 mod metrics;
 mod migrate;
 mod promql_test;
+mod query;
 mod signals;
 mod support;
