@@ -3,7 +3,9 @@
 //! file format; `steward config schema` publishes them for editors.
 //!
 //! It is one file (past 800 lines) on purpose: it is that reference, read
-//! from the top, section after section, most of it doc comments.
+//! from the top, section after section, most of it doc comments. A section
+//! that grows a vocabulary of its own moves to a submodule (`[metrics]`
+//! with its scrape jobs and relabelling steps: `model/metrics.rs`).
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 

@@ -127,6 +127,32 @@ pub trait Storage: Send + Sync + 'static {
     fn stats(&self, limit: usize) -> Result<TsdbStats>;
 }
 
+/// The sorted label names of `sets`: what every store's `label_names`
+/// answers from the series it matched.
+pub fn label_names_of<L: std::borrow::Borrow<Labels>>(
+    sets: impl IntoIterator<Item = L>,
+) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for labels in sets {
+        names.extend(labels.borrow().iter().map(|l| l.name.clone()));
+    }
+    names.into_iter().collect()
+}
+
+/// The sorted values of label `name` among `sets`.
+pub fn label_values_of<L: std::borrow::Borrow<Labels>>(
+    name: &str,
+    sets: impl IntoIterator<Item = L>,
+) -> Vec<String> {
+    let mut values = std::collections::BTreeSet::new();
+    for labels in sets {
+        if let Some(v) = labels.borrow().get(name) {
+            values.insert(v.to_owned());
+        }
+    }
+    values.into_iter().collect()
+}
+
 /// Cardinality lists from an iterator of label sets: shared by the stores
 /// so `/api/v1/status/tsdb` means the same whatever store answers it.
 pub fn cardinality<'a>(series: impl Iterator<Item = &'a Labels>, limit: usize) -> TsdbStats {

@@ -516,11 +516,9 @@ impl Storage for Tsdb {
     }
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
-        let mut names = BTreeSet::new();
-        for labels in self.inner.matching_labels(matchers, mint, maxt)? {
-            names.extend(labels.iter().map(|l| l.name.clone()));
-        }
-        Ok(names.into_iter().collect())
+        Ok(crate::storage::label_names_of(
+            self.inner.matching_labels(matchers, mint, maxt)?,
+        ))
     }
 
     fn label_values(
@@ -530,13 +528,10 @@ impl Storage for Tsdb {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>> {
-        let mut values = BTreeSet::new();
-        for labels in self.inner.matching_labels(matchers, mint, maxt)? {
-            if let Some(v) = labels.get(name) {
-                values.insert(v.to_owned());
-            }
-        }
-        Ok(values.into_iter().collect())
+        Ok(crate::storage::label_values_of(
+            name,
+            self.inner.matching_labels(matchers, mint, maxt)?,
+        ))
     }
 
     fn stats(&self, limit: usize) -> Result<TsdbStats> {

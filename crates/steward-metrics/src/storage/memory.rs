@@ -3,7 +3,7 @@
 //! For tests and the PromQL conformance runner, where data is loaded once
 //! and read many times; it keeps nothing across restarts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use parking_lot::RwLock;
 
@@ -76,11 +76,11 @@ impl Storage for MemoryStorage {
     }
 
     fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
-        let mut names = BTreeSet::new();
-        for s in self.select(matchers, mint, maxt)? {
-            names.extend(s.labels.iter().map(|l| l.name.clone()));
-        }
-        Ok(names.into_iter().collect())
+        Ok(super::label_names_of(
+            self.select(matchers, mint, maxt)?
+                .into_iter()
+                .map(|s| s.labels),
+        ))
     }
 
     fn label_values(
@@ -90,13 +90,12 @@ impl Storage for MemoryStorage {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>> {
-        let mut values = BTreeSet::new();
-        for s in self.select(matchers, mint, maxt)? {
-            if let Some(v) = s.labels.get(name) {
-                values.insert(v.to_owned());
-            }
-        }
-        Ok(values.into_iter().collect())
+        Ok(super::label_values_of(
+            name,
+            self.select(matchers, mint, maxt)?
+                .into_iter()
+                .map(|s| s.labels),
+        ))
     }
 
     fn stats(&self, limit: usize) -> Result<TsdbStats> {
