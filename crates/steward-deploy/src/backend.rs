@@ -52,6 +52,28 @@ pub struct Replica {
     pub state: ReplicaState,
     /// Restarts after crashes.
     pub restarts: u32,
+    /// The process whose resources the replica uses, as the host sees it,
+    /// when it runs (the metrics collector reads its CPU, memory and file
+    /// descriptors from /proc and its cgroup). A detail of this host at
+    /// this moment, so never serialized.
+    #[serde(skip)]
+    pub host_process: Option<HostProcess>,
+}
+
+/// A running replica's main process on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostProcess {
+    /// A process steward started: the replica is the tree under it.
+    Tree {
+        /// The root process.
+        pid: u32,
+    },
+    /// A container's main process (Docker's `State.Pid`): the replica is
+    /// the container's cgroup.
+    Container {
+        /// The main process.
+        pid: u32,
+    },
 }
 
 /// What a backend tells the manager about replicas it supervises.

@@ -39,7 +39,9 @@ pub mod backend;
 
 pub use backend::HealthProbe;
 pub use backend::docker::DockerBackend;
-pub use backend::{Backend, Replica, ReplicaEvent, ReplicaState, process::ProcessBackend};
+pub use backend::{
+    Backend, HostProcess, Replica, ReplicaEvent, ReplicaState, process::ProcessBackend,
+};
 pub use background::Background;
 pub use error::{Error, Result};
 pub use events::DeployEvent;

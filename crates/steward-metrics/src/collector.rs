@@ -33,6 +33,9 @@ pub struct ReplicaTarget {
     pub metrics_path: String,
     /// Restarts after crashes.
     pub restarts: u64,
+    /// Where its CPU, memory and file descriptors are read
+    /// ([`ReplicaSource::Stopped`] when it does not run).
+    pub source: ReplicaSource,
 }
 
 /// The metrics subsystem's handle (cheap to clone).
@@ -84,7 +87,7 @@ impl LocalSource for ResourceSource {
                     ("replica", r.replica.as_str()),
                     ("name", r.replica.as_str()),
                 ]),
-                source: ReplicaSource::Stopped,
+                source: r.source.clone(),
                 restarts: r.restarts,
             })
             .collect();
@@ -217,6 +220,10 @@ impl MetricsCollector {
         let mut state =
             crate::api::ApiState::new(Arc::clone(&self.storage), Arc::clone(&self.engine));
         state.scrape = Some(Arc::clone(&self.scrape));
+        let scrape = Arc::clone(&self.scrape);
+        state.metadata = Some(Arc::new(move || {
+            scrape.metadata().into_iter().map(|(_, m)| m).collect()
+        }));
         crate::api::router(state)
     }
 

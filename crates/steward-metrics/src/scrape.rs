@@ -29,7 +29,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 pub use fetch::Fetcher;
 pub use target::{Auth, JobConfig, LocalSource, Resolved, Target};
 
-use crate::{Labels, Sample, storage::Storage};
+use crate::{Labels, Sample, exposition::Metadata, storage::Storage};
 use process::{ScrapeCache, ScrapeStats};
 
 /// Where timestamps come from: the wall clock, or tokio's clock from a
@@ -121,6 +121,10 @@ struct Status {
     last_error: String,
     last_scrape_ms: i64,
     last_duration: f64,
+    /// The families' `# HELP`/`# TYPE`/`# UNIT` of the last successful
+    /// scrape, for `/api/v1/metadata` (Prometheus serves it from its
+    /// targets' scrape caches too, not from the store).
+    metadata: Arc<Vec<Metadata>>,
 }
 
 struct Loop {
@@ -240,6 +244,7 @@ impl ScrapeManager {
             last_error: String::new(),
             last_scrape_ms: 0,
             last_duration: 0.0,
+            metadata: Arc::default(),
         }));
         let ctx = LoopContext {
             storage: Arc::clone(&self.storage),
@@ -282,6 +287,20 @@ impl ScrapeManager {
         }
         active.sort_by(|a, b| (&a.scrape_pool, &a.labels).cmp(&(&b.scrape_pool, &b.labels)));
         (active, dropped)
+    }
+
+    /// The metadata of every family the active targets exposed in their
+    /// last successful scrape, with the target it came from.
+    pub fn metadata(&self) -> Vec<(Labels, Metadata)> {
+        let pools = self.pools.lock();
+        let mut out = Vec::new();
+        for pool in pools.values() {
+            for (t, l) in &pool.loops {
+                let metadata = Arc::clone(&l.status.lock().metadata);
+                out.extend(metadata.iter().map(|m| (t.labels.clone(), m.clone())));
+            }
+        }
+        out
     }
 
     /// Stops every loop, marking their series stale, and waits for them.
@@ -372,17 +391,20 @@ impl LoopContext {
             None => self.fetcher.fetch(&self.job, &self.target.url).await,
         };
         let outcome = fetched.and_then(|(body, content_type)| {
-            let parsed =
+            let mut parsed =
                 crate::exposition::parse(&body, &content_type).map_err(|e| e.to_string())?;
+            let metadata = std::mem::take(&mut parsed.metadata);
             process::samples(&self.job, &self.target.labels, parsed, scrape_ms, cache)
+                .map(|(batch, stats)| (batch, stats, metadata))
                 .map_err(|e| e.to_string())
         });
         let duration = began.elapsed().as_secs_f64();
-        let (mut batch, stats, error) = match outcome {
-            Ok((batch, stats)) => (batch, stats, None),
+        let (mut batch, stats, metadata, error) = match outcome {
+            Ok((batch, stats, metadata)) => (batch, stats, Some(metadata), None),
             Err(error) => (
                 process::all_stale(cache, scrape_ms),
                 ScrapeStats::default(),
+                None,
                 Some(error),
             ),
         };
@@ -398,6 +420,9 @@ impl LoopContext {
         let mut status = self.status.lock();
         status.last_scrape_ms = scrape_ms;
         status.last_duration = duration;
+        if let Some(metadata) = metadata {
+            status.metadata = Arc::new(metadata);
+        }
         match error {
             None => {
                 status.health = Health::Up;

@@ -50,7 +50,9 @@ use steward_core::{Name, Version};
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{Backend, Replica, ReplicaEvent, ReplicaState, StartRequest, process::render};
+use super::{
+    Backend, HostProcess, Replica, ReplicaEvent, ReplicaState, StartRequest, process::render,
+};
 
 mod follower;
 mod inspect;
@@ -58,7 +60,8 @@ mod inspect;
 use crate::{Error, Result, model::RunSpec, model::ServiceSpec};
 use follower::Follower;
 use inspect::{
-    container_state, created_at, published_port, replica_of, restart_count, restart_delay,
+    container_state, created_at, main_process, published_port, replica_of, restart_count,
+    restart_delay,
 };
 
 const KIND: &str = "docker";
@@ -460,6 +463,7 @@ impl Backend for DockerBackend {
             started_at: created_at(&inspected),
             state: state.unwrap_or(ReplicaState::Restarting),
             restarts: restart_count(&inspected),
+            host_process: main_process(&inspected),
         };
         tracing::info!(replica = %replica.id, service = %replica.service, container = %name, addr = %replica.addr, "replica started");
         Ok(replica)

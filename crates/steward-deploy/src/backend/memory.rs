@@ -534,6 +534,8 @@ impl Backend for MemoryBackend {
             started_at: Utc::now(),
             state: ReplicaState::Running,
             restarts: 0,
+            // an in-memory replica has no process to measure
+            host_process: None,
         };
         state.replicas.push(Slot {
             replica: replica.clone(),

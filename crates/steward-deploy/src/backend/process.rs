@@ -47,7 +47,7 @@ use tokio::{
     time::Instant,
 };
 
-use super::{Backend, Replica, ReplicaEvent, ReplicaState, StartRequest};
+use super::{Backend, HostProcess, Replica, ReplicaEvent, ReplicaState, StartRequest};
 use crate::{Error, Result, model::RunSpec, model::ServiceSpec};
 
 pub use logs::{LogCleanup, LogRetention};
@@ -85,7 +85,7 @@ struct Record {
 }
 
 impl Record {
-    fn replica(&self, state: ReplicaState, restarts: u32) -> Replica {
+    fn replica(&self, state: ReplicaState, restarts: u32, pid: u32) -> Replica {
         Replica {
             id: self.id.clone(),
             service: self.service.clone(),
@@ -97,6 +97,8 @@ impl Record {
             started_at: self.started_at,
             state,
             restarts,
+            host_process: (pid != 0 && state == ReplicaState::Running)
+                .then_some(HostProcess::Tree { pid }),
         }
     }
 }
@@ -472,7 +474,7 @@ impl Backend for ProcessBackend {
         record.pid_start = process_start(record.pid).unwrap_or_default();
         self.write_record(&record)?;
         tracing::info!(replica = %record.id, service = %record.service, pid = record.pid, port, "replica started");
-        let replica = record.replica(ReplicaState::Running, 0);
+        let replica = record.replica(ReplicaState::Running, 0, record.pid);
         self.supervise(record, Running::Child(child));
         Ok(replica)
     }
@@ -535,9 +537,11 @@ impl Backend for ProcessBackend {
                 } else {
                     ReplicaState::Running
                 };
-                entry
-                    .record
-                    .replica(state, entry.restarts.load(Ordering::SeqCst))
+                entry.record.replica(
+                    state,
+                    entry.restarts.load(Ordering::SeqCst),
+                    entry.pid.load(Ordering::SeqCst),
+                )
             })
             .collect();
         replicas.sort_by(|a, b| (&a.service, a.index, &a.id).cmp(&(&b.service, b.index, &b.id)));

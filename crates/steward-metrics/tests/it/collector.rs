@@ -10,6 +10,7 @@ use steward_core::HumanDuration;
 use steward_metrics::{
     MetricsCollector, ReplicaTarget,
     promql::Value,
+    resources::ReplicaSource,
     storage::{MemoryStorage, Storage},
 };
 use tokio::{io::AsyncWriteExt, net::TcpListener};
@@ -45,6 +46,7 @@ fn replica(version: &str, id: &str, address: &str) -> ReplicaTarget {
         address: address.into(),
         metrics_path: "/metrics".into(),
         restarts: 0,
+        source: ReplicaSource::Stopped,
     }
 }
 
@@ -212,5 +214,48 @@ async fn node_exporter_is_scraped_as_a_static_target() {
         "metric relabelling dropped go_*"
     );
     assert!(!query("sum by (mode) (node_cpu_seconds_total)").is_empty());
+    collector.shutdown().await;
+}
+
+#[tokio::test]
+async fn metadata_comes_from_the_targets_last_scrape() {
+    use tower::ServiceExt;
+    let config = MetricsConfig {
+        scrape_interval: HumanDuration(Duration::from_millis(200)),
+        scrape_timeout: HumanDuration(Duration::from_millis(150)),
+        scrape_self: false,
+        ..MetricsConfig::default()
+    };
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let collector = MetricsCollector::with_storage(&config, storage, None);
+    let addr = target(
+        "# HELP demo_agent_tasks_total Tasks handled.\n# TYPE demo_agent_tasks_total counter\ndemo_agent_tasks_total 5\n",
+    )
+    .await;
+    collector.set_replicas(vec![replica("1.0.0", "agent-a", &addr)]);
+    eventually(
+        || versions(&collector, "demo_agent_tasks_total") == ["1.0.0"],
+        "the first scrape",
+    )
+    .await;
+    let response = collector
+        .api_router()
+        .oneshot(
+            axum::http::Request::get("/api/v1/metadata?metric=demo_agent_tasks_total")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        doc["data"]["demo_agent_tasks_total"],
+        serde_json::json!([{"type": "counter", "help": "Tasks handled.", "unit": ""}]),
+        "{doc}"
+    );
     collector.shutdown().await;
 }

@@ -8,8 +8,8 @@ use std::{sync::Arc, time::Duration};
 
 use prometheus::{Encoder, Registry, TextEncoder};
 use steward_config::LoadedConfig;
-use steward_deploy::DeploymentManager;
-use steward_metrics::{MetricsCollector, ReplicaTarget};
+use steward_deploy::{DeploymentManager, HostProcess};
+use steward_metrics::{MetricsCollector, ReplicaTarget, resources::ReplicaSource};
 use tokio_util::sync::CancellationToken;
 
 use crate::Result;
@@ -64,6 +64,15 @@ pub(crate) async fn run(
                                 address: r.addr.to_string(),
                                 metrics_path: path,
                                 restarts: u64::from(r.restarts),
+                                source: match r.host_process {
+                                    Some(HostProcess::Tree { pid }) => {
+                                        ReplicaSource::Process { pid }
+                                    }
+                                    Some(HostProcess::Container { pid }) => {
+                                        ReplicaSource::Container { pid }
+                                    }
+                                    None => ReplicaSource::Stopped,
+                                },
                             })
                         })
                         .collect(),

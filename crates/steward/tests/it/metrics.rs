@@ -99,6 +99,23 @@ fn up_scrapes_its_replicas_and_versions_follow_a_rolling_update() {
         },
     );
 
+    // each replica's process tree is measured under cAdvisor's names
+    wait_until_blocking(
+        "both replicas' resident memory is collected",
+        Duration::from_secs(30),
+        || {
+            let got = by_replica(&query(api, &token, "container_memory_rss > 0"));
+            got.len() == 2 && got.iter().all(|(_, v)| v == "1.0.0")
+        },
+    );
+    let fds = query(api, &token, "container_file_descriptors");
+    assert!(
+        fds["data"]["result"].as_array().is_some_and(|series| series
+            .iter()
+            .all(|s| s["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()) > Some(2.0))),
+        "{fds}"
+    );
+
     let done = server.cli(&["deploy", "1.1.0", "--wait"]);
     assert!(
         done.status.success(),

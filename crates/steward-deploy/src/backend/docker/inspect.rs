@@ -91,5 +91,13 @@ pub(super) fn replica_of(
         started_at: created_at(inspected),
         state,
         restarts: restart_count(inspected),
+        host_process: main_process(inspected),
     })
+}
+
+/// The container's main process while it runs (`State.Pid`, 0 otherwise).
+pub(super) fn main_process(inspected: &ContainerInspectResponse) -> Option<HostProcess> {
+    let pid = inspected.state.as_ref()?.pid?;
+    let pid = u32::try_from(pid).ok().filter(|&pid| pid != 0)?;
+    Some(HostProcess::Container { pid })
 }
