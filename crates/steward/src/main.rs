@@ -25,6 +25,13 @@ use crate::{
 #[error("{0}")]
 pub(crate) struct UsageError(pub(crate) String);
 
+/// jemalloc rather than glibc's malloc: the scrape loop allocates and frees
+/// a whole exposition's labels every few seconds on many threads, which
+/// glibc's per-thread arenas keep as resident memory
+/// (`scripts/bench/metrics.sh` measures the difference).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
