@@ -2,7 +2,8 @@
 # Runs steward's whole test suite on a fresh machine.
 #
 # Installs what the tests need when it is missing (PostgreSQL, MariaDB and
-# Prometheus' promtool from Debian's packages), starts a throwaway
+# Prometheus' promtool from Debian's packages, the OpenTelemetry Python SDK
+# from PyPI in a virtualenv), starts a throwaway
 # PostgreSQL cluster and a throwaway MariaDB server on free loopback ports,
 # exports the variables that turn the service-backed tests on (and, once
 # `docker info` works, starting dockerd if needed, STEWARD_TEST_DOCKER for
@@ -51,6 +52,7 @@ if [ "${1:-}" = "--serve" ]; then
     echo "export STEWARD_TEST_MYSQL_URL='$STEWARD_TEST_MYSQL_URL'"
     echo "export STEWARD_TEST_PROMTOOL='$STEWARD_TEST_PROMTOOL'"
     echo "export STEWARD_NODE_EXPORTER='$STEWARD_NODE_EXPORTER'"
+    echo "export STEWARD_TEST_PYTHON_OTEL='$STEWARD_TEST_PYTHON_OTEL'"
     echo "export STEWARD_TEST_DOCKER=1"
     log "services are up; interrupt to stop them"
     while true; do sleep 3600; done

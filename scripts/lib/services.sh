@@ -3,8 +3,11 @@
 # Debian's packages (PostgreSQL, MariaDB, promtool), starts a PostgreSQL
 # cluster and a MariaDB server on free loopback ports in a temporary
 # directory, removes them when the calling script exits, and exports
-# STEWARD_TEST_POSTGRES_URL, STEWARD_TEST_MYSQL_URL, STEWARD_TEST_PROMTOOL and
-# STEWARD_NODE_EXPORTER (a node_exporter started on a free port).
+# STEWARD_TEST_POSTGRES_URL, STEWARD_TEST_MYSQL_URL, STEWARD_TEST_PROMTOOL,
+# STEWARD_TEST_PROMETHEUS (the prometheus server, for remote write/read),
+# STEWARD_NODE_EXPORTER (a node_exporter started on a free port) and
+# STEWARD_TEST_PYTHON_OTEL (a Python with the OpenTelemetry SDK and its
+# OTLP/HTTP exporter, in a virtualenv kept between runs).
 # The caller defines `log`.
 
 as_root() {
@@ -19,6 +22,28 @@ mariadbd_bin() {
     for candidate in /usr/sbin/mariadbd /usr/sbin/mysqld "$(command -v mariadbd 2>/dev/null)"; do
         [ -n "$candidate" ] && [ -x "$candidate" ] && { echo "$candidate"; return; }
     done
+}
+
+# A virtualenv with the OpenTelemetry Python SDK and its OTLP/HTTP exporter,
+# for the OTLP receiver's integration test. Kept between runs (created, and
+# the packages installed from PyPI, only when missing); a virtualenv because
+# Debian's python3 refuses `pip install` outside one.
+otel_venv_python() {
+    local venv="${STEWARD_OTEL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/steward/otel-venv}"
+    if [ ! -x "$venv/bin/python" ]; then
+        if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+            as_root apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        fi
+        mkdir -p "$(dirname "$venv")"
+        python3 -m venv "$venv" >&2
+    fi
+    if ! "$venv/bin/python" -c 'import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter' >/dev/null 2>&1; then
+        log "installing the OpenTelemetry Python SDK in $venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input \
+            opentelemetry-sdk opentelemetry-exporter-otlp-proto-http >&2
+    fi
+    echo "$venv/bin/python"
 }
 
 free_port() {
@@ -104,6 +129,9 @@ start_services() {
     export STEWARD_TEST_MYSQL_URL="mysql://steward:steward@127.0.0.1:$my_port/"
     export STEWARD_TEST_PROMTOOL
     STEWARD_TEST_PROMTOOL=$(command -v promtool)
+    # the prometheus server of the same package: remote write/read tests start their own
+    export STEWARD_TEST_PROMETHEUS
+    STEWARD_TEST_PROMETHEUS=$(command -v prometheus)
 
     # --- node_exporter, a real exporter for the scrape and resource tests ----------
     ne_port=$(free_port)
@@ -117,9 +145,14 @@ start_services() {
     done
     python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$STEWARD_NODE_EXPORTER" ||
         { cat "$workdir/node-exporter.log" >&2; exit 1; }
+    export STEWARD_TEST_PYTHON_OTEL
+    STEWARD_TEST_PYTHON_OTEL=$(otel_venv_python)
+
     log "STEWARD_NODE_EXPORTER=$STEWARD_NODE_EXPORTER"
     log "STEWARD_TEST_POSTGRES_URL=$STEWARD_TEST_POSTGRES_URL"
     log "STEWARD_TEST_MYSQL_URL=mysql://steward:***@127.0.0.1:$my_port/"
     log "STEWARD_TEST_PROMTOOL=$STEWARD_TEST_PROMTOOL"
+    log "STEWARD_TEST_PROMETHEUS=$STEWARD_TEST_PROMETHEUS"
+    log "STEWARD_TEST_PYTHON_OTEL=$STEWARD_TEST_PYTHON_OTEL"
 
 }

@@ -15,7 +15,10 @@ use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
 mod metrics;
 
-pub use metrics::{BasicAuth, MetricsConfig, RelabelAction, RelabelConfig, Scheme, ScrapeJob};
+pub use metrics::{
+    BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
+    ScrapeJob,
+};
 
 /// The whole configuration: steward itself and the system it operates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

@@ -46,6 +46,7 @@ macro_rules! path {
 
 // Declared after `path!`, which it uses.
 mod metrics;
+mod remote_write;
 mod service;
 
 impl From<&str> for Segment {

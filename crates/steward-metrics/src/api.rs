@@ -16,6 +16,10 @@
 //!   with 400 for `bad_data`, 422 for `execution`, 503 for `timeout` and
 //!   `canceled`, 500 for `internal`.
 //!
+//! `POST /api/v1/write` and `POST /api/v1/read` are Prometheus' remote
+//! write receiver and remote read endpoint ([`crate::remote::receive`]):
+//! Prometheus points at `http://host:port/prometheus/api/v1/write`.
+//!
 //! Queries and store reads are synchronous and may be long, so they run on
 //! tokio's blocking pool.
 
@@ -30,12 +34,13 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::exposition::Metadata;
 use crate::promql::{Engine, EngineOptions};
+use crate::remote::{self, stats::ReceiveStats};
 use crate::scrape::{DroppedTarget, ScrapeManager, TargetStatus};
 use crate::storage::Storage;
 use crate::{Error, Labels, Matcher};
@@ -66,6 +71,8 @@ pub struct ApiState {
     /// Metric metadata for `/api/v1/metadata`; without it the endpoint
     /// answers an empty object.
     pub metadata: Option<MetadataSource>,
+    /// The counters of `/api/v1/write`.
+    pub remote_receive: Arc<ReceiveStats>,
 }
 
 impl ApiState {
@@ -76,6 +83,7 @@ impl ApiState {
             engine,
             scrape: None,
             metadata: None,
+            remote_receive: Arc::default(),
         }
     }
 }
@@ -107,6 +115,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/status/tsdb", get(tsdb_status))
         .route("/api/v1/format_query", get(format_query).post(format_query))
+        .route("/api/v1/write", post(remote::receive::write))
+        .route("/api/v1/read", post(remote::receive::read))
         .with_state(state)
 }
 

@@ -2,7 +2,11 @@
 //! it. It opens the TSDB under `<data_dir>/metrics`, runs the scrape
 //! manager with the jobs of `[metrics]` (static jobs, one job per service
 //! for the replicas steward runs, steward's own metrics and the resource
-//! collectors), and holds the PromQL engine the query API uses.
+//! collectors), and holds the PromQL engine the query API uses and the
+//! OpenTelemetry receiver that services push metrics to. With
+//! `[[metrics.remote_write]]` destinations, the store is wrapped so what
+//! is appended is also queued and sent ([`crate::remote`]); the senders
+//! start with the collector and stop in [`MetricsCollector::shutdown`].
 
 use std::{path::Path, sync::Arc};
 
@@ -11,7 +15,9 @@ use steward_config::MetricsConfig;
 
 use crate::{
     Labels, Result,
+    otlp::OtlpReceiver,
     promql::{Engine, EngineOptions},
+    remote::{RemoteWrites, stats::ReceiveStats},
     resources::{self, HostOptions, ReplicaRef, ReplicaSource},
     scrape::{Clock, Fetcher, JobConfig, LocalSource, ScrapeManager, target::ADDRESS},
     storage::Storage,
@@ -46,6 +52,9 @@ pub struct MetricsCollector {
     scrape: Arc<ScrapeManager>,
     config: Arc<MetricsConfig>,
     replicas: Arc<Mutex<Vec<ReplicaTarget>>>,
+    remote: Option<Arc<RemoteWrites>>,
+    receive: Arc<ReceiveStats>,
+    otlp: OtlpReceiver,
 }
 
 impl std::fmt::Debug for MetricsCollector {
@@ -54,12 +63,22 @@ impl std::fmt::Debug for MetricsCollector {
     }
 }
 
-/// Steward's own metrics (its registry) rendered for the `steward` job.
-struct SelfSource(Arc<dyn Fn() -> String + Send + Sync>);
+/// Steward's own metrics (its registry) rendered for the `steward` job,
+/// with the remote write and receive counters.
+struct SelfSource {
+    render: Arc<dyn Fn() -> String + Send + Sync>,
+    remote: Option<Arc<RemoteWrites>>,
+    receive: Arc<ReceiveStats>,
+}
 
 impl LocalSource for SelfSource {
     fn expose(&self) -> String {
-        (self.0)()
+        let mut text = (self.render)();
+        if let Some(remote) = &self.remote {
+            text.push_str(&remote.render());
+        }
+        text.push_str(&crate::remote::stats::render_receive(&self.receive));
+        text
     }
 }
 
@@ -97,9 +116,10 @@ impl LocalSource for ResourceSource {
 }
 
 impl MetricsCollector {
-    /// Opens the store under `data_dir/metrics` and starts scraping.
+    /// Opens the store under `data_dir/metrics`, starts the remote write
+    /// senders (queues under `data_dir/remote-write`) and starts scraping.
     /// `self_metrics` renders steward's own registry. Must run inside a
-    /// tokio runtime (the scrape loops are spawned on it).
+    /// tokio runtime (the scrape loops and senders are spawned on it).
     pub fn start(
         config: &MetricsConfig,
         data_dir: &Path,
@@ -112,14 +132,44 @@ impl MetricsCollector {
             ..TsdbOptions::default()
         };
         let storage: Arc<dyn Storage> = Arc::new(Tsdb::open(&data_dir.join("metrics"), options)?);
-        Ok(Self::with_storage(config, storage, self_metrics))
+        Self::with_storage_in(config, storage, data_dir, self_metrics)
     }
 
-    /// A collector over any store (tests use the in-memory one).
+    /// A collector over any store with the remote write destinations of
+    /// `config`, their queues under `data_dir/remote-write`.
+    pub fn with_storage_in(
+        config: &MetricsConfig,
+        storage: Arc<dyn Storage>,
+        data_dir: &Path,
+        self_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    ) -> Result<Self> {
+        if config.remote_write.is_empty() {
+            return Ok(Self::assemble(config, storage, self_metrics, None));
+        }
+        let (storage, remote) = RemoteWrites::start(&config.remote_write, data_dir, storage)?;
+        Ok(Self::assemble(
+            config,
+            storage,
+            self_metrics,
+            Some(Arc::new(remote)),
+        ))
+    }
+
+    /// A collector over any store (tests use the in-memory one), without
+    /// remote write.
     pub fn with_storage(
         config: &MetricsConfig,
         storage: Arc<dyn Storage>,
         self_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    ) -> Self {
+        Self::assemble(config, storage, self_metrics, None)
+    }
+
+    fn assemble(
+        config: &MetricsConfig,
+        storage: Arc<dyn Storage>,
+        self_metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+        remote: Option<Arc<RemoteWrites>>,
     ) -> Self {
         let engine = Arc::new(Engine::new(EngineOptions {
             lookback_delta: config.lookback_delta.0,
@@ -133,11 +183,14 @@ impl MetricsCollector {
         ));
         let replicas = Arc::new(Mutex::new(Vec::new()));
         let collector = MetricsCollector {
+            otlp: OtlpReceiver::new(Arc::clone(&storage)),
             storage,
             engine,
             scrape,
             config: Arc::new(config.clone()),
             replicas,
+            remote,
+            receive: Arc::default(),
         };
         let mut jobs = Vec::new();
         for job in &config.scrape {
@@ -152,7 +205,11 @@ impl MetricsCollector {
             if let Some(render) = self_metrics {
                 let mut job = JobConfig::new("steward", config);
                 job.targets = vec![Labels::from_pairs([(ADDRESS, "steward")])];
-                job.local = Some(Arc::new(SelfSource(render)));
+                job.local = Some(Arc::new(SelfSource {
+                    render,
+                    remote: collector.remote.clone(),
+                    receive: Arc::clone(&collector.receive),
+                }));
                 own.push(job);
             }
             let mut job = JobConfig::new("steward-resources", config);
@@ -224,11 +281,39 @@ impl MetricsCollector {
         state.metadata = Some(Arc::new(move || {
             scrape.metadata().into_iter().map(|(_, m)| m).collect()
         }));
+        state.remote_receive = Arc::clone(&self.receive);
         crate::api::router(state)
     }
 
-    /// Stops scraping (the last series are marked stale).
+    /// The OpenTelemetry receiver (`POST /v1/metrics`, OTLP/HTTP) as a
+    /// router relative to where it is mounted. Every router it returns
+    /// shares one receiver, so the running totals of delta series are
+    /// kept once.
+    pub fn otlp_router(&self) -> axum::Router {
+        self.otlp.router()
+    }
+
+    /// The OpenTelemetry receiver.
+    pub fn otlp(&self) -> &OtlpReceiver {
+        &self.otlp
+    }
+
+    /// The remote write and remote write receiver metrics in the text
+    /// format (also in the `steward` job's scrapes), for a `/metrics`
+    /// endpoint to add to the registry's.
+    pub fn remote_metrics(&self) -> String {
+        let mut text = self.remote.as_ref().map(|r| r.render()).unwrap_or_default();
+        text.push_str(&crate::remote::stats::render_receive(&self.receive));
+        text
+    }
+
+    /// Stops scraping (the last series are marked stale), then the remote
+    /// write senders (which send those markers if they can within their
+    /// flush deadline).
     pub async fn shutdown(&self) {
         self.scrape.shutdown().await;
+        if let Some(remote) = &self.remote {
+            remote.shutdown().await;
+        }
     }
 }

@@ -104,6 +104,10 @@ pub enum Error {
     /// A PromQL query ran past its timeout.
     #[error("query timed out in {0}")]
     QueryTimeout(String),
+    /// A remote write or remote read body is malformed (snappy, protobuf,
+    /// labels).
+    #[error("{0}")]
+    RemoteProtocol(String),
     /// A PromQL query would hold more samples in memory than allowed.
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(String),
@@ -113,7 +117,9 @@ impl Error {
     /// The `errorType` Prometheus' HTTP API reports for this error.
     pub fn prometheus_error_type(&self) -> &'static str {
         match self {
-            Error::BadQuery(_) | Error::InvalidRegex { .. } => "bad_data",
+            Error::BadQuery(_) | Error::InvalidRegex { .. } | Error::RemoteProtocol(_) => {
+                "bad_data"
+            }
             Error::QueryExecution(_) | Error::TooManySamples(_) => "execution",
             Error::QueryTimeout(_) => "timeout",
             _ => "internal",

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use crate::labels::LabelsBuilder;
 use crate::{Error, Labels, Result};
 
-pub(crate) use lex::is_label_name;
+pub(crate) use lex::{is_label_name, is_metric_name};
 pub use writer::{FamilySample, MetricFamily, write_text};
 
 /// The Accept header Prometheus 2.42 sends with every scrape.

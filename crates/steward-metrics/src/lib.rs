@@ -8,8 +8,9 @@
 //!   implementation for tests and the conformance runner.
 //!
 //! Later modules (scraping, the exposition parsers, relabelling, the
-//! embedded TSDB, the PromQL engine and the Prometheus HTTP API) build on
-//! these types only, so each can be tested alone.
+//! embedded TSDB, the PromQL engine, the Prometheus HTTP API and the
+//! OpenTelemetry receiver, [`otlp`]) build on these types only, so each
+//! can be tested alone.
 
 pub mod api;
 pub mod collector;
@@ -17,8 +18,10 @@ pub mod error;
 pub mod exposition;
 pub mod labels;
 pub mod matcher;
+pub mod otlp;
 pub mod promql;
 pub mod relabel;
+pub mod remote;
 pub mod resources;
 pub mod sample;
 pub mod scrape;

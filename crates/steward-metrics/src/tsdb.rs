@@ -20,7 +20,7 @@
 
 mod block;
 mod chunk;
-mod fsutil;
+pub(crate) mod fsutil;
 mod head;
 mod postings;
 mod wal;

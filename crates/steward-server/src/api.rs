@@ -146,6 +146,10 @@ fn routes(state: Option<&AppState>) -> Routes {
 /// Where the Prometheus-compatible query API is mounted.
 pub const PROMETHEUS_PREFIX: &str = "/prometheus";
 
+/// Where OpenTelemetry metrics are pushed (OTLP/HTTP's default path, so an
+/// exporter's endpoint is steward's base URL).
+pub const OTLP_METRICS_PATH: &str = "/v1/metrics";
+
 /// Builds the application over `state`: the routes of the subsystems it
 /// runs, authenticated, limited, measured and traced. Returned with it,
 /// the periodic summary of the requests it refused for want of a token,
@@ -170,10 +174,22 @@ pub fn router(state: AppState) -> (Router, DenialSummaries) {
         // Prometheus' own API (not steward's, so outside the OpenAPI
         // document), behind the same tokens: Grafana's data source URL is
         // `<steward>/prometheus` with an Authorization header.
+        // Remote write and OTLP pushes need the operator role.
         router = router.nest(
             PROMETHEUS_PREFIX,
             collector
                 .api_router()
+                .route_layer(middleware::from_fn(auth::require_operator_to_push))
+                .route_layer(middleware::from_fn_with_state(
+                    (state.store().clone(), edge.clone()),
+                    auth::authenticate,
+                ))
+                .with_state(()),
+        );
+        router = router.merge(
+            collector
+                .otlp_router()
+                .route_layer(middleware::from_fn(auth::require_operator_to_push))
                 .route_layer(middleware::from_fn_with_state(
                     (state.store().clone(), edge.clone()),
                     auth::authenticate,

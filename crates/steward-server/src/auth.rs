@@ -219,6 +219,40 @@ fn header_text(request: &Request, name: &str) -> Option<String> {
         .map(|value| cap(value, JOURNAL_STRING_MAX))
 }
 
+/// Refuses pushed samples (remote write, OTLP) from a caller below the
+/// operator role: they change what the store holds. Runs inside
+/// [`authenticate`], which put the [`Principal`] there.
+pub(crate) async fn require_operator_to_push(request: Request, next: Next) -> Response {
+    let pushes = request.method() == Method::POST
+        && (request.uri().path().ends_with("/api/v1/write")
+            || request
+                .uri()
+                .path()
+                .ends_with(crate::api::OTLP_METRICS_PATH));
+    if pushes {
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a token is needed to push samples".to_owned(),
+            )
+            .into_response();
+        };
+        if !principal.role.allows(Role::Operator) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "pushing samples needs the operator role; token `{}` has the {} role",
+                    principal.name, principal.role
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// Authenticates the request (401 without a valid token, counted but not
 /// journaled), makes the [`Principal`] available to handlers, holds event
 /// streams to their token's maximum, and journals mutating calls.
@@ -250,7 +284,11 @@ pub(crate) async fn authenticate(
     let response = edge.hold_stream(next.run(request).await, &principal);
     // Prometheus' API takes queries as POST forms (Grafana sends every
     // panel's query so): they read, so they are not journaled as changes.
-    let reads = path.starts_with(crate::api::PROMETHEUS_PREFIX);
+    // Pushed samples (remote write, OTLP) arrive every few seconds: they
+    // are data, not changes to the operated system, and would bury the
+    // journal.
+    let reads =
+        path.starts_with(crate::api::PROMETHEUS_PREFIX) || path == crate::api::OTLP_METRICS_PATH;
     if !reads && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let status = response.status();
         let severity = match status {

@@ -21,7 +21,7 @@ mod routes;
 mod run;
 mod state;
 
-pub use api::{ApiDoc, PROMETHEUS_PREFIX, openapi, router};
+pub use api::{ApiDoc, OTLP_METRICS_PATH, PROMETHEUS_PREFIX, openapi, router};
 pub use auth::{DenialSummaries, Principal};
 pub use bootstrap::{ADMIN_TOKEN_FILE, ensure_admin_token, secure_data_dir};
 pub use error::{ApiError, Error, ErrorBody, ErrorDetail, Result};

@@ -1,7 +1,7 @@
 //! The `[metrics]` section: scraping, storage and query limits of the
-//! embedded metrics subsystem, and `[[metrics.scrape]]` static jobs in
-//! Prometheus' vocabulary (so a `scrape_configs` entry translates key for
-//! key).
+//! embedded metrics subsystem, `[[metrics.scrape]]` static jobs and
+//! `[[metrics.remote_write]]` destinations in Prometheus' vocabulary (so a
+//! `scrape_configs` or `remote_write` entry translates key for key).
 
 use std::collections::BTreeMap;
 
@@ -58,6 +58,11 @@ pub struct MetricsConfig {
     /// Static scrape jobs.
     #[serde(default)]
     pub scrape: Vec<ScrapeJob>,
+    /// Remote stores every appended sample is also sent to (Prometheus
+    /// remote write 1.0), each through a queue on disk under
+    /// `<data_dir>/remote-write/<name>`.
+    #[serde(default)]
+    pub remote_write: Vec<RemoteWrite>,
 }
 
 impl Default for MetricsConfig {
@@ -75,6 +80,7 @@ impl Default for MetricsConfig {
             query_timeout: default_query_timeout(),
             query_max_samples: default_query_max_samples(),
             scrape: Vec::new(),
+            remote_write: Vec::new(),
         }
     }
 }
@@ -137,6 +143,115 @@ pub struct ScrapeJob {
     /// Relabelling applied to each scraped series before it is stored.
     #[serde(default)]
     pub metric_relabel_configs: Vec<RelabelConfig>,
+}
+
+/// A `[[metrics.remote_write]]` destination, as a Prometheus
+/// `remote_write` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWrite {
+    /// The endpoint samples are POSTed to (`http` or `https`), e.g.
+    /// `http://prometheus:9090/api/v1/write`.
+    pub url: String,
+    /// The queue's name: the `remote_name` label of the remote write
+    /// metrics and the directory of its queue. Default: `rw-` and a hash of
+    /// the URL.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How long one request may take.
+    #[serde(default = "default_remote_timeout")]
+    pub remote_timeout: HumanDuration,
+    /// Headers sent with every request (not `Authorization` and the others
+    /// the protocol sets); values may be `${ENV_VAR}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret<String>>,
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// A bearer token sent as `Authorization: Bearer <token>`; write it as
+    /// `${ENV_VAR}` to keep it out of the file.
+    #[serde(default)]
+    pub bearer_token: Option<Secret<String>>,
+    /// Relabelling applied to each series before it is queued; a series
+    /// dropped here is not sent.
+    #[serde(default)]
+    pub write_relabel_configs: Vec<RelabelConfig>,
+    /// How the queue batches, parallelises and retries.
+    #[serde(default)]
+    pub queue_config: QueueConfig,
+}
+
+/// The sending side of a remote write queue, with Prometheus' keys and
+/// defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Samples each shard holds in memory: a round of sending reads at most
+    /// `max_shards * capacity` samples from the queue on disk.
+    #[serde(default = "default_capacity")]
+    pub capacity: u64,
+    /// The most requests in flight at once.
+    #[serde(default = "default_max_shards")]
+    pub max_shards: u64,
+    /// The fewest shards a round is split into.
+    #[serde(default = "default_min_shards")]
+    pub min_shards: u64,
+    /// The most samples in one request.
+    #[serde(default = "default_max_samples_per_send")]
+    pub max_samples_per_send: u64,
+    /// How long samples wait for a request to fill before they are sent
+    /// anyway.
+    #[serde(default = "default_batch_send_deadline")]
+    pub batch_send_deadline: HumanDuration,
+    /// The first delay before a failed request is retried; it doubles on
+    /// each retry.
+    #[serde(default = "default_min_backoff")]
+    pub min_backoff: HumanDuration,
+    /// The longest delay between retries.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// Retry requests answered `429 Too Many Requests` (honouring
+    /// `Retry-After`) instead of dropping them.
+    #[serde(default = "default_true")]
+    pub retry_on_http_429: bool,
+    /// The most the queue may take on disk while the remote end is
+    /// unreachable; past it the oldest queued samples are dropped (and
+    /// counted). Steward's addition: Prometheus bounds it by its WAL.
+    #[serde(default = "default_max_disk_size")]
+    pub max_disk_size: ByteSize,
+}
+
+impl RemoteWrite {
+    /// The queue's name: `name`, or `rw-` and eight hex digits of an
+    /// FNV-1a hash of the URL (stable across restarts, so the queue on
+    /// disk is found again).
+    pub fn queue_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let mut h: u32 = 0x811c_9dc5;
+        for b in self.url.bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        format!("rw-{h:08x}")
+    }
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity: default_capacity(),
+            max_shards: default_max_shards(),
+            min_shards: default_min_shards(),
+            max_samples_per_send: default_max_samples_per_send(),
+            batch_send_deadline: default_batch_send_deadline(),
+            min_backoff: default_min_backoff(),
+            max_backoff: default_max_backoff(),
+            retry_on_http_429: true,
+            max_disk_size: default_max_disk_size(),
+        }
+    }
 }
 
 /// The scheme a target is scraped with.
@@ -270,6 +385,42 @@ fn default_query_timeout() -> HumanDuration {
 
 fn default_query_max_samples() -> u64 {
     50_000_000
+}
+
+fn default_remote_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+
+fn default_capacity() -> u64 {
+    2500
+}
+
+fn default_max_shards() -> u64 {
+    200
+}
+
+fn default_min_shards() -> u64 {
+    1
+}
+
+fn default_max_samples_per_send() -> u64 {
+    500
+}
+
+fn default_batch_send_deadline() -> HumanDuration {
+    HumanDuration::from_secs(5)
+}
+
+fn default_min_backoff() -> HumanDuration {
+    HumanDuration::from_millis(30)
+}
+
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration::from_secs(5)
+}
+
+fn default_max_disk_size() -> ByteSize {
+    ByteSize(1 << 30)
 }
 
 fn default_metrics_path() -> String {

@@ -127,6 +127,7 @@ impl Checker<'_, '_, '_> {
                 }
             }
         }
+        self.remote_write(&metrics.remote_write);
     }
 }
 
@@ -159,7 +160,7 @@ pub(crate) fn is_label_name(name: &str) -> bool {
 
 /// What Prometheus 2.42 would refuse in a relabelling step: the key at
 /// fault and the message.
-fn check_relabel(step: &RelabelConfig) -> Result<(), (&'static str, String)> {
+pub(super) fn check_relabel(step: &RelabelConfig) -> Result<(), (&'static str, String)> {
     if let Err(e) = regex::Regex::new(&format!("^(?s:{})$", step.regex)) {
         // the regex crate's message spans lines (pattern, caret, reason): keep the reason
         let full = e.to_string();

@@ -22,7 +22,8 @@ use regex::Regex;
 use super::{Engine, EngineOptions, Value, duration_ms, parse, parse_duration};
 use crate::storage::{MemoryStorage, Storage};
 use crate::{Error, Labels, Result, Sample};
-pub(crate) use series::{parse_number, parse_series_desc};
+pub(crate) use series::parse_number;
+pub use series::{SeqValue, parse_metric, parse_series_desc};
 
 /// The outcome of one test file.
 #[derive(Debug, Default)]

@@ -430,3 +430,80 @@ async fn the_prometheus_api_answers_on_what_steward_scrapes_of_itself() {
     );
     stop(running).await;
 }
+
+/// A token with `role`, created with the admin token.
+async fn token_with_role(client: &reqwest::Client, url: &str, admin: &str, role: &str) -> String {
+    let created: Value = client
+        .post(format!("{url}/api/v1/tokens"))
+        .bearer_auth(admin)
+        .json(&json!({"name": format!("{role}-pusher"), "role": role}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["secret"].as_str().expect("a secret").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_metrics_pushed_with_an_operator_token_are_queryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "[metrics]\nscrape_self = false\n");
+    let running = start(config, CancellationToken::new()).await.unwrap();
+    let url = running.url();
+    let admin = admin_token(dir.path()).await;
+    let client = reqwest::Client::new();
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let payload = json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "agent"}}]},
+        "scopeMetrics": [{"metrics": [{"name": "tasks", "sum": {
+            "aggregationTemporality": 2, "isMonotonic": true,
+            "dataPoints": [{"timeUnixNano": now_ns.to_string(), "asInt": "7"}]}}]}]}]});
+    let push = |token: Option<String>| {
+        let mut request = client
+            .post(format!("{url}{}", steward_server::OTLP_METRICS_PATH))
+            .json(&payload);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+
+    assert_eq!(push(None).await.unwrap().status().as_u16(), 401);
+    let viewer = token_with_role(&client, &url, &admin, "viewer").await;
+    let refused = push(Some(viewer)).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("operator"),
+        "{body}"
+    );
+
+    let operator = token_with_role(&client, &url, &admin, "operator").await;
+    let accepted = push(Some(operator)).await.unwrap();
+    assert_eq!(accepted.status().as_u16(), 200);
+
+    let (status, body) = prom(
+        &client,
+        &format!("{url}/prometheus/api/v1/query?query=tasks_total"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let result = body["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{body}");
+    assert_eq!(result[0]["metric"]["job"], "agent");
+    assert_eq!(result[0]["value"][1], "7");
+
+    // pushes are data, not changes: none is journaled
+    let events = get_json(&client, &running, "/api/v1/events?limit=100", Some(&admin)).await;
+    assert!(
+        !events.to_string().contains("/v1/metrics"),
+        "no audit event for pushes: {events}"
+    );
+    stop(running).await;
+}

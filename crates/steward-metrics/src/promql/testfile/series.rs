@@ -9,10 +9,10 @@ use crate::labels::{LabelsBuilder, METRIC_NAME};
 use crate::{Labels, STALE_NAN};
 
 /// One value of a series description (`None`: no sample at that step).
-pub(crate) type SeqValue = Option<f64>;
+pub type SeqValue = Option<f64>;
 
 /// Parses `name{labels} values...` into the labels and the expanded values.
-pub(crate) fn parse_series_desc(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
+pub fn parse_series_desc(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
     let (labels, rest) = parse_metric(line)?;
     let mut values = Vec::new();
     for item in rest.split_whitespace() {
@@ -23,7 +23,7 @@ pub(crate) fn parse_series_desc(line: &str) -> Result<(Labels, Vec<SeqValue>), S
 
 /// Parses a metric (`name`, `name{...}` or `{...}`) at the start of `s`,
 /// returning the labels and the rest of the line.
-pub(crate) fn parse_metric(s: &str) -> Result<(Labels, &str), String> {
+pub fn parse_metric(s: &str) -> Result<(Labels, &str), String> {
     let s = s.trim_start();
     let name_len = s
         .char_indices()

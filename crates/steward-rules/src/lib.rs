@@ -1,0 +1,29 @@
+//! steward-rules: Prometheus 2.42's recording and alerting rules.
+//!
+//! - [`rulefmt`]: rule files in Prometheus' YAML format, validated as
+//!   `promtool check rules` does;
+//! - [`rule`] and [`group`]: evaluating rules (alert states, `for`,
+//!   `keep_firing_for`, `limit`, `ALERTS`, staleness, restoring alerts
+//!   after a restart);
+//! - [`manager`]: groups on tokio timers, reloads, alerts to an
+//!   [`AlertSink`], and the engine's [`metrics`];
+//! - [`unittest`]: `promtool test rules`.
+//!
+//! Alert labels and annotations are templates; the engine expands them
+//! through the [`AnnotationExpander`] trait, implemented elsewhere.
+
+pub mod duration;
+pub mod error;
+pub mod expand;
+pub mod group;
+pub mod manager;
+pub mod metrics;
+pub mod rule;
+pub mod rulefmt;
+pub mod sink;
+pub mod unittest;
+
+pub use error::{Error, Result};
+pub use expand::{AnnotationExpander, Verbatim};
+pub use manager::{ManagerOptions, RuleManager};
+pub use sink::{AlertSink, DiscardSink, NotifiedAlert};

@@ -1,0 +1,4 @@
+//! Integration tests of steward-template.
+
+mod cases;
+mod robust;
