@@ -56,7 +56,9 @@
 #   --no-build    use the binaries already in target/$PROFILE
 # Environment: PROFILE (release), SCRAPE_SECONDS (300), LEAD_SECONDS (30),
 #   SLOT (10), ROUNDS (10), SERVICES (50) and INSTANCES (60) of the
-#   exposition, KEEP_TMP (0: 1 keeps the temporary directory), BIN_DIR.
+#   exposition, KEEP_TMP (0: 1 keeps the temporary directory), BIN_DIR,
+#   HOLD_ON_FAILURE (0: 1 keeps everything running when the report fails,
+#   to run compare.py report again by hand).
 #
 # Needs: curl, jq, python3 (standard library only), prometheus (installed
 # with apt-get when missing and run as root).
@@ -299,5 +301,10 @@ python3 scripts/bench/metrics/compare.py report \
     --queries scripts/bench/metrics/queries.txt --watch "$bench/watch.json" \
     --data "steward=$bench/data/metrics" --data "prometheus=$bench/prometheus" \
     --rounds "$ROUNDS" --out target/bench/metrics.json || status=$?
+if [ "$status" -ne 0 ] && [ "${HOLD_ON_FAILURE:-0}" = 1 ]; then
+    log "the report failed; steward and prometheus keep running until this script is interrupted"
+    log "token $token_file, steward http://127.0.0.1:$api_port/prometheus, prometheus http://127.0.0.1:$prom_port, exposition http://127.0.0.1:$gen_port"
+    while :; do sleep 60; done
+fi
 log "results in target/bench/metrics.json ($prom_version; $(nproc) cores)"
 exit "$status"

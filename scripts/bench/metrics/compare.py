@@ -87,11 +87,17 @@ class Api:
             self.headers["Authorization"] = f"Bearer {token}"
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
 
-    def call(self, path, params):
+    def call(self, path, params, method="POST"):
+        """POST as Grafana sends queries; GET for the endpoints that take
+        only GET in Prometheus (label values, status)."""
         body = urllib.parse.urlencode(params)
         for attempt in range(2):
             try:
-                self.conn.request("POST", self.prefix + path, body=body, headers=self.headers)
+                if method == "GET":
+                    url = self.prefix + path + ("?" + body if body else "")
+                    self.conn.request("GET", url, headers=self.headers)
+                else:
+                    self.conn.request("POST", self.prefix + path, body=body, headers=self.headers)
                 resp = self.conn.getresponse()
                 data = resp.read()
                 break
@@ -202,6 +208,8 @@ def report(args):
         n = len(answers["prometheus"]["result"]) if isinstance(answers["prometheus"]["result"], list) else 1
         if d:
             failures += 1
+        print(f"bench: {'equal    ' if d is None else 'DIFFERENT'} {kind} {expr}" + (f": {d}" if d else ""),
+              file=sys.stderr, flush=True)
         rows.append({"kind": kind, "expr": expr, "series": n, "equal": d is None, "difference": d})
     # latency: alternate the systems so neither always runs on a warmer cache
     lat = {n: [] for n in apis}
@@ -257,7 +265,7 @@ def count_samples(api, wanted, window, at):
     """Samples of the metrics `wanted` accepts in `window` before `at`, one
     name at a time (count_over_time drops the name, so two metrics with the
     same other labels would collide in one query)."""
-    names = api.call("/api/v1/label/__name__/values", {})
+    names = api.call("/api/v1/label/__name__/values", {}, "GET")
     total = 0.0
     for name in names:
         if wanted(name):
@@ -267,7 +275,7 @@ def count_samples(api, wanted, window, at):
 
 
 def head_series(api):
-    data = api.call("/api/v1/status/tsdb", {})
+    data = api.call("/api/v1/status/tsdb", {}, "GET")
     return data["headStats"]["numSeries"]
 
 
