@@ -108,15 +108,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 repo=$PWD
-# Bold name only on a terminal, and never with NO_COLOR (no-color.org).
-log() {
-    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
-        printf '\033[1mbench:\033[0m %s\n' "$*" >&2
-    else
-        printf 'bench: %s\n' "$*" >&2
-    fi
-}
-die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 
 PROFILE=${PROFILE:-release}
 REPLICAS=${REPLICAS:-4}
@@ -166,23 +159,8 @@ if $compose; then
     fi
 fi
 
-[ -z "${BIN_DIR:-}" ] || build=false
-if $build; then
-    log "building steward and steward-demo-agent ($PROFILE)"
-    case "$PROFILE" in
-        debug | dev) cargo build -p steward -p steward-demo-agent --quiet ;;
-        *) cargo build --profile "$PROFILE" -p steward -p steward-demo-agent --quiet ;;
-    esac
-fi
-case "$PROFILE" in
-    debug | dev) profile_dir=$repo/target/debug ;;
-    *) profile_dir=$repo/target/$PROFILE ;;
-esac
-bin_dir=$(cd "${BIN_DIR:-$profile_dir}" 2>/dev/null && pwd) || die "${BIN_DIR:-$profile_dir} does not exist (build first, or drop --no-build)"
-steward=$bin_dir/steward
+steward_binaries "$build"
 agent=$bin_dir/steward-demo-agent
-[ -x "$steward" ] || die "$steward is missing (build it, or drop --no-build)"
-[ -x "$agent" ] || die "$agent is missing (build it, or drop --no-build)"
 
 # --- temporary directory and cleanup -------------------------------------------
 bench=$(mktemp -d /tmp/steward-bench-deploy.XXXXXX)
@@ -250,9 +228,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 now_ns() { date +%s%N; }
 secs_since() { awk -v s="$1" -v e="$(now_ns)" 'BEGIN { printf "%.3f", (e - s) / 1e9 }'; }
 

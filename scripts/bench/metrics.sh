@@ -66,14 +66,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 repo=$PWD
-log() {
-    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
-        printf '\033[1mbench:\033[0m %s\n' "$*" >&2
-    else
-        printf 'bench: %s\n' "$*" >&2
-    fi
-}
-die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 
 PROFILE=${PROFILE:-release}
 SCRAPE_SECONDS=${SCRAPE_SECONDS:-300}
@@ -111,22 +105,7 @@ if [ -z "$prometheus" ]; then
 fi
 prom_version=$("$prometheus" --version 2>&1 | head -1)
 
-[ -z "${BIN_DIR:-}" ] || build=false
-if $build; then
-    log "building steward and steward-demo-agent ($PROFILE)"
-    case "$PROFILE" in
-        debug | dev) cargo build -p steward -p steward-demo-agent --quiet ;;
-        *) cargo build --profile "$PROFILE" -p steward -p steward-demo-agent --quiet ;;
-    esac
-fi
-case "$PROFILE" in
-    debug | dev) profile_dir=$repo/target/debug ;;
-    *) profile_dir=$repo/target/$PROFILE ;;
-esac
-bin_dir=$(cd "${BIN_DIR:-$profile_dir}" 2>/dev/null && pwd) || die "${BIN_DIR:-$profile_dir} does not exist (build first, or drop --no-build)"
-steward=$bin_dir/steward
-[ -x "$steward" ] || die "$steward is missing (build it, or drop --no-build)"
-[ -x "$bin_dir/steward-demo-agent" ] || die "$bin_dir/steward-demo-agent is missing (build it, or drop --no-build)"
+steward_binaries "$build"
 
 # --- temporary directory and cleanup -------------------------------------------
 bench=$(mktemp -d /tmp/steward-bench-metrics.XXXXXX)
@@ -177,9 +156,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 show_log() { log "last lines of $1:"; tail -n 20 "$1" >&2 || true; }
 st() { "$steward" --config "$config" "$@"; }
 

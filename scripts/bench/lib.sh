@@ -1,0 +1,42 @@
+# What the benchmark scripts share (sourced, not run): messages, a free
+# port, and building or finding steward's binaries.
+# shellcheck shell=bash
+
+# log MESSAGE: "bench: MESSAGE" on stderr, the name in bold only on a
+# terminal and never with NO_COLOR (no-color.org).
+log() {
+    if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+        printf '\033[1mbench:\033[0m %s\n' "$*" >&2
+    else
+        printf 'bench: %s\n' "$*" >&2
+    fi
+}
+die() { log "error: $*"; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# steward_binaries BUILD: builds steward and steward-demo-agent in $PROFILE
+# when BUILD is true (and BIN_DIR is unset), then sets bin_dir to where
+# they are ($BIN_DIR, else target/$PROFILE) and steward to its binary.
+steward_binaries() {
+    local build=$1 profile_dir
+    [ -z "${BIN_DIR:-}" ] || build=false
+    if $build; then
+        log "building steward and steward-demo-agent ($PROFILE)"
+        case "$PROFILE" in
+            debug | dev) cargo build -p steward -p steward-demo-agent --quiet ;;
+            *) cargo build --profile "$PROFILE" -p steward -p steward-demo-agent --quiet ;;
+        esac
+    fi
+    case "$PROFILE" in
+        debug | dev) profile_dir=$repo/target/debug ;;
+        *) profile_dir=$repo/target/$PROFILE ;;
+    esac
+    bin_dir=$(cd "${BIN_DIR:-$profile_dir}" 2>/dev/null && pwd) ||
+        die "${BIN_DIR:-$profile_dir} does not exist (build first, or drop --no-build)"
+    steward=$bin_dir/steward
+    [ -x "$steward" ] || die "$steward is missing (build it, or drop --no-build)"
+    [ -x "$bin_dir/steward-demo-agent" ] || die "$bin_dir/steward-demo-agent is missing (build it, or drop --no-build)"
+}
