@@ -53,6 +53,8 @@ if [ "${1:-}" = "--serve" ]; then
     echo "export STEWARD_TEST_PROMTOOL='$STEWARD_TEST_PROMTOOL'"
     echo "export STEWARD_NODE_EXPORTER='$STEWARD_NODE_EXPORTER'"
     echo "export STEWARD_TEST_PYTHON_OTEL='$STEWARD_TEST_PYTHON_OTEL'"
+    echo "export STEWARD_TEST_PROMETHEUS='$STEWARD_TEST_PROMETHEUS'"
+    echo "export STEWARD_TEST_ALERTMANAGER='$STEWARD_TEST_ALERTMANAGER'"
     echo "export STEWARD_TEST_DOCKER=1"
     log "services are up; interrupt to stop them"
     while true; do sleep 3600; done

@@ -5,6 +5,9 @@
 # directory, removes them when the calling script exits, and exports
 # STEWARD_TEST_POSTGRES_URL, STEWARD_TEST_MYSQL_URL, STEWARD_TEST_PROMTOOL,
 # STEWARD_TEST_PROMETHEUS (the prometheus server, for remote write/read),
+# STEWARD_TEST_ALERTMANAGER (the alertmanager binary: tests start their own
+# with a temporary configuration; the Debian package's own service is not
+# used),
 # STEWARD_NODE_EXPORTER (a node_exporter started on a free port) and
 # STEWARD_TEST_PYTHON_OTEL (a Python with the OpenTelemetry SDK and its
 # OTLP/HTTP exporter, in a virtualenv kept between runs).
@@ -46,6 +49,11 @@ otel_venv_python() {
     echo "$venv/bin/python"
 }
 
+# Debian names the binary prometheus-alertmanager; upstream's is alertmanager.
+alertmanager_bin() {
+    command -v prometheus-alertmanager 2>/dev/null || command -v alertmanager 2>/dev/null
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -57,6 +65,7 @@ start_services() {
     [ -n "$(mariadbd_bin)" ] && command -v mariadb-install-db >/dev/null 2>&1 || packages+=(mariadb-server mariadb-client)
     command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
     command -v prometheus-node-exporter >/dev/null 2>&1 || packages+=(prometheus-node-exporter)
+    alertmanager_bin >/dev/null || packages+=(prometheus-alertmanager)
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
     if [ ${#packages[@]} -gt 0 ]; then
         log "installing ${packages[*]}"
@@ -132,6 +141,9 @@ start_services() {
     # the prometheus server of the same package: remote write/read tests start their own
     export STEWARD_TEST_PROMETHEUS
     STEWARD_TEST_PROMETHEUS=$(command -v prometheus)
+    # the notifier's integration test starts its own Alertmanager
+    export STEWARD_TEST_ALERTMANAGER
+    STEWARD_TEST_ALERTMANAGER=$(alertmanager_bin)
 
     # --- node_exporter, a real exporter for the scrape and resource tests ----------
     ne_port=$(free_port)
@@ -153,6 +165,7 @@ start_services() {
     log "STEWARD_TEST_MYSQL_URL=mysql://steward:***@127.0.0.1:$my_port/"
     log "STEWARD_TEST_PROMTOOL=$STEWARD_TEST_PROMTOOL"
     log "STEWARD_TEST_PROMETHEUS=$STEWARD_TEST_PROMETHEUS"
+    log "STEWARD_TEST_ALERTMANAGER=$STEWARD_TEST_ALERTMANAGER"
     log "STEWARD_TEST_PYTHON_OTEL=$STEWARD_TEST_PYTHON_OTEL"
 
 }

@@ -14,10 +14,15 @@ use serde::{Deserialize, Serialize};
 use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
 mod metrics;
+mod rollout;
 
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,
+};
+pub use rollout::{
+    CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
+    render_query,
 };
 
 /// The whole configuration: steward itself and the system it operates.
@@ -228,8 +233,10 @@ pub enum ServiceProtocol {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollout {
-    /// `rolling` (replace a few replicas at a time) or `blue_green` (start
-    /// a whole new set, then switch traffic at once).
+    /// `rolling` (replace a few replicas at a time), `blue_green` (start
+    /// a whole new set, then switch traffic at once) or `canary` (a few
+    /// replicas given a growing share of traffic while their metrics are
+    /// compared with the stable version's).
     #[serde(default)]
     pub strategy: Strategy,
     /// Rolling: replicas started above the desired count at a time.
@@ -258,6 +265,28 @@ pub struct Rollout {
     /// rolls the deployment back.
     #[serde(default)]
     pub smoke: Vec<SmokeCheck>,
+    /// PromQL gates evaluated through the verify window
+    /// (`[[services.rollout.gate]]`); any failure rolls the deployment back.
+    #[serde(default)]
+    pub gate: Vec<GateConfig>,
+    /// Canary: the steps, each a share of traffic and a pause, e.g.
+    /// `[{weight = 10, pause = "30s"}, {weight = 50, pause = "1m"}]`.
+    #[serde(default)]
+    pub steps: Vec<CanaryStep>,
+    /// Canary: replicas of the new version started beside the stable ones.
+    #[serde(default = "default_canary_replicas")]
+    pub canary_replicas: u32,
+    /// Canary: the metrics compared between canary and stable at each step
+    /// (Mann-Whitney U test and effect size); any failing one rolls back.
+    #[serde(default)]
+    pub analysis: Vec<CanaryMetric>,
+    /// Canary: the confidence a difference must reach to count (0.95: a
+    /// p-value below 0.05).
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Canary: how often the analysis metrics are sampled during a step.
+    #[serde(default = "default_canary_interval")]
+    pub interval: HumanDuration,
 }
 
 impl Default for Rollout {
@@ -272,8 +301,26 @@ impl Default for Rollout {
             keep_old_for: default_keep_old_for(),
             verify_window: default_verify_window(),
             smoke: Vec::new(),
+            gate: Vec::new(),
+            steps: Vec::new(),
+            canary_replicas: default_canary_replicas(),
+            analysis: Vec::new(),
+            confidence: default_confidence(),
+            interval: default_canary_interval(),
         }
     }
+}
+
+fn default_canary_replicas() -> u32 {
+    1
+}
+
+fn default_confidence() -> f64 {
+    0.95
+}
+
+fn default_canary_interval() -> HumanDuration {
+    HumanDuration::from_secs(5)
 }
 
 fn default_max_surge() -> u32 {
@@ -309,6 +356,11 @@ pub enum Strategy {
     Rolling,
     /// The whole new set, then one atomic switch.
     BlueGreen,
+    /// A few replicas of the new version beside the stable ones, given a
+    /// growing share of traffic step by step while their metrics are
+    /// compared with the stable version's; promoted at the end, rolled
+    /// back at the first failing verdict.
+    Canary,
 }
 
 /// A check of the new version after its verify window: an HTTP request

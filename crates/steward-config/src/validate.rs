@@ -25,6 +25,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.dependencies(config);
     for (index, service) in config.services.iter().enumerate() {
         checker.service(index, service, base_dir);
+        checker.rollout_metrics(index, service, config);
     }
     checker.databases(config, base_dir);
     checker.server(config, base_dir);
@@ -47,6 +48,7 @@ macro_rules! path {
 // Declared after `path!`, which it uses.
 mod metrics;
 mod remote_write;
+mod rollout;
 mod service;
 
 impl From<&str> for Segment {

@@ -59,6 +59,14 @@ pub enum Error {
         /// What the metrics showed.
         reason: String,
     },
+    /// A canary's analysis failed.
+    #[error("canary of {service} failed: {reason}")]
+    Canary {
+        /// The service.
+        service: String,
+        /// The failing metric, its p-value and effect.
+        reason: String,
+    },
     /// A hook failed.
     #[error("hook {hook} failed: {reason}")]
     Hook {
@@ -161,6 +169,7 @@ impl steward_core::ErrorCode for Error {
             Error::ProgressDeadline { .. } => "progress_deadline",
             Error::Smoke { .. } => "smoke_check_failed",
             Error::Gate { .. } => "metric_gate_failed",
+            Error::Canary { .. } => "canary_failed",
             Error::Hook { .. } => "hook_failed",
             Error::Locked { .. } => "deployment_in_progress",
             Error::ChecksFailed(_) => "pre_checks_failed",
@@ -184,6 +193,7 @@ impl steward_core::ErrorCode for Error {
             | Error::ProgressDeadline { .. }
             | Error::Smoke { .. }
             | Error::Gate { .. }
+            | Error::Canary { .. }
             | Error::Hook { .. }
             | Error::Cancelled
             | Error::Orphaned { .. } => ErrorKind::Failed,

@@ -67,6 +67,13 @@ steward_core::event_catalogue! {
         ReplicaAdopted => "deploy.replica.adopted",
         /// A service's traffic moved to a new set of replicas at once.
         TrafficSwitched => "deploy.traffic.switched",
+        /// A PromQL gate was evaluated (payload: its values, whether it
+        /// passed).
+        GateEvaluated => "deploy.gate.evaluated",
+        /// A canary's share of traffic changed.
+        CanaryWeight => "deploy.canary.weight",
+        /// A canary metric was judged (payload: p-value, effect, samples).
+        CanaryVerdict => "deploy.canary.verdict",
     }
 }
 

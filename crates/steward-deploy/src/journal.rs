@@ -168,8 +168,18 @@ pub(crate) fn rollout_event(deployment_id: &str, event: &RolloutEvent) -> NewEve
     let (kind, service, summary) = describe_rollout(event);
     let mut payload = serde_json::to_value(event).unwrap_or_default();
     payload["deployment"] = json!(deployment_id);
+    let failed = match event {
+        RolloutEvent::GateEvaluated { verdict, .. } => !verdict.passed,
+        RolloutEvent::CanaryVerdict { verdict, .. } => !verdict.passed,
+        _ => false,
+    };
     NewEvent::new(kind.kind(), Actor::system(), summary)
         .service(service)
+        .severity(if failed {
+            Severity::Warning
+        } else {
+            Severity::Info
+        })
         .payload(payload)
 }
 
@@ -225,6 +235,41 @@ fn describe_rollout(event: &RolloutEvent) -> (DeployEvent, Name, String) {
             DeployEvent::ReplicaStopped,
             service.clone(),
             format!("replica {replica} of {service} stopped"),
+        ),
+        RolloutEvent::GateEvaluated { service, verdict } => (
+            DeployEvent::GateEvaluated,
+            service.clone(),
+            format!(
+                "gate {} of {service} {}: {}",
+                verdict.gate,
+                if verdict.passed { "passed" } else { "failed" },
+                verdict.detail
+            ),
+        ),
+        RolloutEvent::CanaryWeight {
+            service,
+            version,
+            stable,
+            step,
+            weight,
+        } => (
+            DeployEvent::CanaryWeight,
+            service.clone(),
+            format!(
+                "{service} canary {version} takes {weight}% of traffic (step {step}; stable {stable})"
+            ),
+        ),
+        RolloutEvent::CanaryVerdict { service, verdict } => (
+            DeployEvent::CanaryVerdict,
+            service.clone(),
+            format!(
+                "canary verdict of {service} at step {} ({}%): {} {}: {}",
+                verdict.step,
+                verdict.weight,
+                verdict.metric,
+                if verdict.passed { "passed" } else { "failed" },
+                verdict.detail
+            ),
         ),
     }
 }

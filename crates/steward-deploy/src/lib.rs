@@ -23,12 +23,14 @@ mod hooks;
 mod journal;
 mod lock;
 mod manager;
+pub mod metrics;
 pub mod model;
 mod plan;
 mod recorder;
 mod recover;
 pub mod rollout;
 mod smoke;
+pub mod stats;
 mod steps;
 mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -45,17 +47,18 @@ pub use backend::{
 pub use background::Background;
 pub use error::{Error, Result};
 pub use events::DeployEvent;
-pub use gates::MetricGate;
+pub use gates::{GateVerdict, MetricGate, PromqlGate};
 pub use hooks::HookContext;
 pub use manager::{
     DeployRequest, DeploymentManager, DeploymentView, ManagerOptions, ReplicaStatus, ServiceStatus,
 };
+pub use metrics::{MetricSample, MetricSource};
 pub use model::{
     ChangeKind, CheckKind, CheckResult, Deployment, DeploymentStatus, DeploymentSummary, Engine,
     LockHolder, Plan, Release, ServiceChange, ServiceSpec, Step, StepKind, StepStatus,
 };
 pub use plan::release_from_config;
-pub use rollout::{Converger, ProxySet, RolloutEvent};
+pub use rollout::{CanaryVerdict, Converger, ProxySet, RolloutEvent};
 pub use store::DeployStore;
 
 pub(crate) use backend::process;

@@ -24,6 +24,7 @@ use crate::{
     backend::Backend,
     background::{Background, IdleStop},
     gates::MetricGate,
+    metrics::MetricSource,
     model::{Deployment, DeploymentSummary, Release, ServiceSpec},
     rollout::{Converger, EventSink, ProxySet},
     store::DeployStore,
@@ -130,6 +131,8 @@ struct Inner {
     /// settled on another spec).
     finished: watch::Sender<u64>,
     gates: Mutex<Vec<Arc<dyn MetricGate>>>,
+    /// Where PromQL gates and canary analyses read metrics.
+    metrics: Mutex<Option<Arc<dyn MetricSource>>>,
     /// Old blue-green sets to stop later, for the [`Background`].
     idle_stops: mpsc::UnboundedSender<IdleStop>,
 }
@@ -178,6 +181,7 @@ impl DeploymentManager {
             backend,
             proxies,
             events: Arc::new(|_| {}),
+            metrics: None,
         };
         let manager = DeploymentManager {
             inner: Arc::new(Inner {
@@ -187,6 +191,7 @@ impl DeploymentManager {
                 running: Mutex::new(HashMap::new()),
                 finished,
                 gates: Mutex::new(Vec::new()),
+                metrics: Mutex::new(None),
                 idle_stops,
             }),
         };
@@ -210,6 +215,17 @@ impl DeploymentManager {
 
     pub(crate) fn gates(&self) -> Vec<Arc<dyn MetricGate>> {
         locked(&self.inner.gates).clone()
+    }
+
+    /// Sets where the services' PromQL gates and canary analyses read
+    /// metrics (the server's metrics collector; without one, a service
+    /// that has them fails its deployment).
+    pub fn set_metric_source(&self, source: Arc<dyn MetricSource>) {
+        *locked(&self.inner.metrics) = Some(source);
+    }
+
+    pub(crate) fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
+        locked(&self.inner.metrics).clone()
     }
 
     /// The proxies of the services.
@@ -243,6 +259,7 @@ impl DeploymentManager {
     pub(crate) fn converger_with(&self, events: EventSink) -> Converger {
         Converger {
             events,
+            metrics: self.metric_source(),
             ..self.inner.converger.clone()
         }
     }

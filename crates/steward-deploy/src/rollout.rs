@@ -6,7 +6,7 @@
 //! health check. It starts from whatever runs, so the same call performs
 //! an update, a rollback (converge to the previous spec), a resume after a
 //! crash, and a scale change; calling it twice changes nothing the second
-//! time.
+//! time. The canary strategy is in `canary.rs`.
 
 use std::{
     collections::HashMap,
@@ -22,11 +22,17 @@ use steward_core::Name;
 use steward_proxy::{EdgeOptions, Protocol, Proxy, ProxyMetrics, ProxyOptions, Upstream};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+mod canary;
+
+pub use canary::{CanaryVerdict, judge};
+
 use crate::{
     Error, Result,
     backend::HealthProbe,
     backend::{Backend, Replica, StartRequest},
+    gates::GateVerdict,
     health::{HealthParams, stays_healthy, wait_healthy},
+    metrics::MetricSource,
     model::ServiceSpec,
 };
 
@@ -91,6 +97,36 @@ pub enum RolloutEvent {
         service: Name,
         /// The replica.
         replica: String,
+    },
+    /// A PromQL gate was evaluated during the verify window.
+    GateEvaluated {
+        /// Its service.
+        service: Name,
+        /// What it found.
+        #[serde(flatten)]
+        verdict: GateVerdict,
+    },
+    /// The canary's share of new requests changed (step 0: back to the
+    /// stable version; the step after the last: promoted).
+    CanaryWeight {
+        /// Its service.
+        service: Name,
+        /// The canary's version.
+        version: String,
+        /// The stable version.
+        stable: String,
+        /// The step, from 1.
+        step: usize,
+        /// Percent of new requests the canary takes.
+        weight: u32,
+    },
+    /// A canary metric was judged.
+    CanaryVerdict {
+        /// Its service.
+        service: Name,
+        /// The judgement.
+        #[serde(flatten)]
+        verdict: CanaryVerdict,
     },
 }
 
@@ -236,6 +272,8 @@ pub struct Converger {
     pub prober: Arc<dyn HealthProbe>,
     /// Where rollout events go.
     pub events: EventSink,
+    /// Where canary analyses read metrics (none: `[metrics]` is off).
+    pub metrics: Option<Arc<dyn MetricSource>>,
 }
 
 impl Converger {
@@ -330,6 +368,14 @@ impl Converger {
             }
         }
 
+        if target.rollout.strategy == Strategy::Canary
+            && !old.is_empty()
+            && let Some(proxy) = &proxy
+        {
+            return self
+                .canary(target, deployment_id, current, old, proxy.clone())
+                .await;
+        }
         let desired = target.replicas as usize;
         if blue_green {
             return self
@@ -345,6 +391,11 @@ impl Converger {
                 self.retire(&target.rollout, &extra, true).await?;
             }
             if old.is_empty() && current.len() == desired {
+                // A split left by an interrupted canary ends with the
+                // service converged.
+                if let Some(proxy) = &proxy {
+                    proxy.clear_split();
+                }
                 return Ok(());
             }
             let room = (desired + max_surge).saturating_sub(current.len() + old.len());

@@ -6,18 +6,20 @@
 
 use std::{sync::Arc, time::Duration};
 
-use steward_config::Config;
+use steward_config::{Config, Strategy};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     DeploymentManager, Error, Result,
-    gates::MetricGate,
+    gates::{MetricGate, PromqlGate},
+    health::HealthParams,
     hooks::{self, HookContext},
     journal::describe_changes,
     model::{ChangeKind, Deployment, ServiceSpec, StepKind},
     plan::{Scope, migration_manager},
     recorder::Recorder,
-    rollout::Converger,
+    rollout::{Converger, RolloutEvent},
     smoke,
 };
 
@@ -173,13 +175,29 @@ impl DeploymentManager {
             })
             .filter_map(|change| deployment.release.service(&change.service))
             .collect();
-        let checks = specs
+        let since = deployment
+            .plan
+            .steps
             .iter()
-            .map(|spec| converger.verify(spec, spec.rollout.verify_window.get()));
-        futures::future::join_all(checks)
+            .find(|step| !step.kind.is_gate())
+            .and_then(|step| step.started_at)
+            .unwrap_or(deployment.created_at);
+        // Health and the configured PromQL gates through the window, the
+        // first failure ending it.
+        let checks = specs.iter().map(|spec| async move {
+            let window = spec.rollout.verify_window.get();
+            let (_, evaluated) = tokio::try_join!(
+                converger.verify(spec, window),
+                watch_gates(converger, deployment, spec, since, window),
+            )?;
+            Ok::<usize, Error>(evaluated)
+        });
+        let evaluations: usize = futures::future::join_all(checks)
             .await
             .into_iter()
-            .collect::<Result<Vec<()>>>()?;
+            .collect::<Result<Vec<usize>>>()?
+            .into_iter()
+            .sum();
         let mut smoke_count = 0;
         for spec in &specs {
             let addr = match converger.proxies.get(&spec.name) {
@@ -196,13 +214,6 @@ impl DeploymentManager {
             }
         }
         let gates: Vec<Arc<dyn MetricGate>> = self.gates();
-        let since = deployment
-            .plan
-            .steps
-            .iter()
-            .find(|step| !step.kind.is_gate())
-            .and_then(|step| step.started_at)
-            .unwrap_or(deployment.created_at);
         for spec in &specs {
             for gate in &gates {
                 gate.check(spec, since)
@@ -215,9 +226,14 @@ impl DeploymentManager {
             }
         }
         Ok(format!(
-            "{} services healthy through their verify windows; {smoke_count} smoke checks and {} metric gates passed",
+            "{} services healthy through their verify windows; {smoke_count} smoke checks and {} metric gates passed{}",
             specs.len(),
-            gates.len() * specs.len()
+            gates.len() * specs.len(),
+            if evaluations > 0 {
+                format!("; {evaluations} PromQL gate evaluations passed")
+            } else {
+                String::new()
+            }
         ))
     }
 
@@ -262,7 +278,14 @@ impl DeploymentManager {
                 }
             }
             StepKind::UpdateServices { service } => {
-                let previous = deployment.previous.get(service).cloned().flatten();
+                let mut previous = deployment.previous.get(service).cloned().flatten();
+                // Going back is never a canary of the old version: the
+                // new one's replicas are replaced at once, as rolling.
+                if let Some(spec) = &mut previous
+                    && spec.rollout.strategy == Strategy::Canary
+                {
+                    spec.rollout.strategy = Strategy::Rolling;
+                }
                 converger
                     .converge(service, previous.as_ref(), &deployment.id)
                     .await?;
@@ -274,6 +297,83 @@ impl DeploymentManager {
                     None => format!("{service} stopped (it did not run before)"),
                 })
             }
+        }
+    }
+}
+
+/// Evaluates `spec`'s configured PromQL gates every interval through
+/// `window` (the last evaluation at its end), journaling each verdict;
+/// the first failing one fails. Returns how many evaluations passed.
+async fn watch_gates(
+    converger: &Converger,
+    deployment: &Deployment,
+    spec: &ServiceSpec,
+    since: chrono::DateTime<chrono::Utc>,
+    window: Duration,
+) -> Result<usize> {
+    let Some(first) = spec.rollout.gate.first() else {
+        return Ok(0);
+    };
+    let Some(source) = converger.metrics.clone() else {
+        return Err(Error::Gate {
+            service: spec.name.to_string(),
+            gate: first.name.clone(),
+            reason: "no metrics to evaluate it on ([metrics] is disabled)".to_owned(),
+        });
+    };
+    let previous = deployment
+        .previous
+        .get(&spec.name)
+        .cloned()
+        .flatten()
+        .map(|previous| previous.version)
+        .filter(|version| version != &spec.version);
+    let health_interval = HealthParams::of(spec.health.as_ref()).interval;
+    let start = Instant::now();
+    let end = start + window;
+    let mut gates: Vec<(PromqlGate, Duration, Instant)> = spec
+        .rollout
+        .gate
+        .iter()
+        .map(|config| {
+            let interval = config
+                .interval
+                .map_or(health_interval, |interval| interval.get())
+                .max(Duration::from_millis(10));
+            let gate = PromqlGate::new(config.clone(), previous.clone(), Arc::clone(&source));
+            (gate, interval, start + interval)
+        })
+        .collect();
+    let mut passed = 0;
+    loop {
+        let due = gates
+            .iter()
+            .map(|(_, _, next)| *next)
+            .min()
+            .unwrap_or(end)
+            .min(end);
+        tokio::time::sleep_until(due).await;
+        for (gate, interval, next) in &mut gates {
+            if *next > due && due < end {
+                continue;
+            }
+            *next = due + *interval;
+            let verdict = gate.evaluate(spec, since).await;
+            (converger.events)(RolloutEvent::GateEvaluated {
+                service: spec.name.clone(),
+                verdict: verdict.clone(),
+            });
+            if !verdict.passed {
+                return Err(Error::Gate {
+                    service: spec.name.to_string(),
+                    gate: verdict.gate,
+                    reason: verdict.detail,
+                });
+            }
+            passed += 1;
+        }
+        if due >= end {
+            return Ok(passed);
         }
     }
 }

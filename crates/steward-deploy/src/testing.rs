@@ -315,3 +315,40 @@ impl DeployStore for MemoryStore {
         Ok(())
     }
 }
+
+/// The answer of a [`FakeMetrics`] to a query: its samples' values (none:
+/// an empty result), or an error.
+pub type FakeAnswer = std::result::Result<Vec<f64>, String>;
+
+/// A [`crate::MetricSource`] answering each query with what a function of
+/// the rendered expression returns, counting queries per expression.
+/// Cloning shares it.
+#[derive(Clone)]
+pub struct FakeMetrics {
+    answer: Arc<dyn Fn(&str) -> FakeAnswer + Send + Sync>,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeMetrics {
+    /// Answers with `answer(expr)`.
+    pub fn new(answer: impl Fn(&str) -> FakeAnswer + Send + Sync + 'static) -> Self {
+        FakeMetrics {
+            answer: Arc::new(answer),
+            asked: Arc::default(),
+        }
+    }
+
+    /// Every expression asked so far, in order.
+    pub fn asked(&self) -> Vec<String> {
+        locked(&self.asked).clone()
+    }
+}
+
+#[async_trait]
+impl crate::MetricSource for FakeMetrics {
+    async fn query(&self, expr: &str) -> std::result::Result<Vec<crate::MetricSample>, String> {
+        locked(&self.asked).push(expr.to_owned());
+        (self.answer)(expr)
+            .map(|values| values.into_iter().map(crate::MetricSample::value).collect())
+    }
+}

@@ -9,7 +9,8 @@
 //! requests; in-flight ones finish, up to a timeout) before stopping it,
 //! and [`Proxy::switch`] a whole set atomically for blue-green. Idempotent
 //! requests are retried once on another replica when the connection
-//! fails. Per-upstream requests, errors, latency and in-flight counts are
+//! fails. [`Proxy::set_split`] shares requests between groups of replicas
+//! by weight (a canary and the stable version). Per-upstream requests, errors, latency and in-flight counts are
 //! exported through [`ProxyMetrics`].
 //!
 //! The proxy is the edge ([`EdgeOptions`]): it sets the forwarding headers
@@ -33,4 +34,4 @@ pub use ipnet::IpNet;
 pub use metrics::ProxyMetrics;
 pub use options::{EdgeOptions, Protocol, ProxyOptions};
 pub use proxy::Proxy;
-pub use upstream::{Balance, Drained, Upstream, UpstreamState, UpstreamStatus};
+pub use upstream::{Balance, Drained, TrafficGroup, Upstream, UpstreamState, UpstreamStatus};

@@ -12,7 +12,7 @@ use crate::{
     metrics::ProxyMetrics,
     shared::Inner,
     tcp,
-    upstream::{Drained, Pool, Upstream, UpstreamStatus},
+    upstream::{Drained, Pool, TrafficGroup, Upstream, UpstreamStatus},
 };
 
 /// Removes drained upstreams from the pool when dropped, so that a drain
@@ -148,6 +148,31 @@ impl Proxy {
         };
         let waits = old.iter().map(|member| member.wait_idle(drain_timeout));
         Ok(futures::future::join_all(waits).await)
+    }
+
+    /// Splits new requests between groups of replicas by the groups'
+    /// weights (a canary and the stable set), whatever their sizes;
+    /// requests in flight are not moved. Replicas in no group take
+    /// requests only when no group with a weight can. The split stays
+    /// until [`Proxy::clear_split`], across adds and drains: a group's
+    /// member that is gone is ignored.
+    pub fn set_split(&self, groups: Vec<TrafficGroup>) {
+        tracing::info!(
+            service = %self.service(),
+            groups = ?groups.iter().map(|g| (g.name.as_str(), g.weight)).collect::<Vec<_>>(),
+            "traffic split"
+        );
+        self.inner.pool.set_split(Some(groups));
+    }
+
+    /// Ends the split: every replica takes requests by its own weight.
+    pub fn clear_split(&self) {
+        self.inner.pool.set_split(None);
+    }
+
+    /// The split now, if any.
+    pub fn split(&self) -> Option<Vec<TrafficGroup>> {
+        self.inner.pool.split()
     }
 
     /// Removes a replica at once (requests in flight carry on).

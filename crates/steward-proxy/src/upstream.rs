@@ -1,7 +1,8 @@
 //! The replicas behind one proxy: who is eligible, which one gets the next
 //! request (smooth weighted round-robin, or least outstanding requests per
 //! unit of weight), how many requests each has in flight, and waiting for
-//! a draining one to go idle.
+//! a draining one to go idle. A traffic split (`split.rs`) can put a
+//! choice of group (canary or stable) before the choice of upstream.
 
 use std::{
     net::SocketAddr,
@@ -13,6 +14,11 @@ use std::{
 };
 
 use tokio::sync::Notify;
+
+mod split;
+
+pub use split::TrafficGroup;
+use split::{Scope, Split};
 
 /// One replica the proxy may forward to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,21 +168,45 @@ struct Slot {
     current: i64,
 }
 
+/// The slots and the split, under one lock: a request sees a split and
+/// the upstreams it names as they were at one moment, never a split set
+/// halfway through an add or a switch.
+struct PoolState {
+    slots: Vec<Slot>,
+    split: Option<Split>,
+}
+
+impl std::ops::Deref for PoolState {
+    type Target = Vec<Slot>;
+    fn deref(&self) -> &Vec<Slot> {
+        &self.slots
+    }
+}
+
+impl std::ops::DerefMut for PoolState {
+    fn deref_mut(&mut self) -> &mut Vec<Slot> {
+        &mut self.slots
+    }
+}
+
 /// The upstreams of one proxy.
 pub(crate) struct Pool {
     balance: Balance,
-    slots: Mutex<Vec<Slot>>,
+    slots: Mutex<PoolState>,
 }
 
 impl Pool {
     pub(crate) fn new(balance: Balance) -> Self {
         Pool {
             balance,
-            slots: Mutex::new(Vec::new()),
+            slots: Mutex::new(PoolState {
+                slots: Vec::new(),
+                split: None,
+            }),
         }
     }
 
-    fn slots(&self) -> MutexGuard<'_, Vec<Slot>> {
+    fn slots(&self) -> MutexGuard<'_, PoolState> {
         // A panic while holding the lock cannot leave the slots half
         // changed (every change is one push, remove or assignment).
         self.slots
@@ -187,12 +217,26 @@ impl Pool {
     /// Chooses an upstream for a new request, not `exclude` (the one whose
     /// connection just failed), and marks the request in flight.
     pub(crate) fn pick(&self, exclude: Option<&str>) -> Option<InFlight> {
-        let mut slots = self.slots();
-        let eligible = |slot: &Slot| {
+        let mut state = self.slots();
+        let PoolState { slots, split } = &mut *state;
+        let takes = |slot: &Slot| {
             slot.member.weight() > 0
                 && !slot.member.draining.load(Ordering::SeqCst)
                 && exclude != Some(slot.member.upstream.id.as_str())
         };
+        // The group first (when split), by the groups' weights; a group
+        // whose members are all draining or excluded gives its turn to
+        // the others, so a retry after a failed connection stays
+        // possible.
+        let scope = match split {
+            None => Scope::All,
+            Some(split) => split.choose(|id| {
+                slots
+                    .iter()
+                    .any(|slot| slot.member.upstream.id == id && takes(slot))
+            }),
+        };
+        let eligible = |slot: &Slot| takes(slot) && scope.admits(&slot.member.upstream.id);
         let total: i64 = slots
             .iter()
             .filter(|slot| eligible(slot))
@@ -312,6 +356,21 @@ impl Pool {
             }
         }
         old
+    }
+
+    /// Sends new requests to `groups` by their weights (an upstream in
+    /// no group then takes requests only when no group with a weight has
+    /// an eligible member); `None` ends the split. Within a group the
+    /// upstreams' own weights apply. Replacing the split resets the
+    /// groups' round-robin scores, as a weight change resets the
+    /// upstreams'.
+    pub(crate) fn set_split(&self, groups: Option<Vec<TrafficGroup>>) {
+        self.slots().split = groups.map(Split::new);
+    }
+
+    /// The split now.
+    pub(crate) fn split(&self) -> Option<Vec<TrafficGroup>> {
+        self.slots().split.as_ref().map(Split::groups)
     }
 
     /// The upstreams now.

@@ -24,6 +24,14 @@ pub enum Error {
         /// The problems.
         errors: Vec<String>,
     },
+    /// An Alertmanager is misconfigured (its URL is not http(s)).
+    #[error("alertmanager {url:?}: {reason}")]
+    InvalidAlertmanager {
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The store refused to answer or take samples.
     #[error("storage: {0}")]
     Storage(#[from] steward_metrics::Error),
@@ -34,13 +42,16 @@ impl ErrorCode for Error {
         match self {
             Error::Io { .. } => "rules_unreadable",
             Error::Invalid { .. } => "invalid_rules",
+            Error::InvalidAlertmanager { .. } => "invalid_alertmanager",
             Error::Storage(_) => "storage_unavailable",
         }
     }
 
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::Io { .. } | Error::Invalid { .. } => ErrorKind::InvalidInput,
+            Error::Io { .. } | Error::Invalid { .. } | Error::InvalidAlertmanager { .. } => {
+                ErrorKind::InvalidInput
+            }
             Error::Storage(_) => ErrorKind::Unavailable,
         }
     }

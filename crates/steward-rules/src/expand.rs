@@ -9,12 +9,15 @@ use steward_metrics::Labels;
 
 /// Expands the text of an alert label or annotation for one alert.
 pub trait AnnotationExpander: Send + Sync + 'static {
-    /// The text expanded for an alert with these labels (the series'
-    /// labels, without the rule's) and value, at `time_ms`. An error is
+    /// The text expanded for an alert of rule `rule_name` (its
+    /// `alertname`, which names the template in error messages) with these
+    /// labels (the series' labels, without the rule's) and value, at
+    /// `time_ms` (the evaluation time, at which `query` runs). An error is
     /// shown in place of the text, as Prometheus does
     /// (`<error expanding template: ...>`).
     fn expand(
         &self,
+        rule_name: &str,
         text: &str,
         labels: &Labels,
         value: f64,
@@ -24,7 +27,8 @@ pub trait AnnotationExpander: Send + Sync + 'static {
 
     /// Checks the syntax of a label or annotation of rule `rule_name` when
     /// rule files are loaded (`promtool check rules` does); the error is
-    /// reported with the rule. The default accepts everything.
+    /// reported with the rule, after `label "name": ` or
+    /// `annotation "name": `. The default accepts everything.
     fn check_syntax(&self, _text: &str, _rule_name: &str) -> Result<(), String> {
         Ok(())
     }
@@ -37,6 +41,7 @@ pub struct Verbatim;
 impl AnnotationExpander for Verbatim {
     fn expand(
         &self,
+        _rule_name: &str,
         text: &str,
         _labels: &Labels,
         _value: f64,

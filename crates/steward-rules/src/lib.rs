@@ -7,11 +7,17 @@
 //!   after a restart);
 //! - [`manager`]: groups on tokio timers, reloads, alerts to an
 //!   [`AlertSink`], and the engine's [`metrics`];
-//! - [`unittest`]: `promtool test rules`.
+//! - [`unittest`]: `promtool test rules`;
+//! - [`template`]: alert labels and annotations expanded as Prometheus
+//!   does ([`TemplateExpander`]);
+//! - [`alertmanager`]: the [`AlertSink`] that posts alerts to
+//!   Alertmanagers ([`AlertmanagerSink`]).
 //!
 //! Alert labels and annotations are templates; the engine expands them
-//! through the [`AnnotationExpander`] trait, implemented elsewhere.
+//! through the [`AnnotationExpander`] trait, so that its own tests can do
+//! without templates ([`Verbatim`]).
 
+pub mod alertmanager;
 pub mod duration;
 pub mod error;
 pub mod expand;
@@ -21,9 +27,12 @@ pub mod metrics;
 pub mod rule;
 pub mod rulefmt;
 pub mod sink;
+pub mod template;
 pub mod unittest;
 
+pub use alertmanager::{AlertmanagerAuth, AlertmanagerConfig, AlertmanagerSink, NotifierOptions};
 pub use error::{Error, Result};
 pub use expand::{AnnotationExpander, Verbatim};
 pub use manager::{ManagerOptions, RuleManager};
 pub use sink::{AlertSink, DiscardSink, NotifiedAlert};
+pub use template::{SyntaxChecker, TemplateExpander};

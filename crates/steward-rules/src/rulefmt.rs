@@ -198,9 +198,11 @@ fn validate_rule(r: &RuleNode, expander: &dyn AnnotationExpander) -> Vec<String>
     }
     // templates are only checked in alerting rules, as Prometheus does
     if !alert.is_empty() {
-        for text in r.labels.values().chain(r.annotations.values()) {
+        let texts = (r.labels.iter().map(|(k, t)| ("label", k, t)))
+            .chain(r.annotations.iter().map(|(k, t)| ("annotation", k, t)));
+        for (kind, key, text) in texts {
             if let Err(e) = expander.check_syntax(text, alert) {
-                errs.push(e);
+                errs.push(format!("{kind} {key:?}: {e}"));
             }
         }
     }

@@ -13,6 +13,7 @@ mod format;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use steward_metrics::promql::testfile::{parse_metric, parse_series_desc};
@@ -23,7 +24,8 @@ use steward_metrics::{Labels, Sample};
 use crate::duration::{PromDuration, go_duration};
 use crate::group::Group;
 use crate::rule::{AlertState, EvalEnv, Rule, query};
-use crate::{AnnotationExpander, Error, rulefmt};
+use crate::template::{SyntaxChecker, TemplateExpander};
+use crate::{Error, rulefmt};
 use format::{alerts_string, samples_string};
 
 /// A promtool unit test file.
@@ -54,7 +56,6 @@ struct TestGroup {
     #[serde(default)]
     external_labels: BTreeMap<String, String>,
     #[serde(default)]
-    #[allow(dead_code)] // read for strictness; only templates would use it
     external_url: String,
     #[serde(default)]
     name: String,
@@ -119,17 +120,18 @@ pub struct FileOutcome {
 
 /// Runs the test files in order, printing as promtool does (progress and
 /// blank lines to `out`, failures to `err`); the exit status is 0 when all
-/// passed, 1 otherwise.
+/// passed, 1 otherwise. Alert labels and annotations are expanded as
+/// Prometheus does ([`TemplateExpander`] over each test group's series,
+/// with its `external_labels` and `external_url`).
 pub fn run_files(
     files: &[PathBuf],
-    expander: &dyn AnnotationExpander,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<i32> {
     let mut failed = false;
     for f in files {
         writeln!(out, "Unit Testing:  {}", f.display())?;
-        let outcome = run_file(f, expander);
+        let outcome = run_file(f);
         if outcome.errors.is_empty() {
             writeln!(out, "  SUCCESS")?;
         } else {
@@ -146,16 +148,16 @@ pub fn run_files(
 }
 
 /// Runs one test file.
-pub fn run_file(path: &Path, expander: &dyn AnnotationExpander) -> FileOutcome {
+pub fn run_file(path: &Path) -> FileOutcome {
     let file = path.display().to_string();
-    let errors = match run_file_inner(path, expander) {
+    let errors = match run_file_inner(path) {
         Ok(errors) => errors,
         Err(e) => vec![e],
     };
     FileOutcome { file, errors }
 }
 
-fn run_file_inner(path: &Path, expander: &dyn AnnotationExpander) -> Result<Vec<String>, String> {
+fn run_file_inner(path: &Path) -> Result<Vec<String>, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("open {}: {e}", path.display()))?;
     let mut utf: UnitTestFile = serde_yaml_ng::from_str::<Option<UnitTestFile>>(&text)
@@ -184,7 +186,7 @@ fn run_file_inner(path: &Path, expander: &dyn AnnotationExpander) -> Result<Vec<
         if tg.interval.is_none_or(|d| d.0 == 0) {
             tg.interval = Some(PromDuration(eval_interval));
         }
-        errs.extend(run_group(tg, eval_interval, &order, &rule_files, expander));
+        errs.extend(run_group(tg, eval_interval, &order, &rule_files));
     }
     Ok(errs)
 }
@@ -247,7 +249,6 @@ fn run_group(
     eval_interval: i64,
     order: &BTreeMap<&str, usize>,
     rule_files: &[PathBuf],
-    expander: &dyn AnnotationExpander,
 ) -> Vec<String> {
     let interval = tg.interval.map_or(eval_interval, |d| d.0);
     // the input, in time order, fed to the store up to each evaluation
@@ -266,7 +267,7 @@ fn run_group(
     let mut groups = Vec::new();
     let mut load_errs = Vec::new();
     for f in rule_files {
-        match rulefmt::parse_file(f, expander) {
+        match rulefmt::parse_file(f, &SyntaxChecker) {
             Ok(rg) => {
                 for spec in &rg.groups {
                     let mut g = Group::new(&f.display().to_string(), spec, interval, true);
@@ -306,12 +307,14 @@ fn run_group(
         .max()
         .unwrap_or(0);
     let external_labels = Labels::from_pairs(tg.external_labels.clone());
-    let storage = MemoryStorage::new();
+    let storage = Arc::new(MemoryStorage::new());
     let engine = Engine::new(EngineOptions::default());
+    // templates' `query` reads the test's series at the evaluation time
+    let expander = TemplateExpander::new(storage.clone(), engine.clone(), tg.external_url.clone());
     let env = EvalEnv {
-        storage: &storage,
+        storage: storage.as_ref(),
         engine: &engine,
-        expander,
+        expander: &expander,
         external_labels: &external_labels,
     };
     let test_name = if tg.name.is_empty() {

@@ -143,6 +143,14 @@ pub async fn start_with(
     }
     if let Some(collector) = &collector {
         state = state.with_metrics_collector(collector.clone());
+        // PromQL gates and canary analyses query the collector.
+        if let Some(deployments) = &deployments {
+            deployments
+                .manager()
+                .set_metric_source(std::sync::Arc::new(metrics::CollectorSource(
+                    collector.clone(),
+                )));
+        }
     }
     let (app, summaries) = router(state.clone());
 

@@ -10,7 +10,7 @@ fn every_kind_is_valid_unique_and_in_the_deploy_prefix() {
         steward_core::check_catalogue(DeployEvent::PREFIX, &kinds),
         Ok(())
     );
-    assert_eq!(kinds.len(), 27);
+    assert_eq!(kinds.len(), 30);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! of deployment time take milliseconds; the real-process and Docker
 //! modules are the end-to-end layer of the same behaviour.
 
+mod canary;
 mod engine;
 mod recovery;
 mod rollout;
@@ -45,6 +46,9 @@ pub(crate) struct Agent {
     pub(crate) keep_old_for: &'static str,
     /// Extra top-level TOML (`[deploy]`, hooks).
     pub(crate) extra: String,
+    /// More of `[services.rollout]` (canary keys), then its sub-tables
+    /// (`[[services.rollout.gate]]`, `[[services.rollout.analysis]]`).
+    pub(crate) rollout: String,
 }
 
 impl Agent {
@@ -64,6 +68,7 @@ impl Agent {
             stop_grace: "5s",
             keep_old_for: "10m",
             extra: String::new(),
+            rollout: String::new(),
         }
     }
 
@@ -100,7 +105,9 @@ stop_grace = "{stop_grace}"
 keep_old_for = "{keep_old_for}"
 verify_window = "{verify_window}"
 progress_deadline = "{progress_deadline}"
+{rollout}
 "#,
+            rollout = self.rollout,
             extra = self.extra,
             replicas = self.replicas,
             interval = self.interval,

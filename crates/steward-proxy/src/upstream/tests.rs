@@ -149,3 +149,104 @@ fn a_switch_moves_every_new_request_at_once() {
         ["blue-3", "green-1"]
     );
 }
+
+fn group(name: &str, weight: u32, members: &[&str]) -> super::TrafficGroup {
+    super::TrafficGroup {
+        name: name.to_owned(),
+        weight,
+        members: members.iter().map(|id| (*id).to_owned()).collect(),
+    }
+}
+
+/// How many of `n` picks went to upstreams whose id starts with `prefix`.
+fn share(pool: &Pool, n: usize, prefix: &str) -> usize {
+    (0..n)
+        .filter(|_| {
+            pool.pick(None)
+                .unwrap()
+                .member
+                .upstream
+                .id
+                .starts_with(prefix)
+        })
+        .count()
+}
+
+#[test]
+fn a_split_shares_requests_by_group_weight_whatever_the_group_sizes() {
+    for balance in [Balance::RoundRobin, Balance::LeastOutstanding] {
+        let pool = Pool::new(balance);
+        for id in ["stable-1", "stable-2", "stable-3", "canary-1"] {
+            pool.add(upstream(id, 1));
+        }
+        // Without a split, one replica of four takes a quarter.
+        assert_eq!(share(&pool, 100, "canary"), 25, "{balance:?}");
+        pool.set_split(Some(vec![
+            group("stable", 90, &["stable-1", "stable-2", "stable-3"]),
+            group("canary", 10, &["canary-1"]),
+        ]));
+        assert_eq!(share(&pool, 100, "canary"), 10, "{balance:?}");
+        // Smooth: the canary's requests are spread, one in each ten.
+        let order: Vec<bool> = (0..20)
+            .map(|_| {
+                pool.pick(None)
+                    .unwrap()
+                    .member
+                    .upstream
+                    .id
+                    .starts_with("canary")
+            })
+            .collect();
+        let canary: Vec<usize> = (0..20).filter(|i| order[*i]).collect();
+        assert_eq!(canary.len(), 2, "{balance:?}");
+        assert_eq!(canary[1] - canary[0], 10, "{balance:?}");
+        // Within the stable group, its upstreams alternate.
+        pool.set_split(Some(vec![
+            group("stable", 50, &["stable-1", "stable-2", "stable-3"]),
+            group("canary", 50, &["canary-1"]),
+        ]));
+        assert_eq!(share(&pool, 100, "canary"), 50, "{balance:?}");
+        let stable: std::collections::BTreeSet<String> = (0..6)
+            .map(|_| pool.pick(None).unwrap().member.upstream.id.clone())
+            .filter(|id| id.starts_with("stable"))
+            .collect();
+        assert_eq!(stable.len(), 3, "{balance:?}: {stable:?}");
+        pool.set_split(None);
+        assert!(pool.split().is_none());
+        assert_eq!(share(&pool, 100, "canary"), 25, "{balance:?}");
+    }
+}
+
+#[test]
+fn a_group_without_an_eligible_member_gives_way() {
+    let pool = Pool::new(Balance::RoundRobin);
+    pool.add(upstream("stable-1", 1));
+    pool.add(upstream("canary-1", 1));
+    pool.add(upstream("new-1", 1));
+    pool.set_split(Some(vec![
+        group("stable", 90, &["stable-1"]),
+        group("canary", 10, &["canary-1", "gone"]),
+    ]));
+    // Unlisted upstreams take nothing while a group can serve.
+    assert_eq!(share(&pool, 50, "new"), 0);
+    // The canary is excluded (its connection failed): the retry goes to
+    // the stable group.
+    for _ in 0..5 {
+        assert_eq!(
+            pool.pick(Some("canary-1")).unwrap().member.upstream.id,
+            "stable-1"
+        );
+    }
+    // Weight 0 takes nothing, even when the other group cannot serve: then
+    // the unlisted upstream does.
+    pool.set_split(Some(vec![
+        group("stable", 100, &["stable-1"]),
+        group("canary", 0, &["canary-1"]),
+    ]));
+    assert_eq!(share(&pool, 20, "canary"), 0);
+    pool.start_drain("stable-1").unwrap();
+    assert_eq!(picks(&pool, 3), "new-1new-1new-1");
+    pool.remove("new-1");
+    assert!(pool.pick(None).is_none(), "the canary's weight is 0");
+    assert_eq!(pool.split().unwrap()[1].members, ["canary-1"]);
+}

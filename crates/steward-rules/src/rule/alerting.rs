@@ -135,7 +135,7 @@ impl AlertingRule {
         for (series, value) in res {
             let expand = |text: &str| {
                 env.expander
-                    .expand(text, &series, value, env.external_labels, ts_ms)
+                    .expand(&self.name, text, &series, value, env.external_labels, ts_ms)
                     .unwrap_or_else(|e| format!("<error expanding template: {e}>"))
             };
             let mut b = series.builder();

@@ -100,6 +100,7 @@ fn template_syntax_is_checked_through_the_expander() {
     impl crate::AnnotationExpander for NoBraces {
         fn expand(
             &self,
+            _: &str,
             t: &str,
             _: &steward_metrics::Labels,
             _: f64,
@@ -123,6 +124,9 @@ fn template_syntax_is_checked_through_the_expander() {
     };
     assert_eq!(
         e,
-        vec![r#"f.yml: group "g", rule 1, "A": template: __alert_A: bad"#.to_string()]
+        vec![
+            r#"f.yml: group "g", rule 1, "A": annotation "s": template: __alert_A: bad"#
+                .to_string()
+        ]
     );
 }

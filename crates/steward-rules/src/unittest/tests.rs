@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::Verbatim;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,7 +13,7 @@ fn data(name: &str) -> PathBuf {
 
 fn run(name: &str) -> (i32, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run_files(&[data(name)], &Verbatim, &mut out, &mut err).unwrap();
+    let code = run_files(&[data(name)], &mut out, &mut err).unwrap();
     (
         code,
         String::from_utf8(out).unwrap(),

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use steward_rules::{Verbatim, rulefmt, unittest};
+use steward_rules::{SyntaxChecker, rulefmt, unittest};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
@@ -60,7 +60,7 @@ struct Run {
 
 fn steward_test(file: &Path) -> Run {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = unittest::run_files(&[file.to_owned()], &Verbatim, &mut out, &mut err).unwrap();
+    let code = unittest::run_files(&[file.to_owned()], &mut out, &mut err).unwrap();
     Run {
         code,
         stdout: String::from_utf8(out).unwrap(),
@@ -163,7 +163,7 @@ fn check_rules_agrees_with_promtool() {
     let mut problems = Vec::new();
     for f in files(&dir, ".yml") {
         let name = f.file_name().unwrap().to_str().unwrap().to_owned();
-        let ours = match rulefmt::parse_file(&f, &Verbatim) {
+        let ours = match rulefmt::parse_file(&f, &SyntaxChecker) {
             Ok(_) => Vec::new(),
             Err(steward_rules::Error::Invalid { errors }) => errors,
             Err(e) => vec![e.to_string()],

@@ -89,3 +89,43 @@ pub(crate) async fn run(
     }
     collector.shutdown().await;
 }
+
+/// PromQL gates and canary analyses read the collector's store through
+/// its engine: instant queries at the current time, run on the blocking
+/// pool (the engine is synchronous and may read blocks from disk).
+pub(crate) struct CollectorSource(pub(crate) MetricsCollector);
+
+#[async_trait::async_trait]
+impl steward_deploy::MetricSource for CollectorSource {
+    async fn query(&self, expr: &str) -> Result<Vec<steward_deploy::MetricSample>, String> {
+        let collector = self.0.clone();
+        let expr = expr.to_owned();
+        let now = chrono::Utc::now().timestamp_millis();
+        let result = tokio::task::spawn_blocking(move || {
+            collector
+                .engine()
+                .instant_query(collector.storage().as_ref(), &expr, now)
+        })
+        .await
+        .map_err(|err| format!("the query stopped: {err}"))?
+        .map_err(|err| err.to_string())?;
+        use steward_metrics::promql::Value;
+        Ok(match result.value {
+            Value::Scalar { v, .. } => vec![steward_deploy::MetricSample::value(v)],
+            Value::Vector(samples) => samples
+                .into_iter()
+                .map(|sample| steward_deploy::MetricSample {
+                    labels: sample
+                        .labels
+                        .iter()
+                        .map(|label| (label.name.clone(), label.value.clone()))
+                        .collect(),
+                    value: sample.v,
+                })
+                .collect(),
+            Value::String { .. } | Value::Matrix(_) => {
+                return Err("the expression must return an instant vector or a scalar".to_owned());
+            }
+        })
+    }
+}
