@@ -13,6 +13,13 @@ use crate::{Error, MissingKey, Result, Templates, Value};
 /// How deep `{{template}}` calls may nest (Go allows 100000, but Rust
 /// recursion on a thread's stack does not go that far).
 const MAX_TEMPLATE_DEPTH: usize = 100;
+/// Nodes one execution may visit. Templates come from configuration and
+/// run in steward's alert and notification paths, so a template that
+/// recurses into itself twice per level (exponential within the depth
+/// limit) or ranges over a huge number must end with an error, not hang.
+const MAX_STEPS: u64 = 1_000_000;
+/// Bytes one execution may write, for the same reason.
+const MAX_OUTPUT: usize = 1 << 20;
 
 enum Flow {
     Normal,
@@ -27,6 +34,8 @@ pub(crate) struct State<'a> {
     vars: Vec<(String, Value)>,
     out: &'a mut String,
     depth: usize,
+    /// Nodes visited so far by this execution, nested templates included.
+    steps: &'a std::cell::Cell<u64>,
 }
 
 /// Executes template `name` of `set` with `data` as dot, appending to `out`.
@@ -34,6 +43,7 @@ pub(crate) fn execute(set: &Templates, name: &str, data: &Value, out: &mut Strin
     let tree = set
         .tree(name)
         .ok_or_else(|| Error::NoTemplate(name.to_owned()))?;
+    let steps = std::cell::Cell::new(0);
     let mut state = State {
         set,
         name,
@@ -41,6 +51,7 @@ pub(crate) fn execute(set: &Templates, name: &str, data: &Value, out: &mut Strin
         vars: vec![("$".to_owned(), data.clone())],
         out,
         depth: 0,
+        steps: &steps,
     };
     state.walk(data, &tree.root)?;
     Ok(())
@@ -78,6 +89,15 @@ impl<'a> State<'a> {
     }
 
     fn node(&mut self, dot: &Value, node: &'a Node) -> Result<Flow> {
+        self.steps.set(self.steps.get() + 1);
+        if self.steps.get() > MAX_STEPS || self.out.len() > MAX_OUTPUT {
+            let pos = node_pos(node);
+            return Err(self.fail(
+                pos,
+                &"execution",
+                format!("template execution exceeded its limit ({MAX_STEPS} steps or {MAX_OUTPUT} bytes of output)"),
+            ));
+        }
         match node {
             Node::Text(t) => self.out.push_str(t),
             Node::Action(pipe) => {
@@ -115,6 +135,7 @@ impl<'a> State<'a> {
                     vars: vec![("$".to_owned(), data.clone())],
                     out: self.out,
                     depth: self.depth + 1,
+                    steps: self.steps,
                 };
                 sub.walk(&data, &tree.root)?;
             }
@@ -139,18 +160,17 @@ impl<'a> State<'a> {
     fn range(&mut self, dot: &Value, c: &'a Control) -> Result<Flow> {
         let mark = self.vars.len();
         let v = self.commands(dot, &c.pipe)?.resolved();
-        let items: Vec<(Value, Value)> = match &v {
-            Value::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
-                .collect(),
-            Value::Map(m) => m
-                .iter()
-                .map(|(k, e)| (Value::String(k.clone()), e.clone()))
-                .collect(),
-            Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-            Value::Nil | Value::NoValue => Vec::new(),
+        // Lazily: `range 1000000000` must meet the step limit, not
+        // allocate a billion items first.
+        let items: Box<dyn Iterator<Item = (Value, Value)> + '_> = match &v {
+            Value::List(l) => Box::new(
+                l.iter()
+                    .enumerate()
+                    .map(|(i, e)| (Value::Int(i as i64), e.clone())),
+            ),
+            Value::Map(m) => Box::new(m.iter().map(|(k, e)| (Value::String(k.clone()), e.clone()))),
+            Value::Int(n) => Box::new((0..*n).map(|i| (Value::Int(i), Value::Int(i)))),
+            Value::Nil | Value::NoValue => Box::new(std::iter::empty()),
             other => {
                 return Err(self.fail(
                     c.pipe.pos,
@@ -159,7 +179,8 @@ impl<'a> State<'a> {
                 ));
             }
         };
-        if items.is_empty() {
+        let mut items = items.peekable();
+        if items.peek().is_none() {
             let flow = match &c.else_list {
                 Some(e) => self.walk(dot, e)?,
                 None => Flow::Normal,
@@ -427,5 +448,16 @@ impl<'a> State<'a> {
             Some(r) => r.map_err(|e| self.wrap(cmd, e, &format!("error calling {name}: "))),
             None => Err(self.fail(cmd.pos, cmd, format!("{name:?} is not a defined function"))),
         }
+    }
+}
+
+/// Where `node` starts in the source, for errors (0 for text and the
+/// loop controls, which have no position of their own).
+fn node_pos(node: &Node) -> usize {
+    match node {
+        Node::Action(pipe) => pipe.pos,
+        Node::If(c) | Node::Range(c) | Node::With(c) => c.pipe.pos,
+        Node::Template { pos, .. } => *pos,
+        Node::Text(_) | Node::Break | Node::Continue => 0,
     }
 }
