@@ -5,7 +5,9 @@
 //! It is one file (past 800 lines) on purpose: it is that reference, read
 //! from the top, section after section, most of it doc comments. A section
 //! that grows a vocabulary of its own moves to a submodule (`[metrics]`
-//! with its scrape jobs and relabelling steps: `model/metrics.rs`).
+//! with its scrape jobs and relabelling steps: `model/metrics.rs`;
+//! `[services.rollout]` with its strategies, gates and canary steps:
+//! `model/rollout.rs`).
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
@@ -22,7 +24,7 @@ pub use metrics::{
 };
 pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
-    render_query,
+    Rollout, SmokeCheck, Strategy, render_query,
 };
 
 /// The whole configuration: steward itself and the system it operates.
@@ -227,171 +229,6 @@ pub enum ServiceProtocol {
     Http,
     /// Plain TCP connections, balanced per connection.
     Tcp,
-}
-
-/// How a deployment replaces a service's replicas.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rollout {
-    /// `rolling` (replace a few replicas at a time), `blue_green` (start
-    /// a whole new set, then switch traffic at once) or `canary` (a few
-    /// replicas given a growing share of traffic while their metrics are
-    /// compared with the stable version's).
-    #[serde(default)]
-    pub strategy: Strategy,
-    /// Rolling: replicas started above the desired count at a time.
-    #[serde(default = "default_max_surge")]
-    pub max_surge: u32,
-    /// Rolling: replicas that may be out of service at a time.
-    #[serde(default)]
-    pub max_unavailable: u32,
-    /// How long in-flight requests of a replica being removed may take.
-    #[serde(default = "default_drain_timeout")]
-    pub drain_timeout: HumanDuration,
-    /// Time between SIGTERM and SIGKILL when a replica stops.
-    #[serde(default = "default_stop_grace")]
-    pub stop_grace: HumanDuration,
-    /// The longest a service's update may take before it fails.
-    #[serde(default = "default_progress_deadline")]
-    pub progress_deadline: HumanDuration,
-    /// Blue-green: how long the old set keeps running after the switch,
-    /// for an instant rollback.
-    #[serde(default = "default_keep_old_for")]
-    pub keep_old_for: HumanDuration,
-    /// After the update, how long every replica must stay healthy.
-    #[serde(default = "default_verify_window")]
-    pub verify_window: HumanDuration,
-    /// Checks run through the proxy after the verify window; any failure
-    /// rolls the deployment back.
-    #[serde(default)]
-    pub smoke: Vec<SmokeCheck>,
-    /// PromQL gates evaluated through the verify window
-    /// (`[[services.rollout.gate]]`); any failure rolls the deployment back.
-    #[serde(default)]
-    pub gate: Vec<GateConfig>,
-    /// Canary: the steps, each a share of traffic and a pause, e.g.
-    /// `[{weight = 10, pause = "30s"}, {weight = 50, pause = "1m"}]`.
-    #[serde(default)]
-    pub steps: Vec<CanaryStep>,
-    /// Canary: replicas of the new version started beside the stable ones.
-    #[serde(default = "default_canary_replicas")]
-    pub canary_replicas: u32,
-    /// Canary: the metrics compared between canary and stable at each step
-    /// (Mann-Whitney U test and effect size); any failing one rolls back.
-    #[serde(default)]
-    pub analysis: Vec<CanaryMetric>,
-    /// Canary: the confidence a difference must reach to count (0.95: a
-    /// p-value below 0.05).
-    #[serde(default = "default_confidence")]
-    pub confidence: f64,
-    /// Canary: how often the analysis metrics are sampled during a step.
-    #[serde(default = "default_canary_interval")]
-    pub interval: HumanDuration,
-}
-
-impl Default for Rollout {
-    fn default() -> Self {
-        Rollout {
-            strategy: Strategy::default(),
-            max_surge: default_max_surge(),
-            max_unavailable: 0,
-            drain_timeout: default_drain_timeout(),
-            stop_grace: default_stop_grace(),
-            progress_deadline: default_progress_deadline(),
-            keep_old_for: default_keep_old_for(),
-            verify_window: default_verify_window(),
-            smoke: Vec::new(),
-            gate: Vec::new(),
-            steps: Vec::new(),
-            canary_replicas: default_canary_replicas(),
-            analysis: Vec::new(),
-            confidence: default_confidence(),
-            interval: default_canary_interval(),
-        }
-    }
-}
-
-fn default_canary_replicas() -> u32 {
-    1
-}
-
-fn default_confidence() -> f64 {
-    0.95
-}
-
-fn default_canary_interval() -> HumanDuration {
-    HumanDuration::from_secs(5)
-}
-
-fn default_max_surge() -> u32 {
-    1
-}
-
-fn default_drain_timeout() -> HumanDuration {
-    HumanDuration::from_secs(30)
-}
-
-fn default_stop_grace() -> HumanDuration {
-    HumanDuration::from_secs(10)
-}
-
-fn default_progress_deadline() -> HumanDuration {
-    HumanDuration::from_secs(300)
-}
-
-fn default_keep_old_for() -> HumanDuration {
-    HumanDuration::from_secs(300)
-}
-
-fn default_verify_window() -> HumanDuration {
-    HumanDuration::from_secs(10)
-}
-
-/// How replicas are replaced.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// A few at a time, within `max_surge` and `max_unavailable`.
-    #[default]
-    Rolling,
-    /// The whole new set, then one atomic switch.
-    BlueGreen,
-    /// A few replicas of the new version beside the stable ones, given a
-    /// growing share of traffic step by step while their metrics are
-    /// compared with the stable version's; promoted at the end, rolled
-    /// back at the first failing verdict.
-    Canary,
-}
-
-/// A check of the new version after its verify window: an HTTP request
-/// through the service's proxy, or a command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SmokeCheck {
-    /// Path requested through the service's proxy.
-    #[serde(default)]
-    pub http: Option<String>,
-    /// HTTP method.
-    #[serde(default = "default_method")]
-    pub method: String,
-    /// Request body (sent as JSON when it parses as JSON).
-    #[serde(default)]
-    pub body: Option<String>,
-    /// Expected response status.
-    #[serde(default = "default_expect_status")]
-    pub expect_status: u16,
-    /// Command (argv) that must exit 0; `STEWARD_SERVICE_URL` names the
-    /// service's proxy.
-    #[serde(default)]
-    pub command: Option<Vec<String>>,
-}
-
-fn default_method() -> String {
-    "GET".to_owned()
-}
-
-fn default_expect_status() -> u16 {
-    200
 }
 
 /// How deployments run.

@@ -20,7 +20,7 @@ use steward_template::funcs::prometheus::{self, ALERT_PREAMBLE, QueryFn, QuerySa
 use steward_template::funcs::{expect_args, str_arg};
 use steward_template::{Error as TemplateError, FuncMap, Function, MissingKey, Templates, Value};
 
-use crate::AnnotationExpander;
+use crate::{AnnotationExpander, Verbatim};
 
 /// Expands alert templates with Prometheus' language and functions.
 #[derive(Clone)]
@@ -197,16 +197,18 @@ pub fn check_syntax(text: &str, rule_name: &str) -> Result<(), String> {
 pub struct SyntaxChecker;
 
 impl AnnotationExpander for SyntaxChecker {
+    /// Leaves texts as written, as [`Verbatim`] does: checking needs no
+    /// expansion.
     fn expand(
         &self,
-        _rule_name: &str,
+        rule_name: &str,
         text: &str,
-        _labels: &Labels,
-        _value: f64,
-        _external_labels: &Labels,
-        _time_ms: i64,
+        labels: &Labels,
+        value: f64,
+        external_labels: &Labels,
+        time_ms: i64,
     ) -> Result<String, String> {
-        Ok(text.to_owned())
+        Verbatim.expand(rule_name, text, labels, value, external_labels, time_ms)
     }
 
     fn check_syntax(&self, text: &str, rule_name: &str) -> Result<(), String> {
