@@ -181,6 +181,9 @@ fn resolve_paths(config: &mut Config, base_dir: &Path) {
         }
         database.url = Secret::new(resolve_sqlite_url(database.url.expose(), base_dir));
     }
+    for pattern in &mut config.rules.files {
+        *pattern = base_dir.join(&*pattern).display().to_string();
+    }
     if let Some(url) = &config.server.state_url {
         config.server.state_url = Some(Secret::new(resolve_sqlite_url(url.expose(), base_dir)));
     }

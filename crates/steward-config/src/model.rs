@@ -17,6 +17,7 @@ use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
 mod metrics;
 mod rollout;
+mod rules;
 
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
@@ -26,6 +27,7 @@ pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
     Rollout, SmokeCheck, Strategy, render_query,
 };
+pub use rules::{AlertmanagersConfig, RulesConfig};
 
 /// The whole configuration: steward itself and the system it operates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -54,6 +56,10 @@ pub struct Config {
     /// Metrics: scraping, the embedded time-series store, query limits.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Recording and alerting rules, and the Alertmanagers their alerts
+    /// go to.
+    #[serde(default)]
+    pub rules: RulesConfig,
 }
 
 impl Config {

@@ -31,6 +31,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.server(config, base_dir);
     checker.deploy(config);
     checker.metrics(&config.metrics);
+    checker.rules(&config.rules, base_dir);
 }
 
 struct Checker<'t, 's, 'a> {
@@ -49,6 +50,7 @@ macro_rules! path {
 mod metrics;
 mod remote_write;
 mod rollout;
+mod rules;
 mod service;
 
 impl From<&str> for Segment {

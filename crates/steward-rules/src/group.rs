@@ -12,6 +12,7 @@ use steward_metrics::{Labels, MatchOp, Matcher, STALE_NAN, Sample, is_stale_nan}
 use crate::metrics::RuleMetrics;
 use crate::rule::{Alert, EvalEnv, Health, Rule};
 use crate::rulefmt::RuleGroup;
+use crate::sink::AlertTransition;
 
 /// A group of rules and the state of their evaluation.
 #[derive(Debug)]
@@ -40,6 +41,8 @@ pub struct Group {
     /// How long the last evaluation took.
     pub last_duration: std::time::Duration,
     pub(crate) metrics: Option<Arc<RuleMetrics>>,
+    /// Alert state changes not yet taken.
+    transitions: Vec<AlertTransition>,
 }
 
 /// An alert due to be sent, with the expression of its rule.
@@ -79,6 +82,7 @@ impl Group {
             last_evaluation_ms: None,
             last_duration: std::time::Duration::ZERO,
             metrics: None,
+            transitions: Vec::new(),
         }
     }
 
@@ -123,6 +127,13 @@ impl Group {
             };
             if let Some(m) = &self.metrics {
                 m.rule_evaluated(&key, res.is_err());
+            }
+            if let Rule::Alerting(a) = rule {
+                self.transitions
+                    .extend(a.take_transitions().into_iter().map(|mut t| {
+                        t.group.clone_from(&key);
+                        t
+                    }));
             }
             match res {
                 Err(e) => {
@@ -224,6 +235,11 @@ impl Group {
             out.extend(s.drain());
         }
         out
+    }
+
+    /// The alert state changes of the evaluations since the last call.
+    pub fn take_transitions(&mut self) -> Vec<AlertTransition> {
+        std::mem::take(&mut self.transitions)
     }
 
     /// Marks every alerting rule as restored (promtool's tests do).

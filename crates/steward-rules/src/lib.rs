@@ -18,8 +18,10 @@
 //! without templates ([`Verbatim`]).
 
 pub mod alertmanager;
+pub mod api;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod expand;
 pub mod group;
 pub mod manager;
@@ -32,7 +34,8 @@ pub mod unittest;
 
 pub use alertmanager::{AlertmanagerAuth, AlertmanagerConfig, AlertmanagerSink, NotifierOptions};
 pub use error::{Error, Result};
+pub use events::{AlertEvent, RulesEvent};
 pub use expand::{AnnotationExpander, Verbatim};
 pub use manager::{ManagerOptions, RuleManager};
-pub use sink::{AlertSink, DiscardSink, NotifiedAlert};
+pub use sink::{AlertListener, AlertSink, AlertTransition, DiscardSink, NotifiedAlert};
 pub use template::{SyntaxChecker, TemplateExpander};

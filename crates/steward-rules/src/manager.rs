@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::group::{DueAlert, Group};
 use crate::metrics::RuleMetrics;
 use crate::rule::{EvalEnv, Rule};
-use crate::sink::{AlertSink, NotifiedAlert};
+use crate::sink::{AlertListener, AlertSink, NotifiedAlert};
 use crate::{AnnotationExpander, Error, Result, rulefmt};
 
 /// How the manager evaluates rules.
@@ -91,6 +91,7 @@ struct Shared {
     engine: Engine,
     expander: Arc<dyn AnnotationExpander>,
     sink: Arc<dyn AlertSink>,
+    listener: Option<Arc<dyn AlertListener>>,
     metrics: Arc<RuleMetrics>,
     clock: Clock,
     shutdown: CancellationToken,
@@ -168,6 +169,7 @@ impl RuleManager {
                 storage,
                 expander,
                 sink,
+                listener: None,
                 metrics: Arc::new(RuleMetrics::default()),
                 clock: Clock {
                     base_ms: now_ms,
@@ -178,6 +180,17 @@ impl RuleManager {
             groups: tokio::sync::Mutex::new(BTreeMap::new()),
             loaded_once: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// This manager with `listener` told of every alert state change.
+    /// Call before the first [`update`](Self::update).
+    #[must_use]
+    pub fn with_listener(mut self, listener: Arc<dyn AlertListener>) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => shared.listener = Some(listener),
+            None => tracing::error!("a rule manager's listener is set after its groups started"),
+        }
+        self
     }
 
     /// The engine's metrics in the text format.
@@ -378,18 +391,25 @@ fn env(shared: &Shared) -> EvalEnv<'_> {
 async fn iterate(shared: &Arc<Shared>, group: &Arc<Mutex<Group>>, ts: i64) {
     let s = shared.clone();
     let g = group.clone();
-    let due: Vec<DueAlert> = match tokio::task::spawn_blocking(move || {
+    let (due, transitions): (Vec<DueAlert>, _) = match tokio::task::spawn_blocking(move || {
         let env = env(&s);
-        g.lock().eval(&env, ts, ms(s.opts.resend_delay))
+        let mut g = g.lock();
+        let due = g.eval(&env, ts, ms(s.opts.resend_delay));
+        (due, g.take_transitions())
     })
     .await
     {
-        Ok(due) => due,
+        Ok(out) => out,
         Err(e) => {
             tracing::error!(error = %e, "rule group evaluation panicked");
             return;
         }
     };
+    if let Some(listener) = &shared.listener
+        && !transitions.is_empty()
+    {
+        listener.transitions(transitions).await;
+    }
     if due.is_empty() {
         return;
     }

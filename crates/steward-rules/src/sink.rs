@@ -1,6 +1,8 @@
 //! Where alerts go: the notifier (Alertmanager client) implements
 //! [`AlertSink`]; the rule engine hands it the alerts due at each
-//! evaluation, shaped as Prometheus' notifier receives them.
+//! evaluation, shaped as Prometheus' notifier receives them. Changes of
+//! state (pending, firing, resolved) go to an [`AlertListener`] (the
+//! server journals them).
 
 use steward_metrics::Labels;
 
@@ -57,4 +59,36 @@ pub struct DiscardSink;
 #[async_trait::async_trait]
 impl AlertSink for DiscardSink {
     async fn send(&self, _alerts: Vec<NotifiedAlert>) {}
+}
+
+/// One alert's change of state at an evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertTransition {
+    /// The key of the rule's group (`file;name`).
+    pub group: String,
+    /// The alerting rule's name (`alertname`).
+    pub rule: String,
+    /// The alert's labels.
+    pub labels: Labels,
+    /// Its expanded annotations.
+    pub annotations: Labels,
+    /// The state before (`Inactive` for a new alert).
+    pub from: AlertState,
+    /// The state now (`Inactive`: resolved, or a pending alert gone).
+    pub to: AlertState,
+    /// The expression's value at the evaluation (the last one seen when
+    /// the alert is gone).
+    pub value: f64,
+    /// The evaluation's timestamp (ms).
+    pub at_ms: i64,
+    /// Since when the alert was active (ms).
+    pub active_at_ms: i64,
+}
+
+/// Told of every change of an alert's state, after each group
+/// evaluation that changed something.
+#[async_trait::async_trait]
+pub trait AlertListener: Send + Sync + 'static {
+    /// Takes the changes of one evaluation (never empty), in rule order.
+    async fn transitions(&self, changes: Vec<AlertTransition>);
 }

@@ -33,7 +33,7 @@ use crate::{
     ApiError, AppState, auth,
     auth::DenialSummaries,
     http_metrics,
-    routes::{databases, deployments, events, health, status, tokens},
+    routes::{databases, deployments, events, health, rules, status, tokens},
 };
 
 /// The OpenAPI description of steward's API.
@@ -52,6 +52,7 @@ use crate::{
         (name = "migrations", description = "Database migrations of the operated system"),
         (name = "deployments", description = "Deployments: plan, start, watch, cancel, roll back"),
         (name = "operations", description = "Probes and metrics of steward itself"),
+        (name = "rules", description = "Recording and alerting rules"),
     )
 )]
 pub struct ApiDoc;
@@ -104,12 +105,19 @@ struct Routes {
 /// it (every one, for `None`: the document of everything), and its
 /// router. A subsystem that is not running has no routes: its paths
 /// answer 404 and are not in the server's OpenAPI document.
-fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRouter<AppState>); 1] {
-    [(
-        "run deployments",
-        state.is_none_or(|state| state.deployments().is_some()),
-        deployments::router(),
-    )]
+fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRouter<AppState>); 2] {
+    [
+        (
+            "run deployments",
+            state.is_none_or(|state| state.deployments().is_some()),
+            deployments::router(),
+        ),
+        (
+            "evaluate rules",
+            state.is_none_or(|state| state.rules().is_some()),
+            rules::router(),
+        ),
+    ]
 }
 
 /// The routes of `state`'s subsystems (of all of them for `None`).
@@ -175,10 +183,13 @@ pub fn router(state: AppState) -> (Router, DenialSummaries) {
         // document), behind the same tokens: Grafana's data source URL is
         // `<steward>/prometheus` with an Authorization header.
         // Remote write and OTLP pushes need the operator role.
+        let mut prometheus = collector.api_router();
+        if let Some(rules) = state.rules() {
+            prometheus = prometheus.merge(steward_rules::api::router(rules.manager().clone()));
+        }
         router = router.nest(
             PROMETHEUS_PREFIX,
-            collector
-                .api_router()
+            prometheus
                 .route_layer(middleware::from_fn(auth::require_operator_to_push))
                 .route_layer(middleware::from_fn_with_state(
                     (state.store().clone(), edge.clone()),

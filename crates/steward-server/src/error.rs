@@ -61,6 +61,10 @@ pub enum Error {
     /// `<data_dir>/metrics` could not be opened).
     #[error("metrics: {0}")]
     Metrics(#[from] steward_metrics::Error),
+    /// The rules could not start: a rule file is invalid, or `[rules]`
+    /// cannot run as configured.
+    #[error("rules: {0}")]
+    Rules(String),
 }
 
 impl ErrorCode for Error {
@@ -69,6 +73,7 @@ impl ErrorCode for Error {
             Error::Store(err) => err.code(),
             Error::Deploy(err) => err.code(),
             Error::Metrics(_) => "metrics_unavailable",
+            Error::Rules(_) => "rules_invalid",
             Error::Bind { .. } => "bind_failed",
             Error::Tls { .. } => "tls_invalid",
             Error::AdminToken { .. } => "admin_token_unwritable",
@@ -81,7 +86,7 @@ impl ErrorCode for Error {
         match self {
             Error::Store(err) => err.kind(),
             Error::Deploy(err) => err.kind(),
-            Error::Tls { .. } => ErrorKind::InvalidInput,
+            Error::Tls { .. } | Error::Rules(_) => ErrorKind::InvalidInput,
             Error::Bind { .. }
             | Error::AdminToken { .. }
             | Error::DataDir { .. }

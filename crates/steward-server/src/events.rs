@@ -47,16 +47,17 @@ steward_core::event_catalogue! {
 
 /// Prefixes of the domains steward has, or will have, whose events only
 /// steward writes.
-pub const RESERVED_KIND_PREFIXES: [&str; 12] = [
+pub const RESERVED_KIND_PREFIXES: [&str; 13] = [
     StewardEvent::PREFIX,
     AuditEvent::PREFIX,
     TokenEvent::PREFIX,
     RetentionEvent::PREFIX,
     DeployEvent::PREFIX,
     MigrationEvent::PREFIX,
+    steward_rules::AlertEvent::PREFIX,
+    steward_rules::RulesEvent::PREFIX,
     // Subsystems to come; reserved now so that no client's events are
     // mistaken for theirs later.
-    "alert",
     "incident",
     "upgrade",
     "perf",

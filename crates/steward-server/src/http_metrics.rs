@@ -1,11 +1,12 @@
 //! Steward's own Prometheus metrics: HTTP requests by method, route and
 //! status, their latency, what the edge refused (unauthenticated and
 //! rate-limited requests), open connections and event streams, and
-//! whatever the store registers; served on `/metrics` in the text
+//! whatever the store registers, then the subsystems' text sources (the
+//! rule engine's, the remote write queues'); served on `/metrics` in the text
 //! exposition format 0.0.4. Every label takes its values from a small
 //! fixed set, so no client can create series.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -18,10 +19,18 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::AppState;
+
+/// Renders metrics kept outside the registry (the rule engine's, in the
+/// text format).
+pub(crate) type TextSource = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// The HTTP metrics and the registry that holds every steward metric.
 #[derive(Clone)]
 pub(crate) struct HttpMetrics {
     registry: Registry,
+    /// Subsystems' metrics rendered as text after the registry's.
+    sources: Arc<parking_lot::Mutex<Vec<TextSource>>>,
     requests: IntCounterVec,
     duration: HistogramVec,
     /// Requests answered 401, by [`crate::auth::DenialReason`].
@@ -121,6 +130,7 @@ impl HttpMetrics {
         }
         HttpMetrics {
             registry,
+            sources: Arc::default(),
             requests,
             duration,
             unauthenticated,
@@ -134,6 +144,26 @@ impl HttpMetrics {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Adds a subsystem's metrics to what [`render`](Self::render) gives.
+    pub(crate) fn add_text_source(&self, source: TextSource) {
+        self.sources.lock().push(source);
+    }
+
+    /// Every steward metric in the text format 0.0.4: the registry's,
+    /// then the text sources'.
+    pub(crate) fn render(&self) -> String {
+        let mut body = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut body) {
+            tracing::error!(error = %err, "cannot encode metrics");
+        }
+        let mut text = String::from_utf8(body).unwrap_or_default();
+        let sources = self.sources.lock().clone();
+        for source in sources {
+            text.push_str(&source());
+        }
+        text
     }
 }
 
@@ -189,12 +219,11 @@ pub(crate) async fn record(
     tag = "operations",
     responses((status = 200, description = "Steward's own metrics in Prometheus text format 0.0.4", body = String, content_type = "text/plain"))
 )]
-pub(crate) async fn metrics(State(metrics): State<HttpMetrics>) -> Response {
-    let families = metrics.registry.gather();
-    let mut body = Vec::new();
-    let encoder = TextEncoder::new();
-    if let Err(err) = encoder.encode(&families, &mut body) {
-        tracing::error!(error = %err, "cannot encode metrics");
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let mut body = state.metrics().render();
+    // the metrics subsystem adds these to its own scrapes of steward itself
+    if let Some(collector) = state.metrics_collector() {
+        body.push_str(&collector.remote_metrics());
     }
     let mut response = body.into_response();
     response.headers_mut().insert(

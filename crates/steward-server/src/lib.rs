@@ -18,6 +18,7 @@ mod extract;
 mod http_metrics;
 mod retention;
 mod routes;
+pub mod rules;
 mod run;
 mod state;
 

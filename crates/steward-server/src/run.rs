@@ -14,7 +14,8 @@
 //! 1. stop accepting: the API ends its event streams and stops accepting
 //!    connections, the services' proxies stop accepting;
 //! 2. let both drain (requests in flight, within their grace periods);
-//! 3. stop the background work: the deployment manager's (replica events
+//! 3. stop evaluating rules (before the metrics they read), then the
+//!    background work: the deployment manager's (replica events
 //!    journaled, old blue-green sets stopped), the health watcher, the
 //!    settling at start, the last summary of refused requests, retention.
 //!    Deployments under way are not cancelled (see `deployments.rs`);
@@ -47,7 +48,7 @@ use self::{
     deployments::Deployments,
     tasks::{Group, Tasks},
 };
-use crate::{AppState, Error, Result, bootstrap::ensure_admin_token, router};
+use crate::{AppState, Error, Result, bootstrap::ensure_admin_token, router, rules::Rules};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 const GRACE: Duration = Duration::from_secs(30);
@@ -136,8 +137,28 @@ pub async fn start_with(
         true => Some(Deployments::build(&store, &config, &registry, proxies.token()).await?),
         false => None,
     };
-    let collector = metrics::build(&config, &registry)?;
     let mut state = AppState::new(store.clone(), config.clone(), registry, api.token());
+    let collector = metrics::build(&config, state.metrics())?;
+    let rules = match &collector {
+        Some(collector) => {
+            let scheme = if listener.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let url = format!("{scheme}://{}", listener.local_addr);
+            Some(Rules::start(&config, &store, collector, &url).await?)
+        }
+        None if !config.config.rules.files.is_empty() => {
+            return Err(Error::Rules(
+                "[rules] needs the metrics subsystem: set `[metrics] enabled = true` or remove `[rules] files`".into(),
+            ));
+        }
+        None => None,
+    };
+    if let Some(rules) = &rules {
+        state = state.with_rules(rules.clone());
+    }
     if let Some(deployments) = &deployments {
         state = state.with_deployments(deployments.manager().clone());
     }
@@ -194,6 +215,7 @@ pub async fn start_with(
         proxies,
         background,
         manager: manager.filter(|_| !options.keep_services),
+        rules,
         store: store.clone(),
     };
     let task = tokio::spawn(stopping.run(shutdown.clone(), serving));
@@ -307,6 +329,8 @@ struct Stopping {
     background: Group,
     /// The manager whose replicas to stop (none with `--keep-services`).
     manager: Option<DeploymentManager>,
+    /// The rules, stopped before the metrics they read.
+    rules: Option<Rules>,
     store: Store,
 }
 
@@ -329,6 +353,9 @@ impl Stopping {
             }
         };
         let ((), (), served) = tokio::join!(self.api.stop(), self.proxies.stop(), serving);
+        if let Some(rules) = self.rules {
+            rules.stop().await;
+        }
         self.background.stop().await;
         if let Some(manager) = self.manager {
             tracing::info!("stopping the services' replicas");

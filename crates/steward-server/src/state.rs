@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use steward_metrics::MetricsCollector;
 
-use crate::http_metrics::HttpMetrics;
+use crate::{http_metrics::HttpMetrics, rules::Rules};
 
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
@@ -27,6 +27,7 @@ pub struct AppState {
     started_at: DateTime<Utc>,
     deployments: Option<DeploymentManager>,
     metrics_collector: Option<MetricsCollector>,
+    rules: Option<Rules>,
 }
 
 impl AppState {
@@ -49,6 +50,7 @@ impl AppState {
             started_at: Utc::now(),
             deployments: None,
             metrics_collector: None,
+            rules: None,
         }
     }
 
@@ -66,6 +68,23 @@ impl AppState {
     pub fn with_metrics_collector(mut self, collector: MetricsCollector) -> Self {
         self.metrics_collector = Some(collector);
         self
+    }
+
+    /// This state with the rules subsystem: the router serves the rules
+    /// and alerts under `/prometheus` and `POST /api/v1/reload`, and
+    /// `/metrics` the rule engine's metrics.
+    #[must_use]
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        let metrics = rules.clone();
+        self.metrics
+            .add_text_source(Arc::new(move || metrics.render_metrics()));
+        self.rules = Some(rules);
+        self
+    }
+
+    /// The rules subsystem, when this server runs it.
+    pub fn rules(&self) -> Option<&Rules> {
+        self.rules.as_ref()
     }
 
     /// The metrics subsystem, when this server runs it.
@@ -140,6 +159,17 @@ impl FromRef<AppState> for EventFeed {
             store: state.store.clone(),
             shutdown: state.shutdown.clone(),
         }
+    }
+}
+
+/// The rules subsystem, for the reload route; mounted, as the deployment
+/// routes are, only on a server that runs it.
+impl FromRef<AppState> for Rules {
+    fn from_ref(state: &AppState) -> Self {
+        state
+            .rules
+            .clone()
+            .expect("the rules routes are mounted only on a server that runs rules")
     }
 }
 

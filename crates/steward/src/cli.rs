@@ -135,11 +135,38 @@ pub(crate) enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Check and unit-test Prometheus rule files in process, as promtool
+    /// does (`promtool check rules`, `promtool test rules`).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Make steward re-read its rule files. Invalid files are refused with
+    /// every problem, and the rules loaded before keep running.
+    Reload,
     /// Evaluate a PromQL expression on steward's metrics: a table of the
     /// series and their values, or with `--range` a chart over time.
     Query(QueryArgs),
     /// The scrape targets: job, instance, health, last scrape and error.
     Targets,
+}
+
+/// Rule file commands, with promtool's output and exit status.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Validate rule files as `promtool check rules` does: exit 0 when all
+    /// are valid, 1 when any has problems (each naming its file, group and
+    /// rule).
+    Check {
+        /// Rule files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run rule unit-test files (promtool's `test rules` format): exit 0
+    /// when every test passes, 1 when any fails or a file is invalid.
+    Test {
+        /// Test files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// What to query, and over which time.

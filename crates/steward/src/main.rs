@@ -25,6 +25,14 @@ use crate::{
 #[error("{0}")]
 pub(crate) struct UsageError(pub(crate) String);
 
+/// A failure the command has already reported in its own output (the
+/// `FAILED:` blocks of `steward rules check` and `steward rules test`,
+/// worded as promtool's): the process exits 1 and, as promtool, prints
+/// nothing more. The message is for tests and debugging only.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Reported(pub(crate) String);
+
 /// jemalloc rather than glibc's malloc: the scrape loop allocates and frees
 /// a whole exposition's labels every few seconds on many threads, which
 /// glibc's per-thread arenas keep as resident memory
@@ -82,9 +90,13 @@ fn init_logging(cli: &Cli) {
     }
 }
 
-/// Prints an error: a configuration report as rendered, anything else as
-/// its chain of causes.
+/// Prints an error: a configuration report as rendered, a failure the
+/// command already reported not at all, anything else as its chain of
+/// causes.
 fn report(err: &anyhow::Error) {
+    if err.downcast_ref::<Reported>().is_some() {
+        return;
+    }
     if let Some(steward_config::Error::Invalid(report)) = err.downcast_ref() {
         output::error_raw(&report.render());
         return;

@@ -64,6 +64,43 @@ pub(crate) fn note(message: &str) {
     err(&format!("{message}\n"));
 }
 
+/// Stdout as a writer, for library code that prints its own output
+/// (promtool's of `rules test`): each write is flushed, so progress shows
+/// as it happens and interleaves with [`Stderr`] as written, and a closed
+/// pipe ends the process quietly as [`line`] does.
+pub(crate) struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut out = std::io::stdout().lock();
+        match out.write_all(buf).and_then(|()| out.flush()) {
+            Ok(()) => Ok(buf.len()),
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stderr as a writer, for library code that prints its own output: a
+/// failed write is ignored, as [`note`] ignores it.
+pub(crate) struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(buf).and_then(|()| err.flush());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A borderless table with a header row.
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();

@@ -52,6 +52,11 @@ fn operational_failures_exit_1() {
     });
     assert_eq!(exit_code(&unreachable), 1);
     assert_eq!(exit_code(&anyhow::anyhow!("anything else")), 1);
+    // A rule check or test that failed, already reported as promtool does.
+    assert_eq!(
+        exit_code(&Reported("1 of 2 rule files have problems".to_owned()).into()),
+        1
+    );
 }
 
 #[test]

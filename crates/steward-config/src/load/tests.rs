@@ -16,6 +16,7 @@ fn the_schema_documents_every_section() {
             "metrics",
             "proxy",
             "retention",
+            "rules",
             "server",
             "services"
         ]

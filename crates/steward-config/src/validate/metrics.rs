@@ -132,7 +132,7 @@ impl Checker<'_, '_, '_> {
 }
 
 /// Why `target` is not `host:port`.
-fn check_target(target: &str) -> Result<(), String> {
+pub(super) fn check_target(target: &str) -> Result<(), String> {
     if target.contains("://") {
         return Err("has a scheme".to_owned());
     }

@@ -221,3 +221,71 @@ async fn reloads_keep_old_groups_on_errors_and_carry_alert_state() {
     assert!(f.manager.groups().await.is_empty());
     f.manager.stop().await;
 }
+
+#[derive(Default)]
+struct Changes(Mutex<Vec<crate::AlertTransition>>);
+
+#[async_trait::async_trait]
+impl crate::AlertListener for Changes {
+    async fn transitions(&self, changes: Vec<crate::AlertTransition>) {
+        assert!(
+            !changes.is_empty(),
+            "the listener is only called with changes"
+        );
+        self.0.lock().extend(changes);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_listener_hears_pending_firing_and_resolved_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.yml");
+    std::fs::write(
+        &file,
+        RULES.replace("expr: x2 > 10\n", "expr: x2 > 10\n        for: 20s\n"),
+    )
+    .unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let changes = Arc::new(Changes::default());
+    let manager = RuleManager::with_start_time(
+        ManagerOptions::default(),
+        storage.clone(),
+        Arc::new(Verbatim),
+        Arc::new(crate::DiscardSink),
+        1_000_000_000,
+    )
+    .with_listener(changes.clone());
+    // high for a minute, low afterwards
+    feed(
+        &storage,
+        1_000_000_000 - 60_000,
+        1_000_000_000 + 60_000,
+        20.0,
+    );
+    feed(
+        &storage,
+        1_000_000_000 + 65_000,
+        1_000_000_000 + 300_000,
+        1.0,
+    );
+    manager.update(std::slice::from_ref(&file)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let seen = changes.0.lock().clone();
+    let steps: Vec<(AlertState, AlertState)> = seen.iter().map(|t| (t.from, t.to)).collect();
+    assert_eq!(
+        steps,
+        [
+            (AlertState::Inactive, AlertState::Pending),
+            (AlertState::Pending, AlertState::Firing),
+            (AlertState::Firing, AlertState::Inactive),
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(seen[0].rule, "High");
+    assert!(seen[0].group.ends_with(";g"), "{}", seen[0].group);
+    assert_eq!(seen[0].labels.get("severity"), Some("page"));
+    assert_eq!(seen[1].at_ms - seen[0].at_ms, 20_000, "fires after `for`");
+    assert_eq!(seen[1].active_at_ms, seen[0].at_ms);
+    assert!(seen[2].at_ms > 1_000_000_000 + 60_000);
+    manager.stop().await;
+}

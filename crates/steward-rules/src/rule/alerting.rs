@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use steward_metrics::{Labels, Sample};
 
 use super::{EvalEnv, EvalStatus, query};
+use crate::sink::AlertTransition;
 
 /// How long a resolved alert is kept (and re-sent as resolved).
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60_000;
@@ -97,6 +98,8 @@ pub struct AlertingRule {
     pub restored: bool,
     /// The last evaluation.
     pub status: EvalStatus,
+    /// State changes of the last evaluation, until the group takes them.
+    transitions: Vec<AlertTransition>,
 }
 
 impl AlertingRule {
@@ -119,12 +122,58 @@ impl AlertingRule {
             active: BTreeMap::new(),
             restored: false,
             status: EvalStatus::default(),
+            transitions: Vec::new(),
         }
     }
 
     /// Evaluates at `ts_ms`: updates the alerts and returns the `ALERTS`
     /// and `ALERTS_FOR_STATE` samples to write.
     pub fn eval(
+        &mut self,
+        env: &EvalEnv<'_>,
+        ts_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Labels, Sample)>, String> {
+        let before: BTreeMap<Labels, (AlertState, Alert)> = self
+            .active
+            .iter()
+            .map(|(l, a)| (l.clone(), (a.state, a.clone())))
+            .collect();
+        let result = self.eval_inner(env, ts_ms, limit);
+        self.record_transitions(before, ts_ms);
+        result
+    }
+
+    /// The state changes since the evaluation before, which the caller
+    /// hands on; taken once.
+    pub fn take_transitions(&mut self) -> Vec<AlertTransition> {
+        std::mem::take(&mut self.transitions)
+    }
+
+    /// Compares the alerts' states with `before`: an alert no longer
+    /// tracked is inactive now.
+    fn record_transitions(&mut self, before: BTreeMap<Labels, (AlertState, Alert)>, ts_ms: i64) {
+        for (labels, alert) in &self.active {
+            let from = before.get(labels).map_or(AlertState::Inactive, |(s, _)| *s);
+            if from != alert.state {
+                self.transitions
+                    .push(transition(&self.name, alert, from, alert.state, ts_ms));
+            }
+        }
+        for (labels, (from, alert)) in before {
+            if from != AlertState::Inactive && !self.active.contains_key(&labels) {
+                self.transitions.push(transition(
+                    &self.name,
+                    &alert,
+                    from,
+                    AlertState::Inactive,
+                    ts_ms,
+                ));
+            }
+        }
+    }
+
+    fn eval_inner(
         &mut self,
         env: &EvalEnv<'_>,
         ts_ms: i64,
@@ -263,6 +312,26 @@ impl AlertingRule {
             }
         }
         out
+    }
+}
+
+fn transition(
+    rule: &str,
+    alert: &Alert,
+    from: AlertState,
+    to: AlertState,
+    ts_ms: i64,
+) -> AlertTransition {
+    AlertTransition {
+        group: String::new(),
+        rule: rule.to_owned(),
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        from,
+        to,
+        value: alert.value,
+        at_ms: ts_ms,
+        active_at_ms: alert.active_at,
     }
 }
 

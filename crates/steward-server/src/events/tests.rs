@@ -4,7 +4,21 @@ use super::{AuditEvent, RESERVED_KIND_PREFIXES, RetentionEvent, StewardEvent, To
 
 #[test]
 fn every_catalogue_is_valid_and_its_prefix_reserved() {
-    let catalogues: [(&str, Vec<&str>); 4] = [
+    let catalogues: [(&str, Vec<&str>); 6] = [
+        (
+            steward_rules::AlertEvent::PREFIX,
+            steward_rules::AlertEvent::ALL
+                .iter()
+                .map(|e| e.as_str())
+                .collect(),
+        ),
+        (
+            steward_rules::RulesEvent::PREFIX,
+            steward_rules::RulesEvent::ALL
+                .iter()
+                .map(|e| e.as_str())
+                .collect(),
+        ),
         (
             StewardEvent::PREFIX,
             StewardEvent::ALL.iter().map(|e| e.as_str()).collect(),

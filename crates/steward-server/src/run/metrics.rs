@@ -1,39 +1,29 @@
 //! The metrics subsystem in the composition: the collector is built from
 //! `[metrics]` (its store under `<data_dir>/metrics`, steward's own
-//! registry as the `steward` job), and its background work feeds it the
+//! metrics, as `/metrics` renders them, as the `steward` job), and its background work feeds it the
 //! replicas the deployment manager runs, every couple of seconds, until
 //! shutdown, when scraping stops and the last series are marked stale.
 
 use std::{sync::Arc, time::Duration};
 
-use prometheus::{Encoder, Registry, TextEncoder};
 use steward_config::LoadedConfig;
 use steward_deploy::{DeploymentManager, HostProcess};
 use steward_metrics::{MetricsCollector, ReplicaTarget, resources::ReplicaSource};
 use tokio_util::sync::CancellationToken;
 
-use crate::Result;
+use crate::{Result, http_metrics::HttpMetrics};
 
 /// How often the replica list is compared with what is scraped.
 const FEED_EVERY: Duration = Duration::from_secs(2);
 
 /// The collector, or `None` when `[metrics] enabled = false`.
-pub(crate) fn build(
-    config: &LoadedConfig,
-    registry: &Registry,
-) -> Result<Option<MetricsCollector>> {
+pub(crate) fn build(config: &LoadedConfig, own: &HttpMetrics) -> Result<Option<MetricsCollector>> {
     let metrics = &config.config.metrics;
     if !metrics.enabled {
         return Ok(None);
     }
-    let registry = registry.clone();
-    let render = Arc::new(move || {
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&registry.gather(), &mut out) {
-            tracing::warn!(error = %e, "cannot render steward's metrics");
-        }
-        String::from_utf8(out).unwrap_or_default()
-    });
+    let own = own.clone();
+    let render = Arc::new(move || own.render());
     Ok(Some(MetricsCollector::start(
         metrics,
         config.data_dir(),

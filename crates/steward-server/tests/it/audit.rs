@@ -45,6 +45,7 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
             None,
         ),
         (Method::POST, "/api/v1/rollback", Some(json!({}))),
+        (Method::POST, "/api/v1/reload", Some(json!({}))),
         (
             Method::POST,
             "/api/v1/events",

@@ -15,6 +15,7 @@ mod events;
 mod listener;
 mod migrations;
 mod openapi;
+mod rules;
 mod serve;
 mod support;
 mod tokens;

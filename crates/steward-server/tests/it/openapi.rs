@@ -137,12 +137,12 @@ async fn a_server_documents_only_the_routes_it_serves() {
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    // The deployment operations are in the document of everything, and
-    // only they are missing from this server's.
+    // The deployment and rules operations are in the document of
+    // everything, and only they are missing from this server's.
     let is_deployments = |operation: &Value| {
-        operation["tags"]
-            .as_array()
-            .is_some_and(|tags| tags.contains(&json!("deployments")))
+        operation["tags"].as_array().is_some_and(|tags| {
+            tags.contains(&json!("deployments")) || tags.contains(&json!("rules"))
+        })
     };
     let (deployments, others): (Vec<_>, Vec<_>) = operations(&everything)
         .into_iter()

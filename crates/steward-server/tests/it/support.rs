@@ -180,6 +180,22 @@ impl App {
             );
             tokio::spawn(background.run(shutdown.clone()));
             state = state.with_deployments(manager);
+            // the full application also evaluates rules over a metrics store
+            let collector = steward_metrics::MetricsCollector::start(
+                &state.config().config.metrics,
+                dir.path(),
+                None,
+            )
+            .expect("metrics collector");
+            let rules = steward_server::rules::Rules::start(
+                state.config(),
+                &store,
+                &collector,
+                "http://127.0.0.1:7400",
+            )
+            .await
+            .expect("rules");
+            state = state.with_metrics_collector(collector).with_rules(rules);
         }
         let (router, summaries) = router(state.clone());
         tokio::spawn(summaries.run(shutdown.clone()));

@@ -8,6 +8,8 @@ mod migrate;
 mod prometheus;
 mod promql_test;
 mod query;
+mod reload;
+mod rules;
 mod status;
 mod targets;
 mod token;
@@ -34,6 +36,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback(args) => deploy::rollback(&global, args).await,
         Command::Deployments(command) => deploy::deployments(&global, command).await,
         Command::PromqlTest { files } => promql_test::run(&global, &files),
+        Command::Rules(command) => rules::run(&global, command),
+        Command::Reload => reload::run(&global).await,
         Command::Query(args) => query::run(&global, args).await,
         Command::Targets => targets::run(&global).await,
     }

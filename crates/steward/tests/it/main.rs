@@ -10,5 +10,6 @@ mod metrics;
 mod migrate;
 mod promql_test;
 mod query;
+mod rules;
 mod signals;
 mod support;

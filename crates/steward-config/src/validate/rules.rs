@@ -1,0 +1,102 @@
+//! The checks of `[rules]`: positive intervals, glob patterns that parse
+//! (and, as a warning, that match a file), external labels with valid
+//! names, an external URL with a scheme, and `[[rules.alertmanagers]]`
+//! with usable targets and one kind of authentication. The rule files'
+//! own contents are checked where they are loaded (`steward rules check`,
+//! the server at start and reload), with their own file:line.
+
+use std::path::Path;
+
+use super::{
+    Checker,
+    metrics::{check_target, is_label_name},
+};
+use crate::RulesConfig;
+
+impl Checker<'_, '_, '_> {
+    /// Every check of `[rules]`.
+    pub(super) fn rules(&mut self, rules: &RulesConfig, base_dir: &Path) {
+        for (key, value) in [
+            ("evaluation_interval", rules.evaluation_interval),
+            ("resend_delay", rules.resend_delay),
+        ] {
+            if value.0.is_zero() {
+                self.error(
+                    &path!["rules", key],
+                    format!("`rules.{key}` must be positive"),
+                    None,
+                );
+            }
+        }
+        for (index, pattern) in rules.files.iter().enumerate() {
+            let full = base_dir.join(pattern);
+            let full = full.to_string_lossy();
+            match glob::glob(&full) {
+                Err(err) => self.error(
+                    &path!["rules", "files", index],
+                    format!("rule file pattern `{pattern}` is invalid: {}", err.msg),
+                    Some("write a path or a glob such as rules/*.yml".into()),
+                ),
+                Ok(paths) => {
+                    if paths.filter_map(std::result::Result::ok).next().is_none() {
+                        self.warning(
+                            &path!["rules", "files", index],
+                            format!("rule file pattern `{pattern}` matches no file"),
+                            Some("paths are relative to the configuration file".into()),
+                        );
+                    }
+                }
+            }
+        }
+        for name in rules.external_labels.keys() {
+            if !is_label_name(name) {
+                self.error(
+                    &path!["rules", "external_labels", name.as_str()],
+                    format!("`{name}` is not a valid label name"),
+                    Some("label names match [a-zA-Z_][a-zA-Z0-9_]*".into()),
+                );
+            }
+        }
+        if let Some(url) = &rules.external_url
+            && !matches!(url::Url::parse(url), Ok(u) if matches!(u.scheme(), "http" | "https"))
+        {
+            self.error(
+                &path!["rules", "external_url"],
+                format!("external URL `{url}` is not an http or https URL"),
+                Some("write the URL users reach steward at, e.g. https://steward.example".into()),
+            );
+        }
+        for (index, alertmanagers) in rules.alertmanagers.iter().enumerate() {
+            let at = |key: &str| path!["rules", "alertmanagers", index, key];
+            if alertmanagers.targets.is_empty() {
+                self.error(
+                    &at("targets"),
+                    "an alertmanagers entry has no targets",
+                    Some("list them as \"host:port\"".into()),
+                );
+            }
+            for (t, target) in alertmanagers.targets.iter().enumerate() {
+                if let Err(problem) = check_target(target) {
+                    self.error(
+                        &path!["rules", "alertmanagers", index, "targets", t],
+                        format!("Alertmanager target `{target}` {problem}"),
+                        Some(
+                            "write \"host:port\"; `scheme` and `path_prefix` are separate keys"
+                                .into(),
+                        ),
+                    );
+                }
+            }
+            if alertmanagers.timeout.0.is_zero() {
+                self.error(&at("timeout"), "`timeout` must be positive", None);
+            }
+            if alertmanagers.basic_auth.is_some() && alertmanagers.bearer_token.is_some() {
+                self.error(
+                    &at("bearer_token"),
+                    "an alertmanagers entry has both `basic_auth` and `bearer_token`",
+                    Some("a request sends one Authorization header; keep one".into()),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The rules subsystem: the rule manager evaluating `[rules] files` over
+//! the metrics store, alerts expanded with Prometheus' templates and sent
+//! to `[[rules.alertmanagers]]`, every alert state change journaled
+//! (`alert.pending`, `alert.firing`, `alert.resolved`), and reloads.
+//!
+//! A reload reads the configuration file again for `[rules] files` (other
+//! sections change only at the next start), expands the patterns, and
+//! hands the files to the manager, which keeps the running rules when
+//! any file is invalid. It runs on its own task, one at a time: a client
+//! that hangs up mid-reload does not leave the groups half replaced.
+
+use std::{path::PathBuf, sync::Arc};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use steward_config::{Environment, LoadedConfig, RulesConfig, Source};
+use steward_core::{Actor, Name, NewEvent, Severity};
+use steward_metrics::{Labels, MetricsCollector};
+use steward_rules::{
+    AlertEvent, AlertListener, AlertSink, AlertTransition, AlertmanagerAuth, AlertmanagerConfig,
+    AlertmanagerSink, DiscardSink, ManagerOptions, NotifierOptions, RuleManager, RulesEvent,
+    TemplateExpander, rule::AlertState,
+};
+use steward_store::Store;
+use utoipa::ToSchema;
+
+use crate::{Error, Result};
+
+/// The longest journaled summary, and label or annotation value, of an
+/// alert (series labels come from scraped targets, unbounded).
+const MAX_JOURNALED: usize = 1024;
+
+/// What a reload loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReloadOutcome {
+    /// The rule files read, in order.
+    pub rule_files: Vec<String>,
+    /// The rule groups now running.
+    pub groups: usize,
+    /// Their rules.
+    pub rules: usize,
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The configuration file, or a rule file, is invalid; the previous
+    /// rules run on.
+    #[error("{0}")]
+    Invalid(String),
+    /// The reload's task ended abnormally.
+    #[error("the reload stopped: {0}")]
+    Stopped(String),
+}
+
+/// The running rules subsystem; cheap to clone.
+#[derive(Clone)]
+pub struct Rules {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: Arc<RuleManager>,
+    sink: Option<Arc<AlertmanagerSink>>,
+    config: Arc<LoadedConfig>,
+    store: Store,
+    patterns: tokio::sync::Mutex<Vec<String>>,
+}
+
+impl Rules {
+    /// Starts the manager over `collector`'s store with `config`'s
+    /// `[rules]` and loads the rule files (none is fine: a reload may add
+    /// some); an error naming every problem when a file is invalid (at
+    /// start, unlike a reload, there are no previous rules to keep).
+    /// `api_url` is the external URL unless `[rules]` sets one.
+    pub async fn start(
+        config: &LoadedConfig,
+        store: &Store,
+        collector: &MetricsCollector,
+        api_url: &str,
+    ) -> Result<Rules> {
+        let rules = &config.config.rules;
+        let external_url = rules
+            .external_url
+            .clone()
+            .unwrap_or_else(|| api_url.to_owned());
+        let external_labels = Labels::from_pairs(
+            rules
+                .external_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        let engine = collector.engine().as_ref().clone();
+        let options = ManagerOptions {
+            evaluation_interval: rules.evaluation_interval.0,
+            external_labels: external_labels.clone(),
+            external_url: external_url.clone(),
+            resend_delay: rules.resend_delay.0,
+            outage_tolerance: rules.outage_tolerance.0,
+            for_grace_period: rules.for_grace_period.0,
+            engine: engine.options().clone(),
+        };
+        let sink = match rules.alertmanagers.is_empty() {
+            true => None,
+            false => Some(Arc::new(
+                AlertmanagerSink::start(notifier_options(rules, external_labels))
+                    .map_err(|err| Error::Rules(err.to_string()))?,
+            )),
+        };
+        let to: Arc<dyn AlertSink> = match &sink {
+            Some(sink) => sink.clone(),
+            None => Arc::new(DiscardSink),
+        };
+        let storage = collector.storage().clone();
+        let expander = TemplateExpander::new(storage.clone(), engine, external_url);
+        let manager = RuleManager::new(options, storage, Arc::new(expander), to)
+            .with_listener(Arc::new(Journal(store.clone())));
+        let this = Rules {
+            inner: Arc::new(Inner {
+                manager: Arc::new(manager),
+                sink,
+                config: Arc::new(config.clone()),
+                store: store.clone(),
+                patterns: tokio::sync::Mutex::new(rules.files.clone()),
+            }),
+        };
+        if rules.files.is_empty() {
+            return Ok(this);
+        }
+        match this.load(rules, Actor::system()).await {
+            Ok(_) => Ok(this),
+            Err(ReloadError::Invalid(problems)) => {
+                this.stop().await;
+                Err(Error::Rules(problems))
+            }
+            Err(err) => Err(Error::Rules(err.to_string())),
+        }
+    }
+
+    /// The rule manager (the `/prometheus/api/v1/rules` routes read it).
+    pub fn manager(&self) -> &Arc<RuleManager> {
+        &self.inner.manager
+    }
+
+    /// Reads the rule files again (see the module docs), journaling the
+    /// outcome as `actor`'s.
+    pub async fn reload(&self, actor: Actor) -> Result<ReloadOutcome, ReloadError> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let rules = this.reread_config()?;
+            this.load(&rules, actor).await
+        })
+        .await
+        .map_err(|err| ReloadError::Stopped(err.to_string()))?
+    }
+
+    /// `[rules]` of the configuration file as it is now, or as it was at
+    /// start for a configuration that is not a file.
+    fn reread_config(&self) -> Result<RulesConfig, ReloadError> {
+        let config = &self.inner.config;
+        match &config.source {
+            Source::File(path) => steward_config::load(path, &Environment::from_process())
+                .map(|loaded| loaded.config.rules)
+                .map_err(|err| {
+                    ReloadError::Invalid(match err {
+                        steward_config::Error::Invalid(report) => report.render(),
+                        other => other.to_string(),
+                    })
+                }),
+            Source::Text(_) => Ok(config.config.rules.clone()),
+        }
+    }
+
+    /// Loads the files `rules` names, one load at a time, and journals
+    /// the outcome.
+    async fn load(&self, rules: &RulesConfig, actor: Actor) -> Result<ReloadOutcome, ReloadError> {
+        let mut patterns = self.inner.patterns.lock().await;
+        let files = rules.rule_files().map_err(ReloadError::Invalid);
+        let loaded = match files {
+            Ok(files) => match self.inner.manager.update(&files).await {
+                Ok(()) => Ok(files),
+                Err(steward_rules::Error::Invalid { errors }) => {
+                    Err(ReloadError::Invalid(errors.join("\n")))
+                }
+                Err(err) => Err(ReloadError::Invalid(err.to_string())),
+            },
+            Err(err) => Err(err),
+        };
+        let event = match &loaded {
+            Ok(files) => {
+                *patterns = rules.files.clone();
+                let outcome = self.outcome(files).await;
+                NewEvent::new(
+                    RulesEvent::Reloaded.kind(),
+                    actor,
+                    format!(
+                        "loaded {} rule groups ({} rules) from {} files",
+                        outcome.groups,
+                        outcome.rules,
+                        outcome.rule_files.len()
+                    ),
+                )
+                .payload(json!(outcome))
+            }
+            Err(err) => NewEvent::new(
+                RulesEvent::ReloadFailed.kind(),
+                actor,
+                "reloading the rules failed; the previous rules run on",
+            )
+            .severity(Severity::Error)
+            .payload(json!({"error": bounded(&err.to_string(), 16 * MAX_JOURNALED)})),
+        };
+        if let Err(err) = self.inner.store.append(event).await {
+            tracing::warn!(error = %err, "cannot journal a rules reload");
+        }
+        match loaded {
+            Ok(files) => Ok(self.outcome(&files).await),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn outcome(&self, files: &[PathBuf]) -> ReloadOutcome {
+        let groups = self.inner.manager.groups().await;
+        ReloadOutcome {
+            rule_files: files.iter().map(|f| f.display().to_string()).collect(),
+            groups: groups.len(),
+            rules: groups.iter().map(|g| g.rules.len()).sum(),
+        }
+    }
+
+    /// The engine's and the notifier's metrics, in the text format.
+    pub fn render_metrics(&self) -> String {
+        let mut out = self.inner.manager.render_metrics();
+        if let Some(sink) = &self.inner.sink {
+            out.push_str(&sink.render_metrics());
+        }
+        out
+    }
+
+    /// Stops evaluating, then stops the notifier (alerts still queued are
+    /// dropped, as Prometheus' notifier drops them at shutdown).
+    pub async fn stop(&self) {
+        self.inner.manager.stop().await;
+        if let Some(sink) = &self.inner.sink {
+            sink.stop();
+        }
+    }
+}
+
+/// `[[rules.alertmanagers]]` as the notifier takes them.
+fn notifier_options(rules: &RulesConfig, external_labels: Labels) -> NotifierOptions {
+    NotifierOptions {
+        alertmanagers: rules
+            .alertmanagers
+            .iter()
+            .map(|am| AlertmanagerConfig {
+                urls: am.urls(),
+                timeout: am.timeout.0,
+                auth: match (&am.basic_auth, &am.bearer_token) {
+                    (Some(basic), _) => Some(AlertmanagerAuth::Basic {
+                        username: basic.username.clone(),
+                        password: basic
+                            .password
+                            .as_ref()
+                            .map(|p| p.expose().clone())
+                            .unwrap_or_default(),
+                    }),
+                    (None, Some(token)) => Some(AlertmanagerAuth::Bearer(token.expose().clone())),
+                    (None, None) => None,
+                },
+            })
+            .collect(),
+        external_labels,
+        ..NotifierOptions::default()
+    }
+}
+
+/// Journals alert state changes.
+struct Journal(Store);
+
+#[async_trait::async_trait]
+impl AlertListener for Journal {
+    async fn transitions(&self, changes: Vec<AlertTransition>) {
+        for change in changes {
+            if let Err(err) = self.0.append(alert_event(&change)).await {
+                tracing::warn!(error = %err, alert = %change.rule, "cannot journal an alert state change");
+            }
+        }
+    }
+}
+
+/// The journal event of one alert state change.
+fn alert_event(change: &AlertTransition) -> NewEvent {
+    let kind = AlertEvent::entering(change.to);
+    let series: Vec<String> = change
+        .labels
+        .iter()
+        .filter(|l| l.name != "alertname")
+        .map(|l| format!("{}={:?}", l.name, l.value))
+        .collect();
+    let verb = match (change.from, change.to) {
+        (_, AlertState::Pending) => "pending",
+        (_, AlertState::Firing) => "firing",
+        (AlertState::Pending, AlertState::Inactive) => "gone before firing",
+        (_, AlertState::Inactive) => "resolved",
+    };
+    let summary = format!(
+        "alert {}{{{}}} {verb} (value {})",
+        change.rule,
+        series.join(", "),
+        change.value
+    );
+    let severity = match (change.to, change.labels.get("severity")) {
+        (AlertState::Firing, Some("critical" | "page")) => Severity::Critical,
+        (AlertState::Firing, _) => Severity::Warning,
+        _ => Severity::Info,
+    };
+    let map = |labels: &Labels| -> serde_json::Map<String, serde_json::Value> {
+        labels
+            .iter()
+            .map(|l| (l.name.clone(), json!(bounded(&l.value, MAX_JOURNALED))))
+            .collect()
+    };
+    let mut event = NewEvent::new(
+        kind.kind(),
+        Actor::system(),
+        bounded(&summary, MAX_JOURNALED),
+    )
+    .severity(severity)
+    .payload(json!({
+        "rule": change.rule,
+        "group": change.group,
+        "labels": map(&change.labels),
+        "annotations": map(&change.annotations),
+        "from": change.from.as_str(),
+        "to": change.to.as_str(),
+        "value": change.value.is_finite().then_some(change.value),
+        "at_ms": change.at_ms,
+        "active_at_ms": change.active_at_ms,
+    }));
+    if let Some(service) = change.labels.get("service").and_then(|s| Name::new(s).ok()) {
+        event = event.service(service);
+    }
+    event
+}
+
+/// `text` cut to at most `max` characters, marked when cut.
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
