@@ -90,10 +90,11 @@ scripts/docker/base-image.sh "$steward" "$demo_agent"
 # repository (whose .dockerignore leaves target/ out, for the top-level Dockerfile).
 context=$(mktemp -d "${TMPDIR:-/tmp}/steward-image.XXXXXX")
 trap 'rm -rf "$context"' EXIT
-mkdir -p "$context/target/$profile" "$context/docker" "$context/crates/steward-demo-agent"
+mkdir -p "$context/target/$profile" "$context/docker" "$context/crates/steward-demo-agent" "$context/examples/agent-system"
 cp "$steward" "$demo_agent" "$context/target/$profile/"
 cp docker/steward.toml "$context/docker/"
 cp -R crates/steward-demo-agent/migrations "$context/crates/steward-demo-agent/"
+cp -R examples/agent-system/rules "$context/examples/agent-system/"
 
 log "building $tag from $steward"
 docker build -f docker/Dockerfile -t "$tag" \

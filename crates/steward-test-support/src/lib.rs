@@ -1,6 +1,8 @@
 //! Helpers that the tests of several steward crates share: a free
-//! loopback port, the demo agent binary (built on demand), and waiting
-//! until a condition holds. A dev-dependency only; never published.
+//! loopback port, the demo agent binary (built on demand), waiting
+//! until a condition holds, and a real Alertmanager ([`alertmanager`]). A dev-dependency only; never published.
+
+pub mod alertmanager;
 
 use std::{
     path::{Path, PathBuf},

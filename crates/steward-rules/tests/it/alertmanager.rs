@@ -4,9 +4,6 @@
 //! expanded annotations; once the rule resolves it, Alertmanager no longer
 //! holds it active.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,77 +14,7 @@ use steward_rules::{
     AlertmanagerConfig, AlertmanagerSink, ManagerOptions, NotifierOptions, RuleManager,
     TemplateExpander,
 };
-
-#[allow(clippy::print_stdout)] // the skip line is the point
-fn alertmanager_bin() -> Option<String> {
-    let p = std::env::var("STEWARD_TEST_ALERTMANAGER")
-        .ok()
-        .filter(|p| !p.is_empty());
-    if p.is_none() {
-        println!("skipping the Alertmanager test: STEWARD_TEST_ALERTMANAGER is not set");
-    }
-    p
-}
-
-/// The Alertmanager process, killed when the test ends however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-const AM_CONFIG: &str = r#"
-route:
-  receiver: sink
-  group_wait: 1s
-receivers:
-  - name: sink
-"#;
-
-/// Starts Alertmanager on a free port with its own configuration and
-/// storage in `dir`, clustering off; its base URL once it is ready.
-async fn start(bin: &str, dir: &Path) -> (Running, String) {
-    std::fs::write(dir.join("alertmanager.yml"), AM_CONFIG).unwrap();
-    let port = free_port();
-    let child = Command::new(bin)
-        .arg(format!(
-            "--config.file={}",
-            dir.join("alertmanager.yml").display()
-        ))
-        .arg(format!("--storage.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("alertmanager.log")).unwrap())
-        .spawn()
-        .expect("alertmanager starts");
-    let running = Running(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/-/ready")).send().await
-            && r.status().is_success()
-        {
-            return (running, base);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "alertmanager not ready: {}",
-        std::fs::read_to_string(dir.join("alertmanager.log")).unwrap_or_default()
-    );
-}
+use steward_test_support::alertmanager::{self, Alertmanager};
 
 /// Alertmanager's alerts named `Hot` (the API lists active ones only).
 async fn hot_alerts(base: &str) -> Vec<serde_json::Value> {
@@ -125,11 +52,12 @@ fn now_ms() -> i64 {
 
 #[tokio::test]
 async fn alerts_reach_alertmanager_and_resolve() {
-    let Some(bin) = alertmanager_bin() else {
+    let Some(bin) = alertmanager::binary() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_am, base) = start(&bin, dir.path()).await;
+    let am = Alertmanager::start(&bin, dir.path(), alertmanager::SINK_CONFIG);
+    let base = am.url.clone();
 
     let external = Labels::from_pairs([("cluster", "eu-1")]);
     let sink = Arc::new(
