@@ -5,10 +5,14 @@
 //!
 //! - [`matchers`]: label matchers in Alertmanager's syntax
 //!   (`{name=~"re", other!="x"}`), shared by routes, inhibition rules,
-//!   silences and the API's filters.
+//!   silences and the API's filters;
+//! - [`notify`]: notifications and the integrations that send them
+//!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie),
+//!   with templates, retries, signatures and rate limits.
 
 pub mod error;
 pub mod matchers;
+pub mod notify;
 
 pub use error::{Error, Result};
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};
