@@ -10,7 +10,9 @@
 # used),
 # STEWARD_NODE_EXPORTER (a node_exporter started on a free port) and
 # STEWARD_TEST_PYTHON_OTEL (a Python with the OpenTelemetry SDK and its
-# OTLP/HTTP exporter, in a virtualenv kept between runs).
+# OTLP/HTTP exporter, in a virtualenv kept between runs) and
+# STEWARD_TEST_PYTHON_SMTP (the same Python, which also has aiosmtpd: the
+# email notifier's tests run an SMTP server with STARTTLS on it).
 # The caller defines `log`.
 
 as_root() {
@@ -28,7 +30,8 @@ mariadbd_bin() {
 }
 
 # A virtualenv with the OpenTelemetry Python SDK and its OTLP/HTTP exporter,
-# for the OTLP receiver's integration test. Kept between runs (created, and
+# for the OTLP receiver's integration test, and aiosmtpd, for the email
+# notifier's. Kept between runs (created, and
 # the packages installed from PyPI, only when missing); a virtualenv because
 # Debian's python3 refuses `pip install` outside one.
 otel_venv_python() {
@@ -41,10 +44,10 @@ otel_venv_python() {
         mkdir -p "$(dirname "$venv")"
         python3 -m venv "$venv" >&2
     fi
-    if ! "$venv/bin/python" -c 'import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter' >/dev/null 2>&1; then
-        log "installing the OpenTelemetry Python SDK in $venv"
+    if ! "$venv/bin/python" -c 'import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter, aiosmtpd' >/dev/null 2>&1; then
+        log "installing the OpenTelemetry Python SDK and aiosmtpd in $venv"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input \
-            opentelemetry-sdk opentelemetry-exporter-otlp-proto-http >&2
+            opentelemetry-sdk opentelemetry-exporter-otlp-proto-http aiosmtpd >&2
     fi
     echo "$venv/bin/python"
 }
@@ -157,8 +160,9 @@ start_services() {
     done
     python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$STEWARD_NODE_EXPORTER" ||
         { cat "$workdir/node-exporter.log" >&2; exit 1; }
-    export STEWARD_TEST_PYTHON_OTEL
+    export STEWARD_TEST_PYTHON_OTEL STEWARD_TEST_PYTHON_SMTP
     STEWARD_TEST_PYTHON_OTEL=$(otel_venv_python)
+    STEWARD_TEST_PYTHON_SMTP=$STEWARD_TEST_PYTHON_OTEL
 
     log "STEWARD_NODE_EXPORTER=$STEWARD_NODE_EXPORTER"
     log "STEWARD_TEST_POSTGRES_URL=$STEWARD_TEST_POSTGRES_URL"
@@ -167,5 +171,6 @@ start_services() {
     log "STEWARD_TEST_PROMETHEUS=$STEWARD_TEST_PROMETHEUS"
     log "STEWARD_TEST_ALERTMANAGER=$STEWARD_TEST_ALERTMANAGER"
     log "STEWARD_TEST_PYTHON_OTEL=$STEWARD_TEST_PYTHON_OTEL"
+    log "STEWARD_TEST_PYTHON_SMTP=$STEWARD_TEST_PYTHON_SMTP"
 
 }

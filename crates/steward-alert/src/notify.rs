@@ -8,6 +8,7 @@
 //! As in Alertmanager, an HTTP answer of 5xx or 429, or no answer, is
 //! worth retrying; any other 4xx is not (the payload will not get better).
 
+pub mod email;
 pub mod msteams;
 pub mod opsgenie;
 pub mod pagerduty;

@@ -3,7 +3,8 @@
 //! Alertmanager's functions, so a receiver's `title:` or `text:` from an
 //! existing `alertmanager.yml` renders here as there. Steward's default
 //! texts are defined as `steward.default.title` and
-//! `steward.default.text`, which a receiver's own template may call.
+//! `steward.default.text` (and `steward.default.html`, every value
+//! escaped), which a receiver's own template may call.
 
 use steward_template::{FuncMap, Templates, Value, funcs};
 
@@ -28,6 +29,16 @@ const DEFINITIONS: &str = r#"
 {{ end }}{{ with .Annotations.dashboard_url }}  dashboard: {{ . }}
 {{ end }}  source: {{ .GeneratorURL }}
 {{ end -}}
+{{- end -}}
+{{- define "steward.default.html" -}}
+<!DOCTYPE html><html><body>
+{{ range .Alerts }}<p><b>{{ .Status | toUpper }} {{ .Labels.alertname | html }}</b>{{ range .Labels.SortedPairs }}{{ if ne .Name "alertname" }} {{ .Name | html }}={{ .Value | html }}{{ end }}{{ end }}<br>
+{{ with .Annotations.summary }}{{ . | html }}<br>
+{{ end }}{{ with .Annotations.description }}{{ . | html }}<br>
+{{ end }}{{ with .Annotations.runbook_url }}<a href="{{ . | html }}">runbook</a><br>
+{{ end }}{{ with .Annotations.dashboard_url }}<a href="{{ . | html }}">dashboard</a><br>
+{{ end }}<a href="{{ .GeneratorURL | html }}">source</a></p>
+{{ end }}</body></html>
 {{- end -}}
 "#;
 
