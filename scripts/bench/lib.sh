@@ -19,7 +19,8 @@ free_port() {
 
 # steward_binaries BUILD: builds steward and steward-demo-agent in $PROFILE
 # when BUILD is true (and BIN_DIR is unset), then sets bin_dir to where
-# they are ($BIN_DIR, else target/$PROFILE) and steward to its binary.
+# they are ($BIN_DIR, else $CARGO_TARGET_DIR/$PROFILE, else target/$PROFILE)
+# and steward to its binary.
 steward_binaries() {
     local build=$1 profile_dir
     [ -z "${BIN_DIR:-}" ] || build=false
@@ -31,12 +32,30 @@ steward_binaries() {
         esac
     fi
     case "$PROFILE" in
-        debug | dev) profile_dir=$repo/target/debug ;;
-        *) profile_dir=$repo/target/$PROFILE ;;
+        debug | dev) profile_dir=${CARGO_TARGET_DIR:-$repo/target}/debug ;;
+        *) profile_dir=${CARGO_TARGET_DIR:-$repo/target}/$PROFILE ;;
     esac
     bin_dir=$(cd "${BIN_DIR:-$profile_dir}" 2>/dev/null && pwd) ||
         die "${BIN_DIR:-$profile_dir} does not exist (build first, or drop --no-build)"
     steward=$bin_dir/steward
     [ -x "$steward" ] || die "$steward is missing (build it, or drop --no-build)"
     [ -x "$bin_dir/steward-demo-agent" ] || die "$bin_dir/steward-demo-agent is missing (build it, or drop --no-build)"
+}
+
+# prometheus_binary: sets prometheus to $PROMETHEUS, else the one on PATH,
+# else installs Debian's package (as root) and stops the system service
+# it starts (the benchmarks run their own), and prom_version to its
+# version line.
+prometheus_binary() {
+    prometheus=${PROMETHEUS:-$(command -v prometheus || true)}
+    if [ -z "$prometheus" ]; then
+        [ "$(id -u)" -eq 0 ] || die "prometheus is not installed (apt-get install prometheus, as root)"
+        log "installing prometheus (Debian package)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
+            die "cannot install prometheus with apt-get"
+        systemctl stop prometheus >/dev/null 2>&1 || service prometheus stop >/dev/null 2>&1 || true
+        prometheus=$(command -v prometheus)
+    fi
+    prom_version=$("$prometheus" --version 2>&1 | head -1)
 }

@@ -92,18 +92,7 @@ done
 for tool in curl jq python3; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
 done
-prometheus=${PROMETHEUS:-$(command -v prometheus || true)}
-if [ -z "$prometheus" ]; then
-    [ "$(id -u)" -eq 0 ] || die "prometheus is not installed (apt-get install prometheus, as root)"
-    log "installing prometheus (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 ||
-        { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
-        die "cannot install prometheus with apt-get"
-    # the package starts a system service; this benchmark runs its own
-    systemctl stop prometheus >/dev/null 2>&1 || service prometheus stop >/dev/null 2>&1 || true
-    prometheus=$(command -v prometheus)
-fi
-prom_version=$("$prometheus" --version 2>&1 | head -1)
+prometheus_binary
 
 steward_binaries "$build"
 
