@@ -9,18 +9,48 @@ pub enum Error {
     /// is malformed; the message says how, as Alertmanager words it.
     #[error("{0}")]
     BadMatcher(String),
+    /// An incoming alert is invalid; the message is Alertmanager's.
+    #[error("{0}")]
+    InvalidAlert(String),
+    /// No silence has this id.
+    #[error("silence not found")]
+    SilenceNotFound,
+    /// A silence fails Alertmanager's validation (`validateSilence`).
+    #[error("silence invalid: {0}")]
+    InvalidSilence(String),
+    /// A silence's times are refused before anything changes (API v2's
+    /// checks: start after end, end in the past).
+    #[error("{0}")]
+    BadSilence(String),
+    /// A store (alerts, silences, notification log) failed.
+    #[error("alert state store: {0}")]
+    Store(String),
+    /// A notification was not delivered.
+    #[error("{0}")]
+    Notify(String),
 }
 
 impl ErrorCode for Error {
     fn code(&self) -> &'static str {
         match self {
             Error::BadMatcher(_) => "bad_matcher",
+            Error::InvalidAlert(_) => "invalid_alert",
+            Error::SilenceNotFound => "silence_not_found",
+            Error::InvalidSilence(_) => "invalid_silence",
+            Error::BadSilence(_) => "bad_silence",
+            Error::Store(_) => "alert_store_failed",
+            Error::Notify(_) => "notify_failed",
         }
     }
 
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::BadMatcher(_) => ErrorKind::InvalidInput,
+            Error::BadMatcher(_)
+            | Error::InvalidAlert(_)
+            | Error::InvalidSilence(_)
+            | Error::BadSilence(_) => ErrorKind::InvalidInput,
+            Error::SilenceNotFound => ErrorKind::NotFound,
+            Error::Store(_) | Error::Notify(_) => ErrorKind::Unavailable,
         }
     }
 }

@@ -5,14 +5,28 @@
 //!
 //! - [`matchers`]: label matchers in Alertmanager's syntax
 //!   (`{name=~"re", other!="x"}`), shared by routes, inhibition rules,
-//!   silences and the API's filters;
+//!   silences and the API's filters.
+//! - [`alert`]: alerts, their fingerprints, merging and store; each
+//!   alert's status ([`alert::Marker`]).
+//! - [`silence`]: silences, their rules of change, and the silencer.
+//! - [`inhibit`]: inhibition rules and the inhibitor.
+//! - [`nflog`]: the notification log and its deduplication rule.
+//! - [`dispatch`]: aggregation groups, their timers and the notification
+//!   pipeline.
 //! - [`notify`]: notifications and the integrations that send them
-//!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie),
-//!   with templates, retries, signatures and rate limits.
+//!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie,
+//!   email), with templates, retries, signatures and rate limits.
+//! - [`clock`]: wall time, injected.
 
+pub mod alert;
+pub mod clock;
+pub mod dispatch;
 pub mod error;
+pub mod inhibit;
 pub mod matchers;
+pub mod nflog;
 pub mod notify;
+pub mod silence;
 
 pub use error::{Error, Result};
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};
