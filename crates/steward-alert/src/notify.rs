@@ -12,6 +12,7 @@ pub mod email;
 pub mod msteams;
 pub mod opsgenie;
 pub mod pagerduty;
+pub mod receivers;
 pub mod slack;
 pub mod template;
 pub mod webhook;
