@@ -7,6 +7,7 @@
 //! (the [`steward_deploy::DeployStore`] implementation) live here, and
 //! domain crates add their repositories here as they need them.
 
+mod alerts;
 mod deploy;
 mod error;
 mod files;
@@ -19,6 +20,7 @@ mod tokens;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use alerts::{StoreAlerts, StoreNotificationLog, StoreSilences};
 pub use error::{Error, Result};
 pub use journal::{EventPage, EventQuery, MAX_PAGE, Order};
 pub use retention::{DEFAULT_PRUNE_BATCH, JournalRetention};

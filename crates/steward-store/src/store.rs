@@ -31,6 +31,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "V2__deployments.sql",
         include_str!("../migrations/sqlite/V2__deployments.sql"),
     ),
+    (
+        "V3__alertmanager.sql",
+        include_str!("../migrations/sqlite/V3__alertmanager.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -40,6 +44,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "V2__deployments.sql",
         include_str!("../migrations/postgres/V2__deployments.sql"),
+    ),
+    (
+        "V3__alertmanager.sql",
+        include_str!("../migrations/postgres/V3__alertmanager.sql"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 //! on a fresh PostgreSQL database (skipped, saying so, when
 //! `STEWARD_TEST_POSTGRES_URL` is not set; `scripts/test.sh` sets it).
 
+mod alerts;
 mod deploy;
 mod files;
 mod journal;
