@@ -16,6 +16,8 @@
 //! - [`notify`]: notifications and the integrations that send them
 //!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie,
 //!   email), with templates, retries, signatures and rate limits.
+//! - [`sources`]: alerts from PagerDuty Events v2 senders and generic
+//!   webhooks.
 //! - [`clock`]: wall time, injected.
 
 pub mod alert;
@@ -27,6 +29,7 @@ pub mod matchers;
 pub mod nflog;
 pub mod notify;
 pub mod silence;
+pub mod sources;
 
 pub use error::{Error, Result};
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};
