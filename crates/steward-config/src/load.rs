@@ -181,6 +181,9 @@ fn resolve_paths(config: &mut Config, base_dir: &Path) {
         }
         database.url = Secret::new(resolve_sqlite_url(database.url.expose(), base_dir));
     }
+    if let Some(file) = &mut config.alerts.config {
+        resolve(file);
+    }
     for pattern in &mut config.rules.files {
         *pattern = base_dir.join(&*pattern).display().to_string();
     }

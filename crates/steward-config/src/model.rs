@@ -15,6 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
+mod alerts;
 mod metrics;
 mod rollout;
 mod rules;
@@ -27,6 +28,7 @@ pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
     Rollout, SmokeCheck, Strategy, render_query,
 };
+pub use alerts::AlertsConfig;
 pub use rules::{AlertmanagersConfig, RulesConfig};
 
 /// The whole configuration: steward itself and the system it operates.
@@ -60,6 +62,10 @@ pub struct Config {
     /// go to.
     #[serde(default)]
     pub rules: RulesConfig,
+    /// Steward's AlertManager: Alertmanager's configuration, and what
+    /// Alertmanager sets by flags.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 impl Config {

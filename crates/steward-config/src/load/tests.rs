@@ -11,6 +11,7 @@ fn the_schema_documents_every_section() {
     assert_eq!(
         keys,
         [
+            "alerts",
             "databases",
             "deploy",
             "metrics",

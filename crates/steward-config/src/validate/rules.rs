@@ -3,7 +3,8 @@
 //! names, an external URL with a scheme, and `[[rules.alertmanagers]]`
 //! with usable targets and one kind of authentication. The rule files'
 //! own contents are checked where they are loaded (`steward rules check`,
-//! the server at start and reload), with their own file:line.
+//! the server at start and reload), with their own file:line. `[alerts]`
+//! is checked here too (the same concerns: files, URLs, durations).
 
 use std::path::Path;
 
@@ -97,6 +98,46 @@ impl Checker<'_, '_, '_> {
                     Some("a request sends one Authorization header; keep one".into()),
                 );
             }
+        }
+    }
+}
+
+impl Checker<'_, '_, '_> {
+    /// The checks of `[alerts]`: one source of Alertmanager configuration,
+    /// a file that exists, an external URL with a scheme, a positive
+    /// retention. The Alertmanager configuration itself is checked where
+    /// it is loaded (its own YAML paths in the messages).
+    pub(super) fn alerts(&mut self, alerts: &crate::AlertsConfig, base_dir: &Path) {
+        if alerts.config.is_some() && alerts.config_yaml.is_some() {
+            self.error(
+                &path!["alerts", "config_yaml"],
+                "`alerts.config` and `alerts.config_yaml` are both set",
+                Some("keep the file or the inline configuration, not both".into()),
+            );
+        }
+        if let Some(file) = &alerts.config
+            && !base_dir.join(file).is_file()
+        {
+            self.error(
+                &path!["alerts", "config"],
+                format!(
+                    "Alertmanager configuration {} does not exist",
+                    base_dir.join(file).display()
+                ),
+                Some("paths are relative to the configuration file".into()),
+            );
+        }
+        if let Some(url) = &alerts.external_url
+            && !matches!(url::Url::parse(url), Ok(u) if matches!(u.scheme(), "http" | "https"))
+        {
+            self.error(
+                &path!["alerts", "external_url"],
+                format!("external URL `{url}` is not an http or https URL"),
+                Some("write the URL users reach steward at, e.g. https://steward.example".into()),
+            );
+        }
+        if alerts.retention.0.is_zero() {
+            self.error(&path!["alerts", "retention"], "`alerts.retention` must be positive", None);
         }
     }
 }
