@@ -56,6 +56,7 @@ if [ "${1:-}" = "--serve" ]; then
     echo "export STEWARD_TEST_PYTHON_SMTP='$STEWARD_TEST_PYTHON_SMTP'"
     echo "export STEWARD_TEST_PROMETHEUS='$STEWARD_TEST_PROMETHEUS'"
     echo "export STEWARD_TEST_ALERTMANAGER='$STEWARD_TEST_ALERTMANAGER'"
+    echo "export STEWARD_TEST_AMTOOL='$STEWARD_TEST_AMTOOL'"
     echo "export STEWARD_TEST_DOCKER=1"
     log "services are up; interrupt to stop them"
     while true; do sleep 3600; done

@@ -7,7 +7,8 @@
 # STEWARD_TEST_PROMETHEUS (the prometheus server, for remote write/read),
 # STEWARD_TEST_ALERTMANAGER (the alertmanager binary: tests start their own
 # with a temporary configuration; the Debian package's own service is not
-# used),
+# used), STEWARD_TEST_AMTOOL (the same package's amtool, which the API's
+# tests run against steward),
 # STEWARD_NODE_EXPORTER (a node_exporter started on a free port) and
 # STEWARD_TEST_PYTHON_OTEL (a Python with the OpenTelemetry SDK and its
 # OTLP/HTTP exporter, in a virtualenv kept between runs) and
@@ -68,7 +69,7 @@ start_services() {
     [ -n "$(mariadbd_bin)" ] && command -v mariadb-install-db >/dev/null 2>&1 || packages+=(mariadb-server mariadb-client)
     command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
     command -v prometheus-node-exporter >/dev/null 2>&1 || packages+=(prometheus-node-exporter)
-    alertmanager_bin >/dev/null || packages+=(prometheus-alertmanager)
+    { alertmanager_bin >/dev/null && command -v amtool >/dev/null 2>&1; } || packages+=(prometheus-alertmanager)
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
     if [ ${#packages[@]} -gt 0 ]; then
         log "installing ${packages[*]}"
@@ -147,6 +148,9 @@ start_services() {
     # the notifier's integration test starts its own Alertmanager
     export STEWARD_TEST_ALERTMANAGER
     STEWARD_TEST_ALERTMANAGER=$(alertmanager_bin)
+    # amtool (same package) queries alerts and manages silences through steward's API v2
+    export STEWARD_TEST_AMTOOL
+    STEWARD_TEST_AMTOOL=$(command -v amtool)
 
     # --- node_exporter, a real exporter for the scrape and resource tests ----------
     ne_port=$(free_port)
@@ -170,6 +174,7 @@ start_services() {
     log "STEWARD_TEST_PROMTOOL=$STEWARD_TEST_PROMTOOL"
     log "STEWARD_TEST_PROMETHEUS=$STEWARD_TEST_PROMETHEUS"
     log "STEWARD_TEST_ALERTMANAGER=$STEWARD_TEST_ALERTMANAGER"
+    log "STEWARD_TEST_AMTOOL=$STEWARD_TEST_AMTOOL"
     log "STEWARD_TEST_PYTHON_OTEL=$STEWARD_TEST_PYTHON_OTEL"
     log "STEWARD_TEST_PYTHON_SMTP=$STEWARD_TEST_PYTHON_SMTP"
 

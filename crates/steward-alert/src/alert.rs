@@ -299,7 +299,7 @@ pub fn notification_order(a: &Alert, b: &Alert) -> Ordering {
 }
 
 /// `model.LabelSet.Before`.
-fn labels_before(ls: &LabelSet, other: &LabelSet) -> bool {
+pub(crate) fn labels_before(ls: &LabelSet, other: &LabelSet) -> bool {
     if ls.len() != other.len() {
         return ls.len() < other.len();
     }

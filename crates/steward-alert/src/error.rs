@@ -28,6 +28,9 @@ pub enum Error {
     /// A notification was not delivered.
     #[error("{0}")]
     Notify(String),
+    /// The AlertManager has stopped (or the task doing the work failed).
+    #[error("the alertmanager has stopped")]
+    Stopped,
 }
 
 impl ErrorCode for Error {
@@ -40,6 +43,7 @@ impl ErrorCode for Error {
             Error::BadSilence(_) => "bad_silence",
             Error::Store(_) => "alert_store_failed",
             Error::Notify(_) => "notify_failed",
+            Error::Stopped => "alertmanager_stopped",
         }
     }
 
@@ -50,7 +54,7 @@ impl ErrorCode for Error {
             | Error::InvalidSilence(_)
             | Error::BadSilence(_) => ErrorKind::InvalidInput,
             Error::SilenceNotFound => ErrorKind::NotFound,
-            Error::Store(_) | Error::Notify(_) => ErrorKind::Unavailable,
+            Error::Store(_) | Error::Notify(_) | Error::Stopped => ErrorKind::Unavailable,
         }
     }
 }

@@ -19,12 +19,17 @@
 //! - [`sources`]: alerts from PagerDuty Events v2 senders and generic
 //!   webhooks.
 //! - [`clock`]: wall time, injected.
+//! - [`manager`]: the [`AlertManager`] facade that wires them together,
+//!   answers the API's queries, reloads and collects garbage.
+//! - [`api`]: Alertmanager's API v2 over an [`AlertManager`] (axum).
 
 pub mod alert;
+pub mod api;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
 pub mod inhibit;
+pub mod manager;
 pub mod matchers;
 pub mod nflog;
 pub mod notify;
@@ -32,4 +37,5 @@ pub mod silence;
 pub mod sources;
 
 pub use error::{Error, Result};
+pub use manager::AlertManager;
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};

@@ -78,7 +78,10 @@ impl Matcher {
         let (name, value) = (name.into(), value.into());
         let regex = match kind.is_regex() {
             true => Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
-                Error::BadMatcher(format!("invalid regular expression {value:?}: {e}"))
+                Error::BadMatcher(format!(
+                    "invalid regular expression {value:?}: {}",
+                    regex_error(&value, &e)
+                ))
             })?),
             false => None,
         };
@@ -118,6 +121,23 @@ impl fmt::Display for Matcher {
             .replace('\n', r"\n");
         write!(f, "{}{}\"{escaped}\"", self.name, self.kind.as_str())
     }
+}
+
+/// A regular expression's error on one line, worded as Go's
+/// (``error parsing regexp: <what>: `<expression>` ``): Rust's syntax
+/// errors span several lines, which an API's JSON string or a CLI's
+/// message should not.
+pub fn regex_error(pattern: &str, e: &regex::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or(&text);
+    format!(
+        "error parsing regexp: {}: `{pattern}`",
+        what.trim_start_matches("error: ")
+    )
 }
 
 /// Matchers that must all match.
