@@ -8,7 +8,7 @@
 # STEWARD_TEST_ALERTMANAGER (the alertmanager binary: tests start their own
 # with a temporary configuration; the Debian package's own service is not
 # used), STEWARD_TEST_AMTOOL (the same package's amtool, which the API's
-# tests run against steward),
+# tests run against steward and the routing cases are compared with),
 # STEWARD_NODE_EXPORTER (a node_exporter started on a free port) and
 # STEWARD_TEST_PYTHON_OTEL (a Python with the OpenTelemetry SDK and its
 # OTLP/HTTP exporter, in a virtualenv kept between runs) and
@@ -148,7 +148,8 @@ start_services() {
     # the notifier's integration test starts its own Alertmanager
     export STEWARD_TEST_ALERTMANAGER
     STEWARD_TEST_ALERTMANAGER=$(alertmanager_bin)
-    # amtool (same package) queries alerts and manages silences through steward's API v2
+    # amtool (same package): queries alerts and manages silences through
+    # steward's API v2, and `steward alerts routes test` is compared with it
     export STEWARD_TEST_AMTOOL
     STEWARD_TEST_AMTOOL=$(command -v amtool)
 

@@ -31,6 +31,20 @@ pub enum Error {
     /// The AlertManager has stopped (or the task doing the work failed).
     #[error("the alertmanager has stopped")]
     Stopped,
+    /// An Alertmanager configuration is invalid; the error says where.
+    #[error("{0}")]
+    InvalidConfig(#[from] crate::config::ConfigError),
+    /// An Alertmanager configuration file cannot be read or is invalid.
+    #[error("{file}: {message}")]
+    ConfigFile {
+        /// The file as given.
+        file: String,
+        /// What is wrong (with the place in the YAML).
+        message: String,
+    },
+    /// A route refers to a time interval that the configuration lacks.
+    #[error("{0}")]
+    UnknownTimeInterval(String),
 }
 
 impl ErrorCode for Error {
@@ -44,6 +58,8 @@ impl ErrorCode for Error {
             Error::Store(_) => "alert_store_failed",
             Error::Notify(_) => "notify_failed",
             Error::Stopped => "alertmanager_stopped",
+            Error::InvalidConfig(_) | Error::ConfigFile { .. } => "invalid_alertmanager_config",
+            Error::UnknownTimeInterval(_) => "unknown_time_interval",
         }
     }
 
@@ -55,6 +71,9 @@ impl ErrorCode for Error {
             | Error::BadSilence(_) => ErrorKind::InvalidInput,
             Error::SilenceNotFound => ErrorKind::NotFound,
             Error::Store(_) | Error::Notify(_) | Error::Stopped => ErrorKind::Unavailable,
+            Error::InvalidConfig(_) | Error::ConfigFile { .. } => ErrorKind::InvalidInput,
+            // A checked configuration names only intervals it defines.
+            Error::UnknownTimeInterval(_) => ErrorKind::Internal,
         }
     }
 }

@@ -22,10 +22,14 @@
 //! - [`manager`]: the [`AlertManager`] facade that wires them together,
 //!   answers the API's queries, reloads and collects garbage.
 //! - [`api`]: Alertmanager's API v2 over an [`AlertManager`] (axum).
+//! - [`config`]: Alertmanager's configuration file, read and checked.
+//! - [`route`]: the routing tree, its matching and its options.
+//! - [`timeinterval`]: the time intervals that mute routes.
 
 pub mod alert;
 pub mod api;
 pub mod clock;
+pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod inhibit;
@@ -33,9 +37,14 @@ pub mod manager;
 pub mod matchers;
 pub mod nflog;
 pub mod notify;
+pub mod route;
 pub mod silence;
 pub mod sources;
+pub mod timeinterval;
 
+pub use config::{Config, ConfigError};
 pub use error::{Error, Result};
 pub use manager::AlertManager;
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};
+pub use route::{Route, RouteOpts};
+pub use timeinterval::{TimeInterval, TimeIntervals};

@@ -20,6 +20,7 @@ mod metrics;
 mod rollout;
 mod rules;
 
+pub use alerts::AlertsConfig;
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,
@@ -28,7 +29,6 @@ pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
     Rollout, SmokeCheck, Strategy, render_query,
 };
-pub use alerts::AlertsConfig;
 pub use rules::{AlertmanagersConfig, RulesConfig};
 
 /// The whole configuration: steward itself and the system it operates.

@@ -147,6 +147,51 @@ pub(crate) enum Command {
     Query(QueryArgs),
     /// The scrape targets: job, instance, health, last scrape and error.
     Targets,
+    /// Alerting with Alertmanager 0.25's configuration: its routing tree,
+    /// shown and tested as `amtool config routes` does.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// Alerting commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertsCommand {
+    /// The routing tree of an Alertmanager configuration file, with the
+    /// output and exit status of `amtool config routes` (Alertmanager 0.25).
+    Routes(RoutesArgs),
+}
+
+/// Which Alertmanager configuration, and what to do with its routes.
+#[derive(Debug, Args)]
+pub(crate) struct RoutesArgs {
+    /// Alertmanager configuration file (YAML), as amtool's flag. A `.yml`
+    /// or `.yaml` file given with the global `--config` is taken too.
+    #[arg(long = "config.file", global = true, value_name = "FILE")]
+    pub(crate) config_file: Option<PathBuf>,
+    /// `show` when left out, as amtool.
+    #[command(subcommand)]
+    pub(crate) command: Option<RoutesCommand>,
+}
+
+/// `steward alerts routes` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RoutesCommand {
+    /// Print the routing tree.
+    Show,
+    /// Print the receivers an alert with these labels goes to,
+    /// comma-separated in the tree's order; exit 1 when they differ from
+    /// `--verify.receivers`.
+    Test {
+        /// Print the matching routes as a tree first.
+        #[arg(long)]
+        tree: bool,
+        /// The receivers expected, comma-separated (`a,b`).
+        #[arg(long = "verify.receivers", value_name = "A,B")]
+        verify_receivers: Option<String>,
+        /// The alert's labels, `name=value` (values may be quoted).
+        #[arg(value_name = "LABEL")]
+        labels: Vec<String>,
+    },
 }
 
 /// Rule file commands, with promtool's output and exit status.

@@ -137,7 +137,11 @@ impl Checker<'_, '_, '_> {
             );
         }
         if alerts.retention.0.is_zero() {
-            self.error(&path!["alerts", "retention"], "`alerts.retention` must be positive", None);
+            self.error(
+                &path!["alerts", "retention"],
+                "`alerts.retention` must be positive",
+                None,
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `steward` binary: real `steward up` processes
 //! on loopback, driven by the real CLI.
 
+mod alert_routes;
 mod alerts;
 mod canary;
 mod check_config;
