@@ -16,6 +16,7 @@
 //! - [`notify`]: notifications and the integrations that send them
 //!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie,
 //!   email), with templates, retries, signatures and rate limits.
+//! - [`enrich`]: the context added to alerts before notification.
 //! - [`sources`]: alerts from PagerDuty Events v2 senders and generic
 //!   webhooks.
 //! - [`clock`]: wall time, injected.
@@ -31,6 +32,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod enrich;
 pub mod error;
 pub mod inhibit;
 pub mod manager;

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::alert::AlertStatusKind;
 use crate::dispatch::{self, Notifier};
+use crate::enrich::Enricher;
 use crate::{Error, Result};
 
 /// Hears every delivery try (and its outcome).
@@ -42,6 +43,7 @@ pub struct Receivers {
     external_url: String,
     retry: RetryPolicy,
     listener: Arc<dyn AttemptListener>,
+    enricher: Option<Arc<dyn Enricher>>,
 }
 
 impl std::fmt::Debug for Receivers {
@@ -60,7 +62,16 @@ impl Receivers {
             external_url: external_url.into(),
             retry,
             listener: Arc::new(IgnoreAttempts),
+            enricher: None,
         }
+    }
+
+    /// These receivers with each alert enriched before it is sent (its
+    /// context as `steward_*` annotations).
+    #[must_use]
+    pub fn with_enricher(mut self, enricher: Arc<dyn Enricher>) -> Self {
+        self.enricher = Some(enricher);
+        self
     }
 
     /// These receivers with every try told to `listener`.
@@ -165,7 +176,12 @@ impl Notifier for Receivers {
         if let Some(limiter) = &receiver.limiter {
             limiter.acquire().await;
         }
-        let notification = self.notification(n);
+        let mut notification = self.notification(n);
+        if let Some(enricher) = &self.enricher {
+            for alert in &mut notification.alerts {
+                enricher.enrich(alert, n.now).await.apply(alert);
+            }
+        }
         let listener = &self.listener;
         deliver(integration.as_ref(), &notification, self.retry, |attempt| {
             listener.attempted(descriptor, &n.group_key, attempt);

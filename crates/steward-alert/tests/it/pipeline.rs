@@ -2,7 +2,8 @@
 //! a real HTTP receiver on loopback: an alert dispatched to a route is
 //! delivered as Alertmanager's version-4 webhook payload after the
 //! group's wait, its resolution after the group's interval; a receiver
-//! failing at first is retried within the flush, and every try is heard.
+//! failing at first is retried within the flush, every try is heard,
+//! and each alert carries what the enricher found.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,13 +16,27 @@ use steward_alert::{
     alert::IncomingAlert,
     clock::{SharedClock, SystemClock},
     dispatch::{self, Dispatcher, Pipeline, RouteOpts, Router},
+    enrich::{Enricher, Enrichment},
     nflog::MemNotificationLog,
     notify::{
-        Attempt, Integration, RetryPolicy,
+        Attempt, Integration, NotifiedAlert, RetryPolicy,
         receivers::{AttemptListener, Receivers},
         webhook::Webhook,
     },
 };
+
+/// Tells every alert the service runs 1.3.0.
+struct Versions;
+
+#[async_trait::async_trait]
+impl Enricher for Versions {
+    async fn enrich(&self, alert: &NotifiedAlert, _: chrono::DateTime<Utc>) -> Enrichment {
+        Enrichment {
+            version: alert.labels.get("service").map(|_| "1.3.0".to_owned()),
+            ..Enrichment::default()
+        }
+    }
+}
 
 struct OneRoute(Arc<RouteOpts>);
 
@@ -97,7 +112,8 @@ async fn alerts_reach_a_webhook_and_resolve_with_retries_heard() {
             deadline: Duration::from_secs(5),
         },
     )
-    .with_listener(tries.clone());
+    .with_listener(tries.clone())
+    .with_enricher(Arc::new(Versions));
     let hook: Arc<dyn Integration> = Arc::new(Webhook {
         url,
         max_alerts: 0,
@@ -143,6 +159,11 @@ async fn alerts_reach_a_webhook_and_resolve_with_retries_heard() {
     assert_eq!(payload["groupKey"], "{}:{alertname=\"TaskErrors\"}");
     assert_eq!(payload["alerts"][0]["labels"]["service"], "agent-worker");
     assert_eq!(payload["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(
+        payload["alerts"][0]["annotations"]["steward_version"],
+        "1.3.0"
+    );
+    assert_eq!(payload["alerts"][0]["annotations"]["summary"], "tasks fail");
     // the receiver holds the payload before the sender hears its answer
     for _ in 0..200 {
         if tries.0.lock().unwrap().len() >= 2 {
