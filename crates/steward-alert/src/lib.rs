@@ -17,6 +17,7 @@
 //!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie,
 //!   email), with templates, retries, signatures and rate limits.
 //! - [`enrich`]: the context added to alerts before notification.
+//! - [`severity`]: severity raised by rules, as a routing input.
 //! - [`sources`]: alerts from PagerDuty Events v2 senders and generic
 //!   webhooks.
 //! - [`clock`]: wall time, injected.
@@ -40,6 +41,7 @@ pub mod matchers;
 pub mod nflog;
 pub mod notify;
 pub mod route;
+pub mod severity;
 pub mod silence;
 pub mod sources;
 pub mod timeinterval;

@@ -38,6 +38,7 @@ use crate::clock::SharedClock;
 use crate::dispatch::{Dispatcher, GroupMuter, Muter, Notifier, Pipeline, Router};
 use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::nflog::NotificationLog;
+use crate::severity::SeverityPolicy;
 use crate::silence::{Silence, SilenceQuery, Silencer, Silences};
 use crate::{Error, Matcher, Result};
 
@@ -181,6 +182,8 @@ struct Inner {
     stopped: AtomicBool,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Raises severities before alerts are stored and routed.
+    severity: RwLock<Option<Arc<SeverityPolicy>>>,
 }
 
 impl Drop for Inner {
@@ -230,6 +233,7 @@ impl AlertManager {
                 stopped: AtomicBool::new(false),
                 cancel: CancellationToken::new(),
                 tasks: Mutex::new(Vec::new()),
+                severity: RwLock::new(None),
             }),
         };
         let engine = manager.engine();
@@ -412,6 +416,12 @@ impl AlertManager {
         &self.inner.marker
     }
 
+    /// Sets the rules that raise alerts' severity (none: the senders'
+    /// labels stand).
+    pub fn set_severity_policy(&self, policy: Option<Arc<SeverityPolicy>>) {
+        *self.inner.severity.write() = policy;
+    }
+
     /// What `GET /api/v2/status` shows: no cluster, the version, the
     /// configuration's text and when the AlertManager started.
     pub fn status(&self) -> StatusView {
@@ -524,7 +534,26 @@ impl Inner {
                 Err(e) => invalid.push(e.to_string()),
             }
         }
+        let severity = self.severity.read().clone();
         for alert in valid {
+            let alert = match &severity {
+                None => alert,
+                Some(policy) => {
+                    let decision = policy.apply(alert, now);
+                    // the alert under its previous severity is over
+                    if let Some(labels) = decision.superseded {
+                        let fp = Fingerprint::of(&labels);
+                        if let Some(mut old) = self.alerts.get(fp).await? {
+                            old.ends_at = Some(now);
+                            old.updated_at = now;
+                            let stored = self.alerts.put(old, now).await?;
+                            engine.inhibitor.observe(&stored);
+                            engine.dispatcher.dispatch(&stored);
+                        }
+                    }
+                    decision.alert
+                }
+            };
             let stored = self.alerts.put(alert, now).await?;
             engine.inhibitor.observe(&stored);
             engine.dispatcher.dispatch(&stored);

@@ -644,3 +644,43 @@ async fn maintenance_removes_old_silences_and_respects_the_alert_retention() {
         "nothing left to collect"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_raised_severity_reroutes_and_resolves_the_lower_copy() {
+    use crate::severity::{Condition, SeverityPolicy, SeverityRule};
+    let setup = Setup::new().await;
+    setup
+        .manager
+        .set_severity_policy(Some(Arc::new(SeverityPolicy::with_rules(vec![
+            SeverityRule {
+                matchers: Matchers::default(),
+                condition: Condition::FiringFor(10 * MINUTE),
+                raise_to: "critical".to_owned(),
+            },
+        ]))));
+    let send = || IncomingAlert {
+        labels: labels(&[("alertname", "TaskErrors"), ("severity", "warning")]),
+        starts_at: Some(wall_start()),
+        ..IncomingAlert::default()
+    };
+    setup.manager.put_alerts(vec![send()]).await.unwrap();
+    tokio::time::sleep(MINUTE).await;
+    {
+        let sent = setup.recorder.sent.lock();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].receiver(), "team", "a warning goes to the team");
+    }
+    // the sender re-sends every minute; after ten the alert is critical
+    for _ in 0..10 {
+        tokio::time::sleep(MINUTE).await;
+        setup.manager.put_alerts(vec![send()]).await.unwrap();
+    }
+    tokio::time::sleep(MINUTE).await;
+    let sent = setup.recorder.sent.lock().clone();
+    let pager: Vec<_> = sent.iter().filter(|n| n.receiver() == "pager").collect();
+    assert_eq!(pager.len(), 1, "the critical copy pages: {sent:?}");
+    assert_eq!(pager[0].alerts[0].labels["severity"], "critical");
+    let firing = setup.manager.alerts(&AlertQuery::default()).await.unwrap();
+    assert_eq!(firing.len(), 1, "only the critical copy fires");
+    assert_eq!(firing[0].alert.labels["severity"], "critical");
+}
