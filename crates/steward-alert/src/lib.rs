@@ -17,6 +17,7 @@
 //!   (webhook, Slack-compatible, PagerDuty, Microsoft Teams, Opsgenie,
 //!   email), with templates, retries, signatures and rate limits.
 //! - [`enrich`]: the context added to alerts before notification.
+//! - [`handoff`]: alert groups worth an incident, to an incident sink.
 //! - [`severity`]: severity raised by rules, as a routing input.
 //! - [`sources`]: alerts from PagerDuty Events v2 senders and generic
 //!   webhooks.
@@ -35,6 +36,7 @@ pub mod config;
 pub mod dispatch;
 pub mod enrich;
 pub mod error;
+pub mod handoff;
 pub mod inhibit;
 pub mod manager;
 pub mod matchers;

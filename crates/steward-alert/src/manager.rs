@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alert::{Alert, AlertStore, Fingerprint, IncomingAlert, Marker, labels_before};
 use crate::clock::SharedClock;
 use crate::dispatch::{Dispatcher, GroupMuter, Muter, Notifier, Pipeline, Router};
+use crate::handoff::{Handoff, HandoffSlot};
 use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::nflog::NotificationLog;
 use crate::severity::SeverityPolicy;
@@ -184,6 +185,8 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Raises severities before alerts are stored and routed.
     severity: RwLock<Option<Arc<SeverityPolicy>>>,
+    /// Where groups worth an incident go (every engine's pipeline reads it).
+    handoff: HandoffSlot,
 }
 
 impl Drop for Inner {
@@ -207,6 +210,7 @@ impl AlertManager {
     /// dispatcher first receives every current alert), and garbage
     /// collection starts.
     pub async fn start(options: ManagerOptions) -> Result<Self> {
+        let handoff = HandoffSlot::default();
         let marker = Marker::new();
         let silencer = Silencer::new(options.silences.clone(), marker.clone());
         let started = options.clock.now();
@@ -216,6 +220,7 @@ impl AlertManager {
             &silencer,
             &options.nflog,
             &options.clock,
+            &handoff,
         );
         let manager = AlertManager {
             inner: Arc::new(Inner {
@@ -234,6 +239,7 @@ impl AlertManager {
                 cancel: CancellationToken::new(),
                 tasks: Mutex::new(Vec::new()),
                 severity: RwLock::new(None),
+                handoff,
             }),
         };
         let engine = manager.engine();
@@ -422,6 +428,12 @@ impl AlertManager {
         *self.inner.severity.write() = policy;
     }
 
+    /// Hands alert groups at or above a severity to an incident sink (none:
+    /// no hand-off).
+    pub fn set_handoff(&self, handoff: Option<Handoff>) {
+        *self.inner.handoff.write() = handoff;
+    }
+
     /// What `GET /api/v2/status` shows: no cluster, the version, the
     /// configuration's text and when the AlertManager started.
     pub fn status(&self) -> StatusView {
@@ -498,13 +510,15 @@ fn build_engine(
     silencer: &Silencer,
     nflog: &Arc<dyn NotificationLog>,
     clock: &SharedClock,
+    handoff: &HandoffSlot,
 ) -> Engine {
     let inhibitor = Inhibitor::new(config.inhibit_rules, marker.clone());
     let inhibitor_muter: Arc<dyn Muter> = Arc::new(inhibitor.clone());
     let silencer_muter: Arc<dyn Muter> = Arc::new(silencer.clone());
     let mut pipeline = Pipeline::new(nflog.clone(), config.notifier, clock.clone())
         .with_muter(inhibitor_muter)
-        .with_muter(silencer_muter);
+        .with_muter(silencer_muter)
+        .with_handoff(handoff.clone());
     if let Some(group_muter) = config.group_muter {
         pipeline = pipeline.with_group_muter(group_muter);
     }
@@ -587,6 +601,7 @@ impl Inner {
             &self.silencer,
             &self.nflog,
             &self.clock,
+            &self.handoff,
         ));
         if let Err(e) = self.feed(&engine).await {
             engine.dispatcher.stop().await;

@@ -36,6 +36,7 @@ use chrono::{DateTime, Utc};
 use super::RouteOpts;
 use crate::alert::{Alert, Fingerprint};
 use crate::clock::SharedClock;
+use crate::handoff::{GroupHandoff, HandoffSlot};
 use crate::nflog::{NotificationLog, ReceiverKey, UpdateReason, update_reason};
 use crate::{Error, LabelSet, Result};
 
@@ -173,6 +174,7 @@ pub struct Pipeline {
     clock: SharedClock,
     muters: Vec<Arc<dyn Muter>>,
     group_muter: Option<Arc<dyn GroupMuter>>,
+    handoff: Option<HandoffSlot>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -198,7 +200,15 @@ impl Pipeline {
             clock,
             muters: Vec::new(),
             group_muter: None,
+            handoff: None,
         }
+    }
+
+    /// Hands groups worth an incident to whatever `slot` holds at each
+    /// flush.
+    pub fn with_handoff(mut self, slot: HandoffSlot) -> Self {
+        self.handoff = Some(slot);
+        self
     }
 
     /// Adds a muter, consulted after those added before (add the
@@ -235,6 +245,7 @@ impl Pipeline {
             .iter()
             .map(|a| self.muters.iter().any(|m| m.mutes(&a.labels, now)))
             .collect();
+        self.hand_off(group, alerts, &muted, now).await;
         let integrations = self.notifier.integrations(&group.route.receiver);
         let timeout = group.route.group_interval.max(MIN_TIMEOUT);
         let muted = &muted;
@@ -261,6 +272,40 @@ impl Pipeline {
             .await
             .into_iter()
             .all(|ok| ok)
+    }
+
+    /// Passes the group's unmuted alerts to the incident sink when they
+    /// reach its severity.
+    async fn hand_off(
+        &self,
+        group: &GroupContext,
+        alerts: &[Alert],
+        muted: &[bool],
+        now: DateTime<Utc>,
+    ) {
+        let Some(handoff) = self.handoff.as_ref().and_then(|slot| slot.read().clone()) else {
+            return;
+        };
+        let unmuted: Vec<Alert> = alerts
+            .iter()
+            .zip(muted)
+            .filter(|(_, muted)| !**muted)
+            .map(|(a, _)| a.clone())
+            .collect();
+        let Some(severity) = handoff.qualifies(&unmuted) else {
+            return;
+        };
+        handoff
+            .sink
+            .hand_off(GroupHandoff {
+                group_key: group.key.clone(),
+                receiver: group.route.receiver.clone(),
+                group_labels: group.labels.clone(),
+                alerts: unmuted,
+                severity,
+                at: now,
+            })
+            .await;
     }
 
     async fn run_integration(

@@ -684,3 +684,47 @@ async fn a_raised_severity_reroutes_and_resolves_the_lower_copy() {
     assert_eq!(firing.len(), 1, "only the critical copy fires");
     assert_eq!(firing[0].alert.labels["severity"], "critical");
 }
+
+#[tokio::test(start_paused = true)]
+async fn groups_at_the_threshold_are_handed_to_the_incident_sink() {
+    use crate::handoff::{GroupHandoff, Handoff, IncidentSink};
+    #[derive(Default)]
+    struct Incidents(Mutex<Vec<GroupHandoff>>);
+    #[async_trait::async_trait]
+    impl IncidentSink for Incidents {
+        async fn hand_off(&self, group: GroupHandoff) {
+            self.0.lock().push(group);
+        }
+    }
+    let setup = Setup::new().await;
+    let incidents = Arc::new(Incidents::default());
+    setup
+        .manager
+        .set_handoff(Some(Handoff::new(incidents.clone(), "error")));
+    setup
+        .manager
+        .put_alerts(vec![
+            IncomingAlert {
+                labels: labels(&[("alertname", "Disk"), ("severity", "warning")]),
+                ..IncomingAlert::default()
+            },
+            IncomingAlert {
+                labels: labels(&[("alertname", "Down"), ("severity", "critical")]),
+                ..IncomingAlert::default()
+            },
+        ])
+        .await
+        .unwrap();
+    tokio::time::sleep(MINUTE).await;
+    let handed = incidents.0.lock().clone();
+    assert_eq!(handed.len(), 1, "only the critical group: {handed:?}");
+    assert_eq!(handed[0].severity, "critical");
+    assert_eq!(handed[0].receiver, "pager");
+    assert_eq!(handed[0].group_labels["alertname"], "Down");
+    assert_eq!(handed[0].alerts.len(), 1);
+    assert_eq!(
+        setup.recorder.sent.lock().len(),
+        2,
+        "both groups still notify"
+    );
+}
