@@ -20,7 +20,7 @@ mod metrics;
 mod rollout;
 mod rules;
 
-pub use alerts::AlertsConfig;
+pub use alerts::{AlertsConfig, SEVERITY_LEVELS, SeverityRuleConfig};
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,

@@ -143,5 +143,56 @@ impl Checker<'_, '_, '_> {
                 None,
             );
         }
+        let levels = || Some(format!("one of {}", crate::SEVERITY_LEVELS.join(", ")));
+        if let Some(level) = &alerts.incident_severity
+            && !crate::SEVERITY_LEVELS.contains(&level.as_str())
+        {
+            self.error(
+                &path!["alerts", "incident_severity"],
+                format!("unknown severity `{level}`"),
+                levels(),
+            );
+        }
+        for (index, rule) in alerts.severity.iter().enumerate() {
+            let at = |key: &str| path!["alerts", "severity", index, key];
+            if !crate::SEVERITY_LEVELS.contains(&rule.raise_to.as_str()) {
+                self.error(
+                    &at("raise_to"),
+                    format!("unknown severity `{}`", rule.raise_to),
+                    levels(),
+                );
+            }
+            let conditions = [
+                rule.firing_for.is_some(),
+                rule.fired_times.is_some(),
+                !rule.critical_services.is_empty(),
+                rule.replicas_at_least.is_some(),
+            ];
+            if conditions.iter().filter(|c| **c).count() != 1 {
+                self.error(
+                    &at("raise_to"),
+                    "a severity rule needs exactly one condition",
+                    Some("set one of firing_for, fired_times (with within), critical_services, replicas_at_least".into()),
+                );
+            }
+            if rule.fired_times.is_some() != rule.within.is_some() {
+                self.error(
+                    &at(if rule.within.is_some() {
+                        "within"
+                    } else {
+                        "fired_times"
+                    }),
+                    "`fired_times` and `within` go together",
+                    None,
+                );
+            }
+            if rule.fired_times == Some(0) || rule.replicas_at_least == Some(0) {
+                self.error(
+                    &at("raise_to"),
+                    "counts in a severity rule must be at least 1",
+                    None,
+                );
+            }
+        }
     }
 }
