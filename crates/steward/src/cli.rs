@@ -159,6 +159,19 @@ pub(crate) enum AlertsCommand {
     /// The routing tree of an Alertmanager configuration file, with the
     /// output and exit status of `amtool config routes` (Alertmanager 0.25).
     Routes(RoutesArgs),
+    /// What happened to alerts, newest first: rule alerts pending, firing
+    /// and resolved, and every notification attempt, from the journal.
+    History {
+        /// Only this service's.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only since this time: RFC 3339 or a duration ago (`1h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// How many events.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 /// Which Alertmanager configuration, and what to do with its routes.

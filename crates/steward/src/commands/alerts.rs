@@ -1,3 +1,4 @@
+//! `steward alerts history` (in `history.rs`) and
 //! `steward alerts routes show|test`: an Alertmanager configuration's
 //! routing tree, loaded and checked by steward-alert, printed and tested
 //! with the output and exit status of `amtool config routes` (Alertmanager
@@ -19,10 +20,17 @@ use crate::{
 /// amtool's line when `--verify.receivers` differs from the result.
 const VERIFY_FAILED: &str = "WARNING: Expected receivers did not match resolved receivers.";
 
+mod history;
+
 /// Runs an `alerts` subcommand.
-pub(crate) fn run(global: &Global, command: AlertsCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, command: AlertsCommand) -> anyhow::Result<()> {
     match command {
         AlertsCommand::Routes(args) => routes(global, args),
+        AlertsCommand::History {
+            service,
+            since,
+            limit,
+        } => history::run(global, service, since, limit).await,
     }
 }
 

@@ -41,6 +41,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reload => reload::run(&global).await,
         Command::Query(args) => query::run(&global, args).await,
         Command::Targets => targets::run(&global).await,
-        Command::Alerts(command) => alerts::run(&global, command),
+        Command::Alerts(command) => alerts::run(&global, command).await,
     }
 }

@@ -69,6 +69,20 @@ fn up_sends_alerts_to_alertmanager_and_reload_swaps_rules() {
         "{}",
         stdout(&events)
     );
+    let history = server.cli(&["alerts", "history", "--output", "json"]);
+    assert!(history.status.success(), "{}", stderr(&history));
+    let history: Value = serde_json::from_str(&stdout(&history)).unwrap();
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["alert.firing"],
+        "the history holds the firing alert"
+    );
 
     // an invalid file: refused, every problem named, the old rules run on
     std::fs::write(
