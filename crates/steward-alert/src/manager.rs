@@ -549,26 +549,27 @@ impl Inner {
             }
         }
         let severity = self.severity.read().clone();
+        let mut batch = Vec::with_capacity(valid.len());
         for alert in valid {
             let alert = match &severity {
                 None => alert,
                 Some(policy) => {
                     let decision = policy.apply(alert, now);
                     // the alert under its previous severity is over
-                    if let Some(labels) = decision.superseded {
-                        let fp = Fingerprint::of(&labels);
-                        if let Some(mut old) = self.alerts.get(fp).await? {
-                            old.ends_at = Some(now);
-                            old.updated_at = now;
-                            let stored = self.alerts.put(old, now).await?;
-                            engine.inhibitor.observe(&stored);
-                            engine.dispatcher.dispatch(&stored);
-                        }
+                    if let Some(labels) = decision.superseded
+                        && let Some(mut old) = self.alerts.get(Fingerprint::of(&labels)).await?
+                    {
+                        old.ends_at = Some(now);
+                        old.updated_at = now;
+                        batch.push(old);
                     }
                     decision.alert
                 }
             };
-            let stored = self.alerts.put(alert, now).await?;
+            batch.push(alert);
+        }
+        // one write for the whole batch: a durable store commits once
+        for stored in self.alerts.put_all(batch, now).await? {
             engine.inhibitor.observe(&stored);
             engine.dispatcher.dispatch(&stored);
         }

@@ -63,9 +63,24 @@ impl StoreAlerts {
     }
 
     async fn put_inner(&self, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
+        Ok(self.put_all_inner(vec![alert], now).await?.remove(0))
+    }
+
+    /// Stores a batch in one transaction (one commit, so one sync to disk,
+    /// per batch).
+    async fn put_all_inner(&self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Result<Vec<Alert>> {
         let _one_at_a_time = self.puts.lock().await;
-        let fp = alert.fingerprint().to_string();
         let mut tx = self.store.begin().await?;
+        let mut stored = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            stored.push(Self::put_in(&mut tx, alert, now).await?);
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn put_in(tx: &mut crate::Tx, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
+        let fp = alert.fingerprint().to_string();
         let old = sqlx::query("SELECT record FROM am_alerts WHERE fingerprint = $1")
             .bind(&fp)
             .fetch_optional(tx.conn())
@@ -89,7 +104,6 @@ impl StoreAlerts {
         .bind(record)
         .execute(tx.conn())
         .await?;
-        tx.commit().await?;
         Ok(stored)
     }
 
@@ -144,6 +158,14 @@ impl StoreAlerts {
 impl AlertStore for StoreAlerts {
     async fn put(&self, alert: Alert, now: DateTime<Utc>) -> steward_alert::Result<Alert> {
         self.put_inner(alert, now).await.map_err(to_alert)
+    }
+
+    async fn put_all(
+        &self,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+    ) -> steward_alert::Result<Vec<Alert>> {
+        self.put_all_inner(alerts, now).await.map_err(to_alert)
     }
 
     async fn get(&self, fp: Fingerprint) -> steward_alert::Result<Option<Alert>> {

@@ -22,6 +22,17 @@ pub trait AlertStore: Send + Sync + 'static {
     /// and the inhibitor must see.
     async fn put(&self, alert: Alert, now: DateTime<Utc>) -> Result<Alert>;
 
+    /// Stores a batch (what one POST or one rule evaluation sends), each
+    /// as [`put`](Self::put) does, in order; returns them as stored. A
+    /// durable store writes the batch in one transaction.
+    async fn put_all(&self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Result<Vec<Alert>> {
+        let mut stored = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            stored.push(self.put(alert, now).await?);
+        }
+        Ok(stored)
+    }
+
     /// The alert with this fingerprint.
     async fn get(&self, fp: Fingerprint) -> Result<Option<Alert>>;
 

@@ -20,6 +20,7 @@ use steward_store::{Store, StoreAlerts, StoreNotificationLog, StoreSilences};
 
 crate::store_suite!(
     alerts_merge_and_resolved_ones_are_collected,
+    a_batch_is_stored_in_one_go_and_merged_in_order,
     silences_outlive_a_restart,
     the_notification_log_keeps_the_newest_entry,
 );
@@ -162,4 +163,39 @@ async fn the_notification_log_keeps_the_newest_entry(store: Store) {
     assert_eq!(log.gc(t0).await.unwrap(), 0);
     assert_eq!(log.gc(t0 + chrono::Duration::hours(2)).await.unwrap(), 1);
     assert_eq!(log.query(group, &key).await.unwrap(), None);
+}
+
+async fn a_batch_is_stored_in_one_go_and_merged_in_order(store: Store) {
+    let alerts = StoreAlerts::new(store);
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let minute = chrono::Duration::minutes(1);
+    let alert = |name: &str, start, end| {
+        IncomingAlert {
+            labels: labels(&[("alertname", name)]),
+            starts_at: Some(start),
+            ends_at: Some(end),
+            ..IncomingAlert::default()
+        }
+        .into_alert(t0, Duration::from_secs(300))
+        .unwrap()
+    };
+    // the same alert twice in one batch: the second merges with the first
+    let stored = alerts
+        .put_all(
+            vec![
+                alert("A", t0, t0 + minute * 5),
+                alert("B", t0, t0 + minute),
+                alert("A", t0 + minute, t0 + minute * 9),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[2].starts_at, t0);
+    assert_eq!(stored[2].ends_at, Some(t0 + minute * 9));
+    let mut listed = alerts.list().await.unwrap();
+    listed.sort_by(|a, b| a.labels.cmp(&b.labels));
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], stored[2]);
 }
