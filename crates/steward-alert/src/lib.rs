@@ -28,14 +28,18 @@
 //! - [`config`]: Alertmanager's configuration file, read and checked.
 //! - [`route`]: the routing tree, its matching and its options.
 //! - [`timeinterval`]: the time intervals that mute routes.
+//! - [`build`]: a configuration turned into what the AlertManager runs.
+//! - [`events`]: the journal event kinds of notification attempts.
 
 pub mod alert;
 pub mod api;
+pub mod build;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod enrich;
 pub mod error;
+pub mod events;
 pub mod handoff;
 pub mod inhibit;
 pub mod manager;
@@ -50,6 +54,7 @@ pub mod timeinterval;
 
 pub use config::{Config, ConfigError};
 pub use error::{Error, Result};
+pub use events::AlertManagerEvent;
 pub use manager::AlertManager;
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};
 pub use route::{Route, RouteOpts};

@@ -208,6 +208,27 @@ pub fn router(state: AppState) -> (Router, DenialSummaries) {
                 .with_state(()),
         );
     }
+    if let Some(alerts) = state.alerts() {
+        // Alertmanager's API v2 (not steward's, so outside the OpenAPI
+        // document) and the alert sources, behind the same tokens:
+        // Prometheus' `alertmanagers` config uses `path_prefix:
+        // /alertmanager` with an `authorization` bearer token.
+        let authenticated = |routes: Router| {
+            routes
+                .route_layer(middleware::from_fn(auth::require_operator_to_change))
+                .route_layer(middleware::from_fn_with_state(
+                    (state.store().clone(), edge.clone()),
+                    auth::authenticate,
+                ))
+                .with_state(())
+        };
+        router = router
+            .nest(
+                crate::alerts::ALERTMANAGER_PREFIX,
+                authenticated(alerts.api_router()),
+            )
+            .merge(authenticated(alerts.sources_router()));
+    }
     let unserved = Arc::new(unserved);
     let router = router
         .fallback(|request: Request| async move {

@@ -219,6 +219,35 @@ fn header_text(request: &Request, name: &str) -> Option<String> {
         .map(|value| cap(value, JOURNAL_STRING_MAX))
 }
 
+/// Refuses, below the operator role, a request that changes something
+/// (any method but GET and HEAD): the AlertManager's routes, where
+/// reading alerts and silences is a viewer's and posting alerts, setting
+/// or expiring silences and sending events an operator's.
+pub(crate) async fn require_operator_to_change(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a token is needed to change alerts or silences".to_owned(),
+            )
+            .into_response();
+        };
+        if !principal.role.allows(Role::Operator) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "changing alerts or silences needs the operator role; token `{}` has the {} role",
+                    principal.name, principal.role
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// Refuses pushed samples (remote write, OTLP) from a caller below the
 /// operator role: they change what the store holds. Runs inside
 /// [`authenticate`], which put the [`Principal`] there.

@@ -65,6 +65,10 @@ pub enum Error {
     /// cannot run as configured.
     #[error("rules: {0}")]
     Rules(String),
+    /// The AlertManager could not start: its Alertmanager configuration
+    /// is invalid, or its state cannot be read.
+    #[error("alerts: {0}")]
+    Alerts(String),
 }
 
 impl ErrorCode for Error {
@@ -74,6 +78,7 @@ impl ErrorCode for Error {
             Error::Deploy(err) => err.code(),
             Error::Metrics(_) => "metrics_unavailable",
             Error::Rules(_) => "rules_invalid",
+            Error::Alerts(_) => "alerts_invalid",
             Error::Bind { .. } => "bind_failed",
             Error::Tls { .. } => "tls_invalid",
             Error::AdminToken { .. } => "admin_token_unwritable",
@@ -86,7 +91,7 @@ impl ErrorCode for Error {
         match self {
             Error::Store(err) => err.kind(),
             Error::Deploy(err) => err.kind(),
-            Error::Tls { .. } | Error::Rules(_) => ErrorKind::InvalidInput,
+            Error::Tls { .. } | Error::Rules(_) | Error::Alerts(_) => ErrorKind::InvalidInput,
             Error::Bind { .. }
             | Error::AdminToken { .. }
             | Error::DataDir { .. }

@@ -8,6 +8,7 @@
 //! every subsystem in dependency order, serves until cancelled, and stops
 //! them in reverse order.
 
+pub mod alerts;
 mod api;
 pub mod api_types;
 mod auth;

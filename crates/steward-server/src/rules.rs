@@ -72,24 +72,22 @@ impl Rules {
     /// `[rules]` and loads the rule files (none is fine: a reload may add
     /// some); an error naming every problem when a file is invalid (at
     /// start, unlike a reload, there are no previous rules to keep).
-    /// `api_url` is the external URL unless `[rules]` sets one.
+    /// `api_url` is the external URL unless `[rules]` sets one. Alerts go
+    /// to `local` (steward's own AlertManager) when given, and to
+    /// `[[rules.alertmanagers]]` when there are any.
     pub async fn start(
         config: &LoadedConfig,
         store: &Store,
         collector: &MetricsCollector,
         api_url: &str,
+        local: Option<Arc<dyn AlertSink>>,
     ) -> Result<Rules> {
         let rules = &config.config.rules;
         let external_url = rules
             .external_url
             .clone()
             .unwrap_or_else(|| api_url.to_owned());
-        let external_labels = Labels::from_pairs(
-            rules
-                .external_labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let external_labels = external_labels(rules);
         let engine = collector.engine().as_ref().clone();
         let options = ManagerOptions {
             evaluation_interval: rules.evaluation_interval.0,
@@ -107,9 +105,11 @@ impl Rules {
                     .map_err(|err| Error::Rules(err.to_string()))?,
             )),
         };
-        let to: Arc<dyn AlertSink> = match &sink {
-            Some(sink) => sink.clone(),
-            None => Arc::new(DiscardSink),
+        let to: Arc<dyn AlertSink> = match (&sink, local) {
+            (Some(sink), Some(local)) => Arc::new(crate::alerts::FanOut(vec![local, sink.clone()])),
+            (Some(sink), None) => sink.clone(),
+            (None, Some(local)) => local,
+            (None, None) => Arc::new(DiscardSink),
         };
         let storage = collector.storage().clone();
         let expander = TemplateExpander::new(storage.clone(), engine, external_url);
@@ -245,6 +245,16 @@ impl Rules {
             sink.stop();
         }
     }
+}
+
+/// `[rules] external_labels`, added to every alert sent.
+pub fn external_labels(rules: &RulesConfig) -> Labels {
+    Labels::from_pairs(
+        rules
+            .external_labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    )
 }
 
 /// `[[rules.alertmanagers]]` as the notifier takes them.

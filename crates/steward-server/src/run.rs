@@ -15,6 +15,8 @@
 //!    connections, the services' proxies stop accepting;
 //! 2. let both drain (requests in flight, within their grace periods);
 //! 3. stop evaluating rules (before the metrics they read), then the
+//!    AlertManager they feed (pending flushes dropped: the store keeps
+//!    their alerts and notification log for the next start), then the
 //!    background work: the deployment manager's (replica events
 //!    journaled, old blue-green sets stopped), the health watcher, the
 //!    settling at start, the last summary of refused requests, retention.
@@ -48,7 +50,9 @@ use self::{
     deployments::Deployments,
     tasks::{Group, Tasks},
 };
-use crate::{AppState, Error, Result, bootstrap::ensure_admin_token, router, rules::Rules};
+use crate::{
+    AppState, Error, Result, alerts::Alerts, bootstrap::ensure_admin_token, router, rules::Rules,
+};
 
 /// How long in-flight requests may take to finish after shutdown starts.
 const GRACE: Duration = Duration::from_secs(30);
@@ -139,15 +143,19 @@ pub async fn start_with(
     };
     let mut state = AppState::new(store.clone(), config.clone(), registry, api.token());
     let collector = metrics::build(&config, state.metrics())?;
+    let scheme = if listener.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}", listener.local_addr);
+    let alerts = Alerts::start(&config, &store, &url).await?;
     let rules = match &collector {
         Some(collector) => {
-            let scheme = if listener.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            let url = format!("{scheme}://{}", listener.local_addr);
-            Some(Rules::start(&config, &store, collector, &url).await?)
+            let local = alerts
+                .as_ref()
+                .map(|a| a.sink(crate::rules::external_labels(&config.config.rules)));
+            Some(Rules::start(&config, &store, collector, &url, local).await?)
         }
         None if !config.config.rules.files.is_empty() => {
             return Err(Error::Rules(
@@ -158,6 +166,9 @@ pub async fn start_with(
     };
     if let Some(rules) = &rules {
         state = state.with_rules(rules.clone());
+    }
+    if let Some(alerts) = &alerts {
+        state = state.with_alerts(alerts.clone());
     }
     if let Some(deployments) = &deployments {
         state = state.with_deployments(deployments.manager().clone());
@@ -216,6 +227,7 @@ pub async fn start_with(
         background,
         manager: manager.filter(|_| !options.keep_services),
         rules,
+        alerts,
         store: store.clone(),
     };
     let task = tokio::spawn(stopping.run(shutdown.clone(), serving));
@@ -331,6 +343,9 @@ struct Stopping {
     manager: Option<DeploymentManager>,
     /// The rules, stopped before the metrics they read.
     rules: Option<Rules>,
+    /// The AlertManager, stopped after the rules (which feed it) and
+    /// before the store closes.
+    alerts: Option<Alerts>,
     store: Store,
 }
 
@@ -355,6 +370,9 @@ impl Stopping {
         let ((), (), served) = tokio::join!(self.api.stop(), self.proxies.stop(), serving);
         if let Some(rules) = self.rules {
             rules.stop().await;
+        }
+        if let Some(alerts) = self.alerts {
+            alerts.stop().await;
         }
         self.background.stop().await;
         if let Some(manager) = self.manager {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use steward_metrics::MetricsCollector;
 
-use crate::{http_metrics::HttpMetrics, rules::Rules};
+use crate::{alerts::Alerts, http_metrics::HttpMetrics, rules::Rules};
 
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
@@ -28,6 +28,7 @@ pub struct AppState {
     deployments: Option<DeploymentManager>,
     metrics_collector: Option<MetricsCollector>,
     rules: Option<Rules>,
+    alerts: Option<Alerts>,
 }
 
 impl AppState {
@@ -51,6 +52,7 @@ impl AppState {
             deployments: None,
             metrics_collector: None,
             rules: None,
+            alerts: None,
         }
     }
 
@@ -80,6 +82,20 @@ impl AppState {
             .add_text_source(Arc::new(move || metrics.render_metrics()));
         self.rules = Some(rules);
         self
+    }
+
+    /// This state with steward's own AlertManager: the router serves its
+    /// API v2 under `/alertmanager` and its sources (the generic webhook,
+    /// PagerDuty's events API).
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: Alerts) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
+    /// The AlertManager, when this server runs it.
+    pub fn alerts(&self) -> Option<&Alerts> {
+        self.alerts.as_ref()
     }
 
     /// The rules subsystem, when this server runs it.

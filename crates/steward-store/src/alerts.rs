@@ -9,7 +9,7 @@
 //! lock (one AlertManager runs per steward process; the database's own
 //! locking covers the rest).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,44 +66,54 @@ impl StoreAlerts {
         Ok(self.put_all_inner(vec![alert], now).await?.remove(0))
     }
 
-    /// Stores a batch in one transaction (one commit, so one sync to disk,
-    /// per batch).
+    /// Stores a batch: the merges are decided first, then every row is
+    /// written in one transaction (one commit, so one sync to disk, per
+    /// batch).
+    ///
+    /// Puts and collections of this process are the only writers of
+    /// am_alerts, one at a time: the reads need no transaction, and a
+    /// SQLite transaction that reads before it writes fails with `database
+    /// is locked` when another connection (the journal, the notification
+    /// log) wrote meanwhile, instead of waiting.
     async fn put_all_inner(&self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Result<Vec<Alert>> {
         let _one_at_a_time = self.puts.lock().await;
-        let mut tx = self.store.begin().await?;
+        let mut merged: HashMap<String, Alert> = HashMap::new();
         let mut stored = Vec::with_capacity(alerts.len());
         for alert in alerts {
-            stored.push(Self::put_in(&mut tx, alert, now).await?);
+            let fp = alert.fingerprint().to_string();
+            let old = match merged.get(&fp) {
+                Some(earlier) => Some(earlier.clone()),
+                None => sqlx::query("SELECT record FROM am_alerts WHERE fingerprint = $1")
+                    .bind(&fp)
+                    .fetch_optional(self.store.pool())
+                    .await?
+                    .map(|row| -> Result<Alert> {
+                        let text: String = row.try_get("record")?;
+                        serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))
+                    })
+                    .transpose()?,
+            };
+            let alert = match old {
+                Some(old) => Alert::stored_after(&old, alert, now),
+                None => alert,
+            };
+            merged.insert(fp, alert.clone());
+            stored.push(alert);
+        }
+        let mut tx = self.store.begin().await?;
+        for (fp, alert) in &merged {
+            let record = serde_json::to_string(alert).expect("alerts serialize");
+            sqlx::query(
+                "INSERT INTO am_alerts (fingerprint, ends_at_ms, record) VALUES ($1, $2, $3) \
+                 ON CONFLICT (fingerprint) DO UPDATE SET ends_at_ms = excluded.ends_at_ms, record = excluded.record",
+            )
+            .bind(fp)
+            .bind(alert.ends_at.map(ms))
+            .bind(record)
+            .execute(tx.conn())
+            .await?;
         }
         tx.commit().await?;
-        Ok(stored)
-    }
-
-    async fn put_in(tx: &mut crate::Tx, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
-        let fp = alert.fingerprint().to_string();
-        let old = sqlx::query("SELECT record FROM am_alerts WHERE fingerprint = $1")
-            .bind(&fp)
-            .fetch_optional(tx.conn())
-            .await?;
-        let stored = match old {
-            Some(row) => {
-                let text: String = row.try_get("record")?;
-                let old: Alert =
-                    serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))?;
-                Alert::stored_after(&old, alert, now)
-            }
-            None => alert,
-        };
-        let record = serde_json::to_string(&stored).expect("alerts serialize");
-        sqlx::query(
-            "INSERT INTO am_alerts (fingerprint, ends_at_ms, record) VALUES ($1, $2, $3) \
-             ON CONFLICT (fingerprint) DO UPDATE SET ends_at_ms = excluded.ends_at_ms, record = excluded.record",
-        )
-        .bind(&fp)
-        .bind(stored.ends_at.map(ms))
-        .bind(record)
-        .execute(tx.conn())
-        .await?;
         Ok(stored)
     }
 
@@ -132,14 +142,15 @@ impl StoreAlerts {
 
     async fn gc_inner(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>> {
         let horizon = ms(now) - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        // read before the transaction, as `put_all_inner` says why
         let _one_at_a_time = self.puts.lock().await;
-        let mut tx = self.store.begin().await?;
         let rows = sqlx::query(
             "SELECT fingerprint FROM am_alerts WHERE ends_at_ms IS NOT NULL AND ends_at_ms <= $1",
         )
         .bind(horizon)
-        .fetch_all(tx.conn())
+        .fetch_all(self.store.pool())
         .await?;
+        let mut tx = self.store.begin().await?;
         let mut removed = Vec::with_capacity(rows.len());
         for row in &rows {
             let fp: String = row.try_get("fingerprint")?;

@@ -1,6 +1,7 @@
 //! Integration tests of the server: the router driven with `oneshot`, and
 //! real servers on loopback for streaming, TLS and shutdown.
 
+mod alerts;
 mod api_types;
 mod audit;
 mod auth;

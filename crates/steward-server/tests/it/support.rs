@@ -159,6 +159,14 @@ impl App {
         let registry = prometheus::Registry::new();
         store.register_metrics(&registry).expect("store metrics");
         let mut state = AppState::new(store.clone(), loaded, registry, shutdown.clone());
+        // steward's own AlertManager, when `[alerts]` configures one
+        let alerts =
+            steward_server::alerts::Alerts::start(state.config(), &store, "http://127.0.0.1:7400")
+                .await
+                .expect("alerts");
+        if let Some(alerts) = &alerts {
+            state = state.with_alerts(alerts.clone());
+        }
         if deployments {
             let backend = steward_deploy::ProcessBackend::open(
                 dir.path().join("replicas"),
@@ -192,6 +200,11 @@ impl App {
                 &store,
                 &collector,
                 "http://127.0.0.1:7400",
+                alerts.as_ref().map(|a| {
+                    a.sink(steward_server::rules::external_labels(
+                        &state.config().config.rules,
+                    ))
+                }),
             )
             .await
             .expect("rules");

@@ -1,0 +1,16 @@
+//! The journal event kinds of the AlertManager: every try at delivering
+//! a notification (the notification history), and acknowledgements. One catalogue the server
+//! journals from and the API and the CLI match against, so that a renamed
+//! kind is a compile error.
+
+steward_core::event_catalogue! {
+    /// A notification delivery try.
+    pub enum AlertManagerEvent in "alertmanager" {
+        /// A receiver's integration took the notification.
+        NotificationSent => "alertmanager.notification.sent",
+        /// A try failed (it may be retried).
+        NotificationFailed => "alertmanager.notification.failed",
+        /// A PagerDuty sender acknowledged an alert (by its `dedup_key`).
+        AlertAcknowledged => "alertmanager.alert.acknowledged",
+    }
+}

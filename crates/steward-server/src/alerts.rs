@@ -1,0 +1,452 @@
+//! The alerts subsystem: steward's own AlertManager, run when `[alerts]`
+//! names an Alertmanager configuration (a file, or inline YAML). Its
+//! alerts, silences and notification log live in the store; its API v2
+//! is served under `/alertmanager` (so Prometheus' `alertmanagers` use
+//! `path_prefix: /alertmanager`, and amtool
+//! `--alertmanager.url=<steward>/alertmanager`); alerts also come from
+//! steward's own rules ([`Alerts::sink`]), the generic webhook
+//! (`POST /api/v1/alerts/webhook`) and PagerDuty Events v2 senders
+//! (`POST /v2/enqueue`). Every delivery try is journaled
+//! (`alertmanager.notification.sent` or `.failed`), as is every
+//! PagerDuty acknowledgement (`alertmanager.alert.acknowledged`).
+//!
+//! Every route needs a token: reads the viewer role, changes (alerts,
+//! silences, events) the operator role.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+use steward_alert::{
+    AlertManager, AlertManagerEvent, Config, LabelSet, MatchType, Matcher,
+    alert::IncomingAlert,
+    clock::{SharedClock, SystemClock},
+    dispatch,
+    manager::{AlertQuery, Maintenance, ManagerOptions, VersionInfo},
+    notify::{Attempt, receivers::AttemptListener},
+    silence::Silences,
+    sources::{pagerduty, webhook},
+};
+use steward_config::LoadedConfig;
+use steward_core::{Actor, NewEvent, Severity};
+use steward_metrics::Labels;
+use steward_rules::{AlertSink, NotifiedAlert};
+use steward_store::{Store, StoreAlerts, StoreNotificationLog, StoreSilences};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result};
+
+/// Where the Alertmanager-compatible API is mounted.
+pub const ALERTMANAGER_PREFIX: &str = "/alertmanager";
+
+/// The generic webhook source.
+pub const WEBHOOK_PATH: &str = "/api/v1/alerts/webhook";
+
+/// PagerDuty's Events API v2 path, so a sender's base URL is steward's.
+pub const PAGERDUTY_PATH: &str = "/v2/enqueue";
+
+/// The running AlertManager; cheap to clone.
+#[derive(Clone)]
+pub struct Alerts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: AlertManager,
+    store: Store,
+    /// The journal writer of delivery tries, taken at stop.
+    journal: parking_lot::Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+}
+
+impl Alerts {
+    /// Loads `[alerts]`' Alertmanager configuration and starts the
+    /// AlertManager over `store`; links in notifications point at `[alerts]
+    /// external_url`, else `api_url`. `None` when `[alerts]` is not enabled.
+    pub async fn start(
+        config: &LoadedConfig,
+        store: &Store,
+        api_url: &str,
+    ) -> Result<Option<Alerts>> {
+        let section = &config.config.alerts;
+        if !section.enabled() {
+            return Ok(None);
+        }
+        let invalid = |e: steward_alert::Error| Error::Alerts(e.to_string());
+        let (am, original) = match (&section.config, &section.config_yaml) {
+            (Some(file), _) => {
+                let config = Config::load_file(file).map_err(invalid)?;
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                (config, text)
+            }
+            (None, Some(yaml)) => (
+                Config::load(yaml)
+                    .map_err(|e| Error::Alerts(format!("[alerts] config_yaml: {e}")))?,
+                yaml.clone(),
+            ),
+            (None, None) => return Ok(None),
+        };
+        for warning in am.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let external_url = section
+            .external_url
+            .clone()
+            .unwrap_or_else(|| api_url.to_owned());
+        let (tx, mut rx) = mpsc::unbounded_channel::<NewEvent>();
+        let stop = CancellationToken::new();
+        let writer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            // one writer, so that tries are journaled in the order made
+            tokio::spawn(async move {
+                loop {
+                    let event = tokio::select! {
+                        biased;
+                        event = rx.recv() => event,
+                        () = stop.cancelled() => rx.try_recv().ok(),
+                    };
+                    let Some(event) = event else { break };
+                    if let Err(err) = store.append(event).await {
+                        tracing::warn!(error = %err, "cannot journal a notification attempt");
+                    }
+                }
+            })
+        };
+        let configured = steward_alert::build::configured_with(
+            &am,
+            original,
+            &external_url,
+            Arc::new(JournalAttempts(tx)),
+        )
+        .map_err(invalid)?;
+        let retention = section.retention.0;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let silences = Silences::new(
+            Arc::new(StoreSilences(store.clone())),
+            clock.clone(),
+            retention,
+        )
+        .await
+        .map_err(invalid)?;
+        let manager = AlertManager::start(ManagerOptions {
+            config: configured,
+            alerts: Arc::new(StoreAlerts::new(store.clone())),
+            silences,
+            nflog: Arc::new(StoreNotificationLog::new(store.clone(), retention)),
+            clock,
+            maintenance: Maintenance::default(),
+            version: VersionInfo::default(),
+        })
+        .await
+        .map_err(invalid)?;
+        Ok(Some(Alerts {
+            inner: Arc::new(Inner {
+                manager,
+                store: store.clone(),
+                journal: parking_lot::Mutex::new(Some((stop, writer))),
+            }),
+        }))
+    }
+
+    /// The AlertManager.
+    pub fn manager(&self) -> &AlertManager {
+        &self.inner.manager
+    }
+
+    /// The sink steward's rules hand their alerts to, with the rules'
+    /// `external_labels` added (as Prometheus' notifier adds them).
+    pub fn sink(&self, external_labels: Labels) -> Arc<dyn AlertSink> {
+        Arc::new(ManagerSink {
+            manager: self.inner.manager.clone(),
+            external_labels,
+        })
+    }
+
+    /// API v2, to be nested under [`ALERTMANAGER_PREFIX`] (without
+    /// authentication: the caller layers it).
+    pub fn api_router(&self) -> Router {
+        steward_alert::api::router(self.inner.manager.clone())
+    }
+
+    /// The sources: [`WEBHOOK_PATH`] and [`PAGERDUTY_PATH`] (without
+    /// authentication: the caller layers it).
+    pub fn sources_router(&self) -> Router {
+        Router::new()
+            .route(WEBHOOK_PATH, post(webhook_alerts))
+            .route(PAGERDUTY_PATH, post(pagerduty_event))
+            .with_state(self.clone())
+    }
+
+    /// Stops the AlertManager (pending flushes are dropped; the store
+    /// keeps what they would have sent), then waits for the journal of
+    /// delivery tries to be written.
+    pub async fn stop(&self) {
+        self.inner.manager.stop().await;
+        let journal = self.inner.journal.lock().take();
+        if let Some((stop, writer)) = journal {
+            // the tries already made are written, then the writer ends
+            stop.cancel();
+            if let Err(err) = writer.await {
+                tracing::warn!(error = %err, "the journal of notification attempts failed");
+            }
+        }
+    }
+}
+
+/// Journals every delivery try.
+struct JournalAttempts(mpsc::UnboundedSender<NewEvent>);
+
+impl AttemptListener for JournalAttempts {
+    fn attempted(&self, integration: &dispatch::Integration, group_key: &str, attempt: &Attempt) {
+        let _ = self.0.send(attempt_event(integration, group_key, attempt));
+    }
+}
+
+/// The journal event of one delivery try.
+fn attempt_event(
+    integration: &dispatch::Integration,
+    group_key: &str,
+    attempt: &Attempt,
+) -> NewEvent {
+    let latency_ms = u64::try_from(attempt.latency.as_millis()).unwrap_or(u64::MAX);
+    let target = format!(
+        "{}/{}[{}]",
+        integration.receiver, integration.kind, integration.index
+    );
+    let (kind, severity, summary) = match &attempt.error {
+        None => (
+            AlertManagerEvent::NotificationSent,
+            Severity::Info,
+            format!(
+                "notified {target} (attempt {}, {latency_ms} ms)",
+                attempt.number
+            ),
+        ),
+        Some(err) => (
+            AlertManagerEvent::NotificationFailed,
+            Severity::Warning,
+            format!(
+                "notifying {target} failed (attempt {}): {err}",
+                attempt.number
+            ),
+        ),
+    };
+    NewEvent::new(kind.kind(), Actor::system(), summary)
+        .severity(severity)
+        .payload(json!({
+            "receiver": integration.receiver,
+            "integration": integration.kind,
+            "index": integration.index,
+            "group_key": group_key,
+            "attempt": attempt.number,
+            "latency_ms": latency_ms,
+            "error": attempt.error.as_ref().map(ToString::to_string),
+        }))
+}
+
+/// Steward's rules' alerts into the AlertManager.
+struct ManagerSink {
+    manager: AlertManager,
+    external_labels: Labels,
+}
+
+fn millis(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+fn label_set(labels: &Labels) -> LabelSet {
+    labels
+        .iter()
+        .map(|l| (l.name.clone(), l.value.clone()))
+        .collect()
+}
+
+/// A rule's alert as the AlertManager takes it: a firing alert ends when
+/// the rule says it holds until (re-sent before then), a resolved one
+/// when it resolved.
+fn incoming(alert: &NotifiedAlert, external: &Labels) -> IncomingAlert {
+    let mut labels = label_set(&alert.labels);
+    for l in external.iter() {
+        labels
+            .entry(l.name.clone())
+            .or_insert_with(|| l.value.clone());
+    }
+    IncomingAlert {
+        labels,
+        annotations: label_set(&alert.annotations),
+        starts_at: millis(alert.starts_at_ms),
+        ends_at: millis(alert.ends_at_ms),
+        generator_url: alert.generator_url.clone(),
+    }
+}
+
+#[async_trait::async_trait]
+impl AlertSink for ManagerSink {
+    async fn send(&self, alerts: Vec<NotifiedAlert>) {
+        let batch = alerts
+            .iter()
+            .map(|a| incoming(a, &self.external_labels))
+            .collect();
+        if let Err(err) = self.manager.put_alerts(batch).await {
+            tracing::warn!(error = %err, "the alertmanager refused rule alerts");
+        }
+    }
+}
+
+/// Sends to several sinks (the AlertManager and `[[rules.alertmanagers]]`).
+pub struct FanOut(pub Vec<Arc<dyn AlertSink>>);
+
+#[async_trait::async_trait]
+impl AlertSink for FanOut {
+    async fn send(&self, alerts: Vec<NotifiedAlert>) {
+        let (last, rest) = match self.0.split_last() {
+            Some(split) => split,
+            None => return,
+        };
+        for sink in rest {
+            sink.send(alerts.clone()).await;
+        }
+        last.send(alerts).await;
+    }
+}
+
+/// `POST /api/v1/alerts/webhook`: a list of alerts (or a webhook payload
+/// with `alerts`).
+async fn webhook_alerts(State(alerts): State<Alerts>, body: Bytes) -> Response {
+    let manager = alerts.manager();
+    let incoming = match webhook::parse(&body, manager.now()) {
+        Ok(incoming) => incoming,
+        Err(errors) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"status": "error", "errors": errors})),
+            )
+                .into_response();
+        }
+    };
+    let count = incoming.len();
+    match manager.put_alerts(incoming).await {
+        Ok(()) => Json(json!({"status": "success", "alerts": count})).into_response(),
+        Err(steward_alert::Error::InvalidAlert(message)) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"status": "error", "errors": [message]})),
+        )
+            .into_response(),
+        Err(err) => unavailable(&err),
+    }
+}
+
+fn unavailable(err: &steward_alert::Error) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "error", "message": err.to_string()})),
+    )
+        .into_response()
+}
+
+/// `POST /v2/enqueue`: a PagerDuty event. A trigger puts a firing alert
+/// labelled with its `dedup_key`; resolve ends the alerts with that
+/// label; acknowledge journals that someone is on them.
+async fn pagerduty_event(State(alerts): State<Alerts>, body: Bytes) -> Response {
+    let event = match pagerduty::parse(&body, || hex::encode(rand::random::<[u8; 16]>())) {
+        Ok(event) => event,
+        Err(invalid) => return (StatusCode::BAD_REQUEST, Json(invalid.body())).into_response(),
+    };
+    let manager = alerts.manager();
+    let outcome = match event.action {
+        pagerduty::Action::Trigger(alert) => manager.put_alerts(vec![alert]).await,
+        pagerduty::Action::Resolve => resolve(manager, &event.dedup_key).await,
+        pagerduty::Action::Acknowledge => acknowledge(&alerts, &event.dedup_key).await,
+    };
+    match outcome {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(pagerduty::accepted_body(&event.dedup_key)),
+        )
+            .into_response(),
+        Err(steward_alert::Error::InvalidAlert(message)) => (
+            StatusCode::BAD_REQUEST,
+            Json(pagerduty::Invalid(vec![message]).body()),
+        )
+            .into_response(),
+        Err(err) => unavailable(&err),
+    }
+}
+
+/// The stored alerts of a PagerDuty `dedup_key` that still fire.
+async fn by_dedup_key(
+    manager: &AlertManager,
+    key: &str,
+) -> steward_alert::Result<Vec<steward_alert::alert::Alert>> {
+    let query = AlertQuery {
+        matchers: vec![Matcher::new(
+            pagerduty::DEDUP_KEY_LABEL,
+            MatchType::Equal,
+            key,
+        )?],
+        ..AlertQuery::default()
+    };
+    let now = manager.now();
+    Ok(manager
+        .alerts(&query)
+        .await?
+        .into_iter()
+        .map(|view| view.alert)
+        .filter(|alert| !alert.resolved_at(now))
+        .collect())
+}
+
+async fn resolve(manager: &AlertManager, key: &str) -> steward_alert::Result<()> {
+    let now = manager.now();
+    let ended: Vec<IncomingAlert> = by_dedup_key(manager, key)
+        .await?
+        .into_iter()
+        .map(|alert| IncomingAlert {
+            labels: alert.labels,
+            annotations: alert.annotations,
+            starts_at: Some(alert.starts_at),
+            ends_at: Some(now),
+            generator_url: alert.generator_url,
+        })
+        .collect();
+    if ended.is_empty() {
+        return Ok(());
+    }
+    manager.put_alerts(ended).await
+}
+
+async fn acknowledge(alerts: &Alerts, key: &str) -> steward_alert::Result<()> {
+    let found = by_dedup_key(alerts.manager(), key).await?;
+    let names: Vec<String> = found.iter().map(|a| a.name().to_owned()).collect();
+    let event = NewEvent::new(
+        AlertManagerEvent::AlertAcknowledged.kind(),
+        Actor::system(),
+        format!("alert {key} acknowledged through PagerDuty's events API"),
+    )
+    .payload(json!({
+        "dedup_key": key,
+        "alerts": found.iter().map(|a| json!({
+            "fingerprint": a.fingerprint().to_string(),
+            "labels": a.labels,
+        })).collect::<Vec<_>>(),
+        "alertnames": names,
+    }));
+    alerts
+        .inner
+        .store
+        .append(event)
+        .await
+        .map(|_| ())
+        .map_err(|e| steward_alert::Error::Store(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,381 @@
+//! Steward's own AlertManager in the application: alerts posted to its
+//! API v2 under `/alertmanager` reach a webhook receiver on loopback and
+//! every delivery try is journaled; reading needs a viewer token,
+//! posting an operator's; PagerDuty events trigger, acknowledge and
+//! resolve an alert by its `dedup_key`. Real time: the route's timers are
+//! a second, and the test waits for what the receiver gets.
+
+use std::time::Duration;
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{Method, StatusCode},
+    routing::post,
+};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::support::App;
+
+type Bodies = mpsc::UnboundedSender<Value>;
+
+/// A webhook receiver on loopback; what it gets comes out of the channel.
+async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(|State(tx): State<Bodies>, body: Bytes| async move {
+                let _ = tx.send(serde_json::from_slice(&body).unwrap_or_default());
+            }),
+        )
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), rx)
+}
+
+async fn app_with_webhook() -> (App, mpsc::UnboundedReceiver<Value>) {
+    let (url, got) = receiver().await;
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[alerts]
+config_yaml = '''
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+'''
+"#
+    );
+    (App::from_toml(&toml).await, got)
+}
+
+/// The next payload the receiver gets with `status`, within 20 seconds.
+async fn next_with_status(got: &mut mpsc::UnboundedReceiver<Value>, status: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let body = got.recv().await.expect("the receiver runs");
+            if body["status"] == status {
+                return body;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {status} notification"))
+}
+
+/// The journal's events of `kind`, once there is at least one (the
+/// journal is written beside the delivery, so it is polled briefly).
+async fn journaled(app: &App, kind: &str) -> Vec<Value> {
+    for _ in 0..100 {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/events?kind={kind}"),
+                Some(&app.viewer),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let events = body["events"].as_array().unwrap().clone();
+        if !events.is_empty() {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {kind} event journaled");
+}
+
+#[tokio::test]
+async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
+    let (app, mut got) = app_with_webhook().await;
+    let alert = json!([{"labels": {"alertname": "DiskFull", "service": "db"}, "annotations": {"summary": "disk full"}}]);
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.viewer),
+            Some(alert.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            None,
+            Some(alert.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.operator),
+            Some(alert),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let sent = next_with_status(&mut got, "firing").await;
+    assert_eq!(sent["receiver"], "hook");
+    assert_eq!(sent["alerts"][0]["labels"]["alertname"], "DiskFull");
+    assert_eq!(sent["alerts"][0]["annotations"]["summary"], "disk full");
+
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["labels"]["alertname"], "DiskFull");
+    assert_eq!(body[0]["receivers"][0]["name"], "hook");
+
+    let events = journaled(&app, "alertmanager.notification.sent").await;
+    let payload = &events[0]["payload"];
+    assert_eq!(payload["receiver"], "hook");
+    assert_eq!(payload["integration"], "webhook");
+    assert_eq!(payload["attempt"], 1);
+    assert!(payload["group_key"].as_str().unwrap().contains("DiskFull"));
+    assert!(payload["latency_ms"].is_u64());
+
+    // a client cannot forge the AlertManager's events
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(&app.operator),
+            Some(json!({"kind": "alertmanager.notification.sent", "summary": "forged"})),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+}
+
+#[tokio::test]
+async fn viewers_read_and_operators_silence() {
+    let (app, _got) = app_with_webhook().await;
+    let silence = json!({
+        "matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": false}],
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2999-01-01T00:00:00Z",
+        "createdBy": "test",
+        "comment": "maintenance"
+    });
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/silences",
+            Some(&app.viewer),
+            Some(silence.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/silences",
+            Some(&app.operator),
+            Some(silence),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["silenceID"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/alertmanager/api/v2/silences",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["id"], id.as_str());
+    let path = format!("/alertmanager/api/v2/silence/{id}");
+    let (status, _) = app
+        .call(Method::DELETE, &path, Some(&app.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(Method::DELETE, &path, Some(&app.operator), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/alertmanager/api/v2/status",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["config"]["original"]
+            .as_str()
+            .unwrap()
+            .contains("hook")
+    );
+}
+
+#[tokio::test]
+async fn pagerduty_events_trigger_acknowledge_and_resolve_by_dedup_key() {
+    let (app, mut got) = app_with_webhook().await;
+    let event = |action: &str| {
+        json!({
+            "routing_key": "steward",
+            "event_action": action,
+            "dedup_key": "disk-1",
+            "payload": {"summary": "disk full on db-1", "source": "db-1", "severity": "critical"}
+        })
+    };
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/v2/enqueue",
+            Some(&app.viewer),
+            Some(event("trigger")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v2/enqueue",
+            Some(&app.operator),
+            Some(event("trigger")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["dedup_key"], "disk-1");
+    let firing = next_with_status(&mut got, "firing").await;
+    assert_eq!(firing["alerts"][0]["labels"]["dedup_key"], "disk-1");
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v2/enqueue",
+            Some(&app.operator),
+            Some(json!({"routing_key": "steward", "event_action": "acknowledge", "dedup_key": "disk-1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let acks = journaled(&app, "alertmanager.alert.acknowledged").await;
+    assert_eq!(acks[0]["payload"]["dedup_key"], "disk-1");
+    assert_eq!(acks[0]["payload"]["alerts"].as_array().unwrap().len(), 1);
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v2/enqueue",
+            Some(&app.operator),
+            Some(
+                json!({"routing_key": "steward", "event_action": "resolve", "dedup_key": "disk-1"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let resolved = next_with_status(&mut got, "resolved").await;
+    assert_eq!(resolved["alerts"][0]["labels"]["dedup_key"], "disk-1");
+    assert_eq!(resolved["alerts"][0]["status"], "resolved");
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v2/enqueue",
+            Some(&app.operator),
+            Some(json!({"event_action": "trigger"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["status"], "invalid event");
+}
+
+#[tokio::test]
+async fn the_generic_webhook_takes_alert_lists() {
+    let (app, mut got) = app_with_webhook().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/alerts/webhook",
+            Some(&app.operator),
+            Some(json!({"alerts": [{"labels": {"alertname": "QueueBacklog"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["alerts"], 1);
+    let sent = next_with_status(&mut got, "firing").await;
+    assert_eq!(sent["alerts"][0]["labels"]["alertname"], "QueueBacklog");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/alerts/webhook",
+            Some(&app.operator),
+            Some(json!([{"labels": {}}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn steward_rules_hand_their_alerts_to_the_alertmanager() {
+    let (url, mut got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("agent.yml"),
+        "groups:\n  - name: always\n    interval: 1s\n    rules:\n      - alert: AlwaysFiring\n        expr: vector(1) > 0\n        labels: {severity: critical}\n        annotations: {summary: 'value {{ $value }}'}\n",
+    )
+    .unwrap();
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[rules]
+files = ["{}"]
+evaluation_interval = "1s"
+external_labels = {{ cluster = "test" }}
+
+[alerts]
+config_yaml = '''
+route:
+  receiver: hook
+  group_wait: 1s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+'''
+"#,
+        dir.path().join("*.yml").display()
+    );
+    let _app = App::with_deployments(&toml).await;
+    let sent = next_with_status(&mut got, "firing").await;
+    let alert = &sent["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "AlwaysFiring");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["labels"]["cluster"], "test");
+    assert_eq!(alert["annotations"]["summary"], "value 1");
+    assert!(
+        alert["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/graph?g0.expr="),
+        "{alert}"
+    );
+}
