@@ -10,6 +10,7 @@ mod container;
 mod deploy;
 mod metrics;
 mod migrate;
+mod prometheus_alerts;
 mod promql_test;
 mod query;
 mod rules;
