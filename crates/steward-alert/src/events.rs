@@ -12,5 +12,8 @@ steward_core::event_catalogue! {
         NotificationFailed => "alertmanager.notification.failed",
         /// A PagerDuty sender acknowledged an alert (by its `dedup_key`).
         AlertAcknowledged => "alertmanager.alert.acknowledged",
+        /// An alert group reached the incident severity (or its alerts
+        /// changed): handed to incidents.
+        IncidentHandoff => "alertmanager.incident.handoff",
     }
 }

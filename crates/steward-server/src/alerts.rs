@@ -13,7 +13,7 @@
 //! Every route needs a token: reads the viewer role, changes (alerts,
 //! silences, events) the operator role.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -26,16 +26,18 @@ use axum::{
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use steward_alert::{
-    AlertManager, AlertManagerEvent, Config, LabelSet, MatchType, Matcher,
+    AlertManager, AlertManagerEvent, Config, LabelSet, MatchType, Matcher, Matchers,
     alert::IncomingAlert,
     clock::{SharedClock, SystemClock},
     dispatch,
+    handoff::{GroupHandoff, Handoff, IncidentSink},
     manager::{AlertQuery, Maintenance, ManagerOptions, VersionInfo},
     notify::{Attempt, receivers::AttemptListener},
+    severity::{Condition, SeverityPolicy, SeverityRule},
     silence::Silences,
     sources::{pagerduty, webhook},
 };
-use steward_config::LoadedConfig;
+use steward_config::{AlertsConfig, LoadedConfig};
 use steward_core::{Actor, NewEvent, Severity};
 use steward_metrics::Labels;
 use steward_rules::{AlertSink, NotifiedAlert};
@@ -147,6 +149,16 @@ impl Alerts {
         })
         .await
         .map_err(invalid)?;
+        manager.set_severity_policy(severity_policy(section)?);
+        if let Some(level) = &section.incident_severity {
+            manager.set_handoff(Some(Handoff::new(
+                Arc::new(JournalHandoffs {
+                    store: store.clone(),
+                    last: parking_lot::Mutex::default(),
+                }),
+                level.clone(),
+            )));
+        }
         Ok(Some(Alerts {
             inner: Arc::new(Inner {
                 manager,
@@ -199,6 +211,118 @@ impl Alerts {
             }
         }
     }
+}
+
+/// `[[alerts.severity]]` as the AlertManager's policy (none without
+/// rules); a matcher that does not parse names its rule.
+fn severity_policy(section: &AlertsConfig) -> Result<Option<Arc<SeverityPolicy>>> {
+    if section.severity.is_empty() {
+        return Ok(None);
+    }
+    let mut rules = Vec::with_capacity(section.severity.len());
+    for (index, rule) in section.severity.iter().enumerate() {
+        let mut matchers = Vec::new();
+        for text in &rule.matchers {
+            let parsed = Matchers::parse(text).map_err(|e| {
+                Error::Alerts(format!(
+                    "[[alerts.severity]] #{}: matcher {text:?}: {e}",
+                    index + 1
+                ))
+            })?;
+            matchers.extend(parsed.0);
+        }
+        let condition = if let Some(d) = rule.firing_for {
+            Condition::FiringFor(d.0)
+        } else if let (Some(count), Some(within)) = (rule.fired_times, rule.within) {
+            Condition::FiredTimes {
+                count: count as usize,
+                within: within.0,
+            }
+        } else if let Some(at_least) = rule.replicas_at_least {
+            Condition::Replicas {
+                label: rule.replica_label.clone(),
+                at_least: at_least as usize,
+            }
+        } else {
+            Condition::CriticalService(rule.critical_services.iter().cloned().collect())
+        };
+        rules.push(SeverityRule {
+            matchers: Matchers(matchers),
+            condition,
+            raise_to: rule.raise_to.clone(),
+        });
+    }
+    Ok(Some(Arc::new(SeverityPolicy::with_rules(rules))))
+}
+
+/// Until the IncidentManager exists, groups handed to incidents are
+/// journaled: when a group first reaches the incident severity and
+/// whenever its set of firing alerts changes (not at every flush).
+struct JournalHandoffs {
+    store: Store,
+    last: parking_lot::Mutex<HashMap<String, Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl IncidentSink for JournalHandoffs {
+    async fn hand_off(&self, group: GroupHandoff) {
+        let mut firing: Vec<String> = group
+            .alerts
+            .iter()
+            .filter(|a| a.ends_at.is_none_or(|end| end > group.at))
+            .map(|a| a.fingerprint().to_string())
+            .collect();
+        firing.sort();
+        {
+            let mut last = self.last.lock();
+            if last.get(&group.group_key) == Some(&firing) {
+                return;
+            }
+            if firing.is_empty() {
+                last.remove(&group.group_key);
+            } else {
+                last.insert(group.group_key.clone(), firing.clone());
+            }
+        }
+        let summary = format!(
+            "alert group {} ({}) handed to incidents: {} firing of {}",
+            bounded(&group.group_key, 512),
+            group.severity,
+            firing.len(),
+            group.alerts.len()
+        );
+        let event = NewEvent::new(
+            AlertManagerEvent::IncidentHandoff.kind(),
+            Actor::system(),
+            summary,
+        )
+        .severity(match group.severity.as_str() {
+            "critical" => Severity::Critical,
+            "error" => Severity::Error,
+            _ => Severity::Warning,
+        })
+        .payload(json!({
+            "group_key": bounded(&group.group_key, 1024),
+            "receiver": group.receiver,
+            "severity": group.severity,
+            "group_labels": group.group_labels,
+            "firing": firing,
+            "alerts": group.alerts.iter().map(|a| json!({
+                "fingerprint": a.fingerprint().to_string(),
+                "labels": a.labels,
+                "starts_at": a.starts_at,
+                "ends_at": a.ends_at,
+            })).collect::<Vec<_>>(),
+        }));
+        if let Err(err) = self.store.append(event).await {
+            tracing::warn!(error = %err, "cannot journal an incident hand-off");
+        }
+    }
+}
+
+/// `text` cut to at most `max` characters.
+fn bounded(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 /// Journals every delivery try.

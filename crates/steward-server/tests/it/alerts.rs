@@ -379,3 +379,65 @@ receivers:
         "{alert}"
     );
 }
+
+#[tokio::test]
+async fn severity_rules_raise_and_severe_groups_are_handed_to_incidents() {
+    let (url, mut got) = receiver().await;
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[alerts]
+incident_severity = "error"
+config_yaml = '''
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+'''
+
+[[alerts.severity]]
+critical_services = ["payments"]
+raise_to = "critical"
+"#
+    );
+    let app = App::from_toml(&toml).await;
+    let alerts = json!([
+        {"labels": {"alertname": "Slow", "service": "payments", "severity": "warning"}},
+        {"labels": {"alertname": "Disk", "service": "db", "severity": "warning"}},
+    ]);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.operator),
+            Some(alerts),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut severities = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let body = next_with_status(&mut got, "firing").await;
+        let alert = &body["alerts"][0];
+        severities.insert(
+            alert["labels"]["alertname"].as_str().unwrap().to_owned(),
+            alert["labels"]["severity"].as_str().unwrap().to_owned(),
+        );
+    }
+    assert_eq!(
+        severities["Slow"], "critical",
+        "a critical service's alert is raised"
+    );
+    assert_eq!(severities["Disk"], "warning");
+    let handoffs = journaled(&app, "alertmanager.incident.handoff").await;
+    assert_eq!(handoffs.len(), 1, "only the critical group: {handoffs:?}");
+    assert_eq!(handoffs[0]["payload"]["severity"], "critical");
+    assert_eq!(handoffs[0]["payload"]["group_labels"]["alertname"], "Slow");
+    assert_eq!(handoffs[0]["severity"], "critical");
+}
