@@ -139,6 +139,18 @@ pub fn configured_with(
     external_url: &str,
     listener: Arc<dyn AttemptListener>,
 ) -> Result<Configured> {
+    configured_enriched(config, original, external_url, listener, None)
+}
+
+/// As [`configured_with`], each alert enriched by `enricher` (when given)
+/// before it is sent.
+pub fn configured_enriched(
+    config: &Config,
+    original: String,
+    external_url: &str,
+    listener: Arc<dyn AttemptListener>,
+    enricher: Option<Arc<dyn crate::enrich::Enricher>>,
+) -> Result<Configured> {
     let renderer = renderer(config)?;
     let client = reqwest::Client::builder()
         .user_agent(concat!("steward/", env!("CARGO_PKG_VERSION")))
@@ -146,6 +158,9 @@ pub fn configured_with(
         .map_err(|e| Error::Notify(format!("cannot build the HTTP client: {e}")))?;
     let mut receivers =
         Receivers::new(external_url, RetryPolicy::default()).with_listener(listener);
+    if let Some(enricher) = enricher {
+        receivers = receivers.with_enricher(enricher);
+    }
     let builder = Builder {
         config,
         renderer,

@@ -30,6 +30,7 @@ use steward_alert::{
     alert::IncomingAlert,
     clock::{SharedClock, SystemClock},
     dispatch,
+    enrich::{Change, Enricher, Enrichment},
     handoff::{GroupHandoff, Handoff, IncidentSink},
     manager::{AlertQuery, Maintenance, ManagerOptions, VersionInfo},
     notify::{Attempt, receivers::AttemptListener},
@@ -122,11 +123,16 @@ impl Alerts {
                 }
             })
         };
-        let configured = steward_alert::build::configured_with(
+        let configured = steward_alert::build::configured_enriched(
             &am,
             original,
             &external_url,
             Arc::new(JournalAttempts(tx)),
+            Some(Arc::new(StewardEnricher {
+                store: store.clone(),
+                config: Arc::new(config.clone()),
+                lookback: ENRICH_LOOKBACK,
+            })),
         )
         .map_err(invalid)?;
         let retention = section.retention.0;
@@ -253,6 +259,74 @@ fn severity_policy(section: &AlertsConfig) -> Result<Option<Arc<SeverityPolicy>>
         });
     }
     Ok(Some(Arc::new(SeverityPolicy::with_rules(rules))))
+}
+
+/// How far back the changes an alert is enriched with go.
+const ENRICH_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The journal domains whose events are changes (what a responder asks
+/// about first: "what changed?").
+const CHANGE_KINDS: [&str; 3] = ["deploy", "migration", "perf"];
+
+/// Enriches an alert of a `service` with the version it runs and the
+/// changes on it and on the services it depends on within the lookback
+/// (from the journal and the deployment records). A source that fails
+/// leaves its part empty.
+struct StewardEnricher {
+    store: Store,
+    config: Arc<LoadedConfig>,
+    lookback: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Enricher for StewardEnricher {
+    async fn enrich(
+        &self,
+        alert: &steward_alert::notify::NotifiedAlert,
+        now: DateTime<Utc>,
+    ) -> Enrichment {
+        let mut out = Enrichment::default();
+        let Some(service) = alert.labels.get("service") else {
+            return out;
+        };
+        match steward_deploy::DeployStore::current(&self.store).await {
+            Ok(specs) => {
+                out.version = specs
+                    .iter()
+                    .find(|s| s.name.as_str() == service)
+                    .map(|s| s.version.to_string());
+            }
+            Err(err) => tracing::debug!(error = %err, "enrichment: no deployment records"),
+        }
+        let mut services = vec![service.clone()];
+        if let Some(spec) = self.config.config.service(service) {
+            services.extend(spec.depends_on.iter().map(|d| d.as_str().to_owned()));
+        }
+        let since = now - chrono::Duration::from_std(self.lookback).unwrap_or_default();
+        for s in services {
+            for kind in CHANGE_KINDS {
+                let query = steward_store::EventQuery {
+                    since: Some(since),
+                    until: Some(now),
+                    kind: Some(kind.to_owned()),
+                    service: Some(s.clone()),
+                    limit: Some(steward_alert::enrich::MAX_LISTED as u32),
+                    ..steward_store::EventQuery::default()
+                };
+                match self.store.events(&query).await {
+                    Ok(page) => out.changes.extend(page.events.into_iter().map(|e| Change {
+                        at: e.time,
+                        kind: e.kind.to_string(),
+                        service: e.service.map(|n| n.as_str().to_owned()),
+                        summary: e.summary,
+                    })),
+                    Err(err) => tracing::debug!(error = %err, "enrichment: journal unavailable"),
+                }
+            }
+        }
+        out.changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+        out
+    }
 }
 
 /// Until the IncidentManager exists, groups handed to incidents are

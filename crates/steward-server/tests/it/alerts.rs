@@ -441,3 +441,72 @@ raise_to = "critical"
     assert_eq!(handoffs[0]["payload"]["group_labels"]["alertname"], "Slow");
     assert_eq!(handoffs[0]["severity"], "critical");
 }
+
+#[tokio::test]
+async fn notifications_carry_what_changed_on_the_service_and_its_dependencies() {
+    let (url, mut got) = receiver().await;
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[[services]]
+name = "db"
+port = 18101
+process.command = ["db"]
+
+[[services]]
+name = "api"
+port = 18102
+depends_on = ["db"]
+process.command = ["api"]
+
+[alerts]
+config_yaml = '''
+route:
+  receiver: hook
+  group_wait: 1s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+'''
+"#
+    );
+    let app = App::from_toml(&toml).await;
+    let name = |n: &str| steward_core::Name::new(n).unwrap();
+    for (service, summary) in [("db", "migrated db to V7"), ("api", "deployed api 2.1.0")] {
+        app.store
+            .append(
+                steward_core::NewEvent::new(
+                    steward_deploy::DeployEvent::Succeeded.kind(),
+                    steward_core::Actor::system(),
+                    summary,
+                )
+                .service(name(service)),
+            )
+            .await
+            .unwrap();
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.operator),
+            Some(json!([{"labels": {"alertname": "Errors", "service": "api"}}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = next_with_status(&mut got, "firing").await;
+    let changes = body["alerts"][0]["annotations"]["steward_changes"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no changes annotation: {body}"));
+    assert!(
+        changes.contains("deploy.succeeded api: deployed api 2.1.0"),
+        "{changes}"
+    );
+    assert!(
+        changes.contains("db: migrated db to V7"),
+        "a dependency's change too: {changes}"
+    );
+}
