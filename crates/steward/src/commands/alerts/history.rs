@@ -13,7 +13,10 @@ use crate::{
 };
 
 /// The journal domains the history reads.
-const KINDS: [&str; 2] = [steward_rules::AlertEvent::PREFIX, "alertmanager"];
+const KINDS: [&str; 2] = [
+    steward_rules::AlertEvent::PREFIX,
+    steward_alert::AlertManagerEvent::PREFIX,
+];
 
 /// Lists the history, filtered by service and time.
 pub(crate) async fn run(
