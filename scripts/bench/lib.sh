@@ -59,3 +59,22 @@ prometheus_binary() {
     fi
     prom_version=$("$prometheus" --version 2>&1 | head -1)
 }
+
+# alertmanager_binary: sets alertmanager to $ALERTMANAGER, else Debian's
+# /usr/bin/prometheus-alertmanager (or `alertmanager` on PATH), else
+# installs Debian's package (as root) and stops the system service it
+# starts (the benchmarks run their own), and am_version to its version
+# line.
+alertmanager_binary() {
+    alertmanager=${ALERTMANAGER:-$(command -v prometheus-alertmanager || command -v alertmanager || true)}
+    if [ -z "$alertmanager" ]; then
+        [ "$(id -u)" -eq 0 ] || die "alertmanager is not installed (apt-get install prometheus-alertmanager, as root)"
+        log "installing prometheus-alertmanager (Debian package)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; } ||
+            die "cannot install prometheus-alertmanager with apt-get"
+        systemctl stop prometheus-alertmanager >/dev/null 2>&1 || service prometheus-alertmanager stop >/dev/null 2>&1 || true
+        alertmanager=$(command -v prometheus-alertmanager)
+    fi
+    am_version=$("$alertmanager" --version 2>&1 | head -1)
+}
