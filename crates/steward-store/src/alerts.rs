@@ -46,6 +46,10 @@ fn corrupt(table: &'static str, id: &str, detail: impl std::fmt::Display) -> Err
     }
 }
 
+/// The most parameters bound in one statement (SQLite's default limit
+/// is 32,766, PostgreSQL's 65,535; a batch from Prometheus holds 64).
+const CHUNK: usize = 900;
+
 /// Alerts in the store.
 #[derive(Clone)]
 pub struct StoreAlerts {
@@ -77,41 +81,66 @@ impl StoreAlerts {
     /// log) wrote meanwhile, instead of waiting.
     async fn put_all_inner(&self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Result<Vec<Alert>> {
         let _one_at_a_time = self.puts.lock().await;
+        // one read of every stored alert of the batch, in chunks that stay
+        // under the engines' limits on bound parameters
         let mut merged: HashMap<String, Alert> = HashMap::new();
+        let wanted: Vec<String> = {
+            let mut fps: Vec<String> = alerts.iter().map(|a| a.fingerprint().to_string()).collect();
+            fps.sort();
+            fps.dedup();
+            fps
+        };
+        for chunk in wanted.chunks(CHUNK) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT fingerprint, record FROM am_alerts WHERE fingerprint IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for fp in chunk {
+                query = query.bind(fp);
+            }
+            for row in query.fetch_all(self.store.pool()).await? {
+                let fp: String = row.try_get("fingerprint")?;
+                let text: String = row.try_get("record")?;
+                let old: Alert =
+                    serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))?;
+                merged.insert(fp, old);
+            }
+        }
         let mut stored = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let fp = alert.fingerprint().to_string();
-            let old = match merged.get(&fp) {
-                Some(earlier) => Some(earlier.clone()),
-                None => sqlx::query("SELECT record FROM am_alerts WHERE fingerprint = $1")
-                    .bind(&fp)
-                    .fetch_optional(self.store.pool())
-                    .await?
-                    .map(|row| -> Result<Alert> {
-                        let text: String = row.try_get("record")?;
-                        serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))
-                    })
-                    .transpose()?,
-            };
-            let alert = match old {
-                Some(old) => Alert::stored_after(&old, alert, now),
+            let alert = match merged.get(&fp) {
+                Some(old) => Alert::stored_after(old, alert, now),
                 None => alert,
             };
             merged.insert(fp, alert.clone());
             stored.push(alert);
         }
+        // one multi-row upsert per chunk, all in one transaction
+        let rows: Vec<(&String, &Alert)> = merged
+            .iter()
+            .filter(|(fp, _)| wanted.binary_search(fp).is_ok())
+            .collect();
         let mut tx = self.store.begin().await?;
-        for (fp, alert) in &merged {
-            let record = serde_json::to_string(alert).expect("alerts serialize");
-            sqlx::query(
-                "INSERT INTO am_alerts (fingerprint, ends_at_ms, record) VALUES ($1, $2, $3) \
+        for chunk in rows.chunks(CHUNK / 3) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO am_alerts (fingerprint, ends_at_ms, record) VALUES {} \
                  ON CONFLICT (fingerprint) DO UPDATE SET ends_at_ms = excluded.ends_at_ms, record = excluded.record",
-            )
-            .bind(fp)
-            .bind(alert.ends_at.map(ms))
-            .bind(record)
-            .execute(tx.conn())
-            .await?;
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (fp, alert) in chunk {
+                query = query
+                    .bind((*fp).clone())
+                    .bind(alert.ends_at.map(ms))
+                    .bind(serde_json::to_string(alert).expect("alerts serialize"));
+            }
+            query.execute(tx.conn()).await?;
         }
         tx.commit().await?;
         Ok(stored)

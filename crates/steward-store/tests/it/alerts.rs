@@ -21,6 +21,7 @@ use steward_store::{Store, StoreAlerts, StoreNotificationLog, StoreSilences};
 crate::store_suite!(
     alerts_merge_and_resolved_ones_are_collected,
     a_batch_is_stored_in_one_go_and_merged_in_order,
+    a_batch_larger_than_one_statement_is_stored_whole,
     silences_outlive_a_restart,
     the_notification_log_keeps_the_newest_entry,
 );
@@ -198,4 +199,25 @@ async fn a_batch_is_stored_in_one_go_and_merged_in_order(store: Store) {
     listed.sort_by(|a, b| a.labels.cmp(&b.labels));
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0], stored[2]);
+}
+
+async fn a_batch_larger_than_one_statement_is_stored_whole(store: Store) {
+    let alerts = StoreAlerts::new(store);
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let batch: Vec<_> = (0..2000)
+        .map(|i| {
+            IncomingAlert {
+                labels: labels(&[("alertname", "Many"), ("instance", &i.to_string())]),
+                starts_at: Some(t0),
+                ..IncomingAlert::default()
+            }
+            .into_alert(t0, Duration::from_secs(300))
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(alerts.put_all(batch.clone(), t0).await.unwrap().len(), 2000);
+    // again: every one merges with its stored self
+    let again = alerts.put_all(batch, t0).await.unwrap();
+    assert!(again.iter().all(|a| a.starts_at == t0));
+    assert_eq!(alerts.list().await.unwrap().len(), 2000);
 }
