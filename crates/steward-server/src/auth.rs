@@ -219,31 +219,42 @@ fn header_text(request: &Request, name: &str) -> Option<String> {
         .map(|value| cap(value, JOURNAL_STRING_MAX))
 }
 
+/// The refusal of a request below the operator role (`None`: it may go
+/// on); `doing` completes "... needs the operator role".
+fn refuse_below_operator(request: &Request, doing: &str) -> Option<Response> {
+    let Some(principal) = request.extensions().get::<Principal>() else {
+        return Some(
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                format!("a token is needed for {doing}"),
+            )
+            .into_response(),
+        );
+    };
+    (!principal.role.allows(Role::Operator)).then(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{doing} needs the operator role; token `{}` has the {} role",
+                principal.name, principal.role
+            ),
+        )
+        .into_response()
+    })
+}
+
 /// Refuses, below the operator role, a request that changes something
 /// (any method but GET and HEAD): the AlertManager's routes, where
 /// reading alerts and silences is a viewer's and posting alerts, setting
 /// or expiring silences and sending events an operator's.
 pub(crate) async fn require_operator_to_change(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        let Some(principal) = request.extensions().get::<Principal>() else {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a token is needed to change alerts or silences".to_owned(),
-            )
-            .into_response();
-        };
-        if !principal.role.allows(Role::Operator) {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "changing alerts or silences needs the operator role; token `{}` has the {} role",
-                    principal.name, principal.role
-                ),
-            )
-            .into_response();
-        }
+    if request.method() != Method::GET
+        && request.method() != Method::HEAD
+        && let Some(refusal) = refuse_below_operator(&request, "changing alerts or silences")
+    {
+        return refusal;
     }
     next.run(request).await
 }
@@ -258,26 +269,8 @@ pub(crate) async fn require_operator_to_push(request: Request, next: Next) -> Re
                 .uri()
                 .path()
                 .ends_with(crate::api::OTLP_METRICS_PATH));
-    if pushes {
-        let Some(principal) = request.extensions().get::<Principal>() else {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a token is needed to push samples".to_owned(),
-            )
-            .into_response();
-        };
-        if !principal.role.allows(Role::Operator) {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "pushing samples needs the operator role; token `{}` has the {} role",
-                    principal.name, principal.role
-                ),
-            )
-            .into_response();
-        }
+    if pushes && let Some(refusal) = refuse_below_operator(&request, "pushing samples") {
+        return refusal;
     }
     next.run(request).await
 }
