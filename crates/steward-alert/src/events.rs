@@ -1,5 +1,6 @@
-//! The journal event kinds of the AlertManager: every try at delivering
-//! a notification (the notification history), and acknowledgements. One catalogue the server
+//! The journal event kinds of the AlertManager: alerts starting and
+//! stopping, every try at delivering a notification (the notification
+//! history), acknowledgements and hand-offs. One catalogue the server
 //! journals from and the API and the CLI match against, so that a renamed
 //! kind is a compile error.
 
@@ -10,6 +11,11 @@ steward_core::event_catalogue! {
         NotificationSent => "alertmanager.notification.sent",
         /// A try failed (it may be retried).
         NotificationFailed => "alertmanager.notification.failed",
+        /// An alert from a source other than steward's rules (which
+        /// journal their own) started firing.
+        AlertFiring => "alertmanager.alert.firing",
+        /// Such an alert resolved: sent resolved, or its end passed.
+        AlertResolved => "alertmanager.alert.resolved",
         /// A PagerDuty sender acknowledged an alert (by its `dedup_key`).
         AlertAcknowledged => "alertmanager.alert.acknowledged",
         /// An alert group reached the incident severity (or its alerts

@@ -57,6 +57,53 @@ pub const ALERT_GC_INTERVAL: Duration = Duration::from_secs(30 * 60);
 /// `--data.maintenance-interval`).
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
+/// How often alerts that stopped firing because their end passed (a
+/// sender stopped re-sending them) are noticed for the [`StateListener`].
+pub const STATE_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where an alert came from, as the journal tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// API v2's `POST /alerts` (a Prometheus, amtool).
+    Api,
+    /// Steward's own rule evaluation.
+    Rules,
+    /// The generic webhook.
+    Webhook,
+    /// A PagerDuty Events v2 sender.
+    PagerDuty,
+}
+
+impl Source {
+    /// `api`, `rules`, `webhook` or `pagerduty`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Rules => "rules",
+            Source::Webhook => "webhook",
+            Source::PagerDuty => "pagerduty",
+        }
+    }
+}
+
+/// How an alert the AlertManager holds changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateChange {
+    /// It started firing (new, or firing again after it resolved).
+    Firing,
+    /// It resolved: sent resolved, or its end passed without a re-send.
+    Resolved,
+}
+
+/// Told of every alert that starts or stops firing (the server journals
+/// them). Called outside the AlertManager's locks; must not block.
+pub trait StateListener: Send + Sync + 'static {
+    /// `alert` (as stored) changed; `source` is where the alert that
+    /// caused it came from, or where the alert last came from when its end
+    /// passed.
+    fn changed(&self, alert: &Alert, change: StateChange, source: Source);
+}
+
 /// What the configuration decides; a reload replaces all of it.
 pub struct Configured {
     /// The route tree.
@@ -98,6 +145,8 @@ pub struct Maintenance {
     /// Between two collections of silences, the notification log and the
     /// inhibitor's resolved sources.
     pub interval: Duration,
+    /// Between two looks for firing alerts whose end passed.
+    pub state_interval: Duration,
 }
 
 impl Default for Maintenance {
@@ -107,6 +156,7 @@ impl Default for Maintenance {
             alert_gc_interval: ALERT_GC_INTERVAL,
             alert_retention: Duration::ZERO,
             interval: MAINTENANCE_INTERVAL,
+            state_interval: STATE_SWEEP_INTERVAL,
         }
     }
 }
@@ -187,6 +237,10 @@ struct Inner {
     severity: RwLock<Option<Arc<SeverityPolicy>>>,
     /// Where groups worth an incident go (every engine's pipeline reads it).
     handoff: HandoffSlot,
+    /// Told of alerts that start or stop firing.
+    listener: RwLock<Option<Arc<dyn StateListener>>>,
+    /// The alerts last known firing, with where each last came from.
+    firing: Mutex<HashMap<Fingerprint, Source>>,
 }
 
 impl Drop for Inner {
@@ -240,6 +294,8 @@ impl AlertManager {
                 tasks: Mutex::new(Vec::new()),
                 severity: RwLock::new(None),
                 handoff,
+                listener: RwLock::new(None),
+                firing: Mutex::new(HashMap::new()),
             }),
         };
         let engine = manager.engine();
@@ -273,8 +329,20 @@ impl AlertManager {
     /// [`Error::InvalidAlert`] with every invalid alert's message, joined
     /// by `"; "` as Alertmanager's 400 answer.
     pub async fn put_alerts(&self, alerts: Vec<IncomingAlert>) -> Result<()> {
+        self.put_alerts_from(Source::Api, alerts).await
+    }
+
+    /// [`put_alerts`](Self::put_alerts) for alerts from `source`, which
+    /// the [`StateListener`] is told.
+    pub async fn put_alerts_from(&self, source: Source, alerts: Vec<IncomingAlert>) -> Result<()> {
         let inner = self.inner.clone();
-        detached(async move { inner.put(alerts).await }).await
+        detached(async move { inner.put(source, alerts).await }).await
+    }
+
+    /// Sets (or removes) what is told of alerts that start or stop
+    /// firing. The alerts firing when it is set are not reported again.
+    pub fn set_state_listener(&self, listener: Option<Arc<dyn StateListener>>) {
+        *self.inner.listener.write() = listener;
     }
 
     /// The alerts the query selects, with their status (after asking the
@@ -473,7 +541,8 @@ impl AlertManager {
 
     /// Stops the dispatcher (pending flushes are dropped) and the garbage
     /// collection; alerts put afterwards are refused with
-    /// [`Error::Stopped`]. Waits for an ongoing put or reload.
+    /// [`Error::Stopped`]. Waits for an ongoing put or reload, then has
+    /// the store write what it held back.
     pub async fn stop(&self) {
         let _alone = self.inner.gate.write().await;
         self.inner.stopped.store(true, Ordering::Release);
@@ -487,6 +556,9 @@ impl AlertManager {
             }
         }
         self.engine().dispatcher.stop().await;
+        if let Err(e) = self.inner.alerts.flush().await {
+            tracing::error!(error = %e, "cannot write the alerts held back at stop");
+        }
     }
 }
 
@@ -533,7 +605,7 @@ fn build_engine(
 }
 
 impl Inner {
-    async fn put(&self, incoming: Vec<IncomingAlert>) -> Result<()> {
+    async fn put(&self, source: Source, incoming: Vec<IncomingAlert>) -> Result<()> {
         let _shared = self.gate.read().await;
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::Stopped);
@@ -569,10 +641,12 @@ impl Inner {
             batch.push(alert);
         }
         // one write for the whole batch: a durable store commits once
-        for stored in self.alerts.put_all(batch, now).await? {
-            engine.inhibitor.observe(&stored);
-            engine.dispatcher.dispatch(&stored);
+        let stored = self.alerts.put_all(batch, now).await?;
+        for alert in &stored {
+            engine.inhibitor.observe(alert);
+            engine.dispatcher.dispatch(alert);
         }
+        self.track(&stored, source, now);
         match invalid.is_empty() {
             true => Ok(()),
             false => {
@@ -582,11 +656,77 @@ impl Inner {
         }
     }
 
-    /// Gives every stored alert to a new engine.
+    /// Gives every stored alert to a new engine; the ones firing are
+    /// known firing from then on (not reported again).
     async fn feed(&self, engine: &Engine) -> Result<()> {
-        for alert in self.alerts.list().await? {
+        let now = self.clock.now();
+        let alerts = self.alerts.list().await?;
+        let mut firing = self.firing.lock();
+        for alert in alerts {
             engine.inhibitor.observe(&alert);
             engine.dispatcher.dispatch(&alert);
+            if !alert.resolved_at(now) {
+                firing.entry(alert.fingerprint()).or_insert(Source::Api);
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes which stored alerts started or stopped firing and tells the
+    /// listener, outside the lock.
+    fn track(&self, stored: &[Alert], source: Source, now: DateTime<Utc>) {
+        let mut changes = Vec::new();
+        {
+            let mut firing = self.firing.lock();
+            for alert in stored {
+                let fp = alert.fingerprint();
+                match alert.resolved_at(now) {
+                    true => {
+                        if firing.remove(&fp).is_some() {
+                            changes.push((alert, StateChange::Resolved));
+                        }
+                    }
+                    false => {
+                        if firing.insert(fp, source).is_none() {
+                            changes.push((alert, StateChange::Firing));
+                        }
+                    }
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        if let Some(listener) = self.listener.read().clone() {
+            for (alert, change) in changes {
+                listener.changed(alert, change, source);
+            }
+        }
+    }
+
+    /// Reports the alerts known firing whose end has passed.
+    async fn sweep_resolved(&self) -> Result<()> {
+        let now = self.clock.now();
+        let known: Vec<(Fingerprint, Source)> =
+            self.firing.lock().iter().map(|(fp, s)| (*fp, *s)).collect();
+        let mut ended = Vec::new();
+        for (fp, source) in known {
+            match self.alerts.get(fp).await? {
+                Some(alert) if !alert.resolved_at(now) => {}
+                found => {
+                    // a put may have seen it first
+                    if self.firing.lock().remove(&fp).is_some()
+                        && let Some(alert) = found
+                    {
+                        ended.push((alert, source));
+                    }
+                }
+            }
+        }
+        if let Some(listener) = self.listener.read().clone() {
+            for (alert, source) in &ended {
+                listener.changed(alert, StateChange::Resolved, *source);
+            }
         }
         Ok(())
     }
@@ -669,24 +809,33 @@ async fn maintain(inner: std::sync::Weak<Inner>, cancel: CancellationToken, ever
     let every = Maintenance {
         alert_gc_interval: every.alert_gc_interval.max(Duration::from_secs(1)),
         interval: every.interval.max(Duration::from_secs(1)),
+        state_interval: every.state_interval.max(Duration::from_secs(1)),
         ..every
     };
     let start = tokio::time::Instant::now();
     let mut alerts =
         tokio::time::interval_at(start + every.alert_gc_interval, every.alert_gc_interval);
     let mut data = tokio::time::interval_at(start + every.interval, every.interval);
+    let mut states = tokio::time::interval_at(start + every.state_interval, every.state_interval);
+    enum Due {
+        Alerts,
+        Data,
+        States,
+    }
     loop {
-        let alerts_due = tokio::select! {
+        let due = tokio::select! {
             () = cancel.cancelled() => return,
-            _ = alerts.tick() => true,
-            _ = data.tick() => false,
+            _ = alerts.tick() => Due::Alerts,
+            _ = data.tick() => Due::Data,
+            _ = states.tick() => Due::States,
         };
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        let outcome = match alerts_due {
-            true => inner.gc_alerts().await.map(|_| ()),
-            false => inner.maintain_data().await.map(|report| {
+        let outcome = match due {
+            Due::States => inner.sweep_resolved().await,
+            Due::Alerts => inner.gc_alerts().await.map(|_| ()),
+            Due::Data => inner.maintain_data().await.map(|report| {
                 if report.silences + report.nflog > 0 {
                     tracing::debug!(
                         silences = report.silences,

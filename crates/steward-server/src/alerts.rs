@@ -32,7 +32,9 @@ use steward_alert::{
     dispatch,
     enrich::{Change, Enricher, Enrichment},
     handoff::{GroupHandoff, Handoff, IncidentSink},
-    manager::{AlertQuery, Maintenance, ManagerOptions, VersionInfo},
+    manager::{
+        AlertQuery, Maintenance, ManagerOptions, Source, StateChange, StateListener, VersionInfo,
+    },
     notify::{Attempt, receivers::AttemptListener},
     severity::{Condition, SeverityPolicy, SeverityRule},
     silence::Silences,
@@ -105,6 +107,7 @@ impl Alerts {
             .clone()
             .unwrap_or_else(|| api_url.to_owned());
         let (tx, mut rx) = mpsc::unbounded_channel::<NewEvent>();
+        let tx_states = tx.clone();
         let stop = CancellationToken::new();
         let writer = {
             let (store, stop) = (store.clone(), stop.clone());
@@ -117,8 +120,15 @@ impl Alerts {
                         () = stop.cancelled() => rx.try_recv().ok(),
                     };
                     let Some(event) = event else { break };
-                    if let Err(err) = store.append(event).await {
-                        tracing::warn!(error = %err, "cannot journal a notification attempt");
+                    // what queued meanwhile goes in the same transaction
+                    let mut batch = vec![event];
+                    while batch.len() < JOURNAL_BATCH
+                        && let Ok(event) = rx.try_recv()
+                    {
+                        batch.push(event);
+                    }
+                    if let Err(err) = journal_all(&store, batch).await {
+                        tracing::warn!(error = %err, "cannot journal alertmanager events");
                     }
                 }
             })
@@ -127,7 +137,7 @@ impl Alerts {
             &am,
             original,
             &external_url,
-            Arc::new(JournalAttempts(tx)),
+            Arc::new(JournalAttempts(tx.clone())),
             Some(Arc::new(StewardEnricher {
                 store: store.clone(),
                 config: Arc::new(config.clone()),
@@ -146,7 +156,11 @@ impl Alerts {
         .map_err(invalid)?;
         let manager = AlertManager::start(ManagerOptions {
             config: configured,
-            alerts: Arc::new(StoreAlerts::new(store.clone())),
+            alerts: Arc::new(
+                StoreAlerts::load(store.clone())
+                    .await
+                    .map_err(Error::from)?,
+            ),
             silences,
             nflog: Arc::new(StoreNotificationLog::new(store.clone(), retention)),
             clock,
@@ -156,6 +170,7 @@ impl Alerts {
         .await
         .map_err(invalid)?;
         manager.set_severity_policy(severity_policy(section)?);
+        manager.set_state_listener(Some(Arc::new(JournalStates(tx_states))));
         if let Some(level) = &section.incident_severity {
             manager.set_handoff(Some(Handoff::new(
                 Arc::new(JournalHandoffs {
@@ -399,6 +414,102 @@ fn bounded(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// The longest label or annotation name or value journaled (a sender's
+/// values are unbounded).
+const MAX_JOURNALED_VALUE: usize = 1024;
+
+/// The most labels, and annotations, journaled per alert.
+const MAX_JOURNALED_LABELS: usize = 64;
+
+/// The most events journaled in one transaction.
+const JOURNAL_BATCH: usize = 256;
+
+async fn journal_all(store: &Store, events: Vec<NewEvent>) -> steward_store::Result<()> {
+    let mut tx = store.begin().await?;
+    for event in events {
+        tx.append(event).await?;
+    }
+    tx.commit().await
+}
+
+/// Journals alerts from sources other than steward's rules as they start
+/// and stop firing (the rules journal their own alerts' changes).
+struct JournalStates(mpsc::UnboundedSender<NewEvent>);
+
+impl StateListener for JournalStates {
+    fn changed(&self, alert: &steward_alert::alert::Alert, change: StateChange, source: Source) {
+        if source == Source::Rules {
+            return;
+        }
+        let _ = self.0.send(state_event(alert, change, source));
+    }
+}
+
+/// The journal event of an alert that started or stopped firing; label
+/// and annotation values bounded as every journaled string from a sender.
+fn state_event(
+    alert: &steward_alert::alert::Alert,
+    change: StateChange,
+    source: Source,
+) -> NewEvent {
+    let name = alert
+        .labels
+        .get("alertname")
+        .map_or("(unnamed)", String::as_str);
+    let name = bounded(name, MAX_JOURNALED_VALUE);
+    let (kind, severity, summary) = match change {
+        StateChange::Firing => (
+            AlertManagerEvent::AlertFiring,
+            alert_severity(alert),
+            format!("alert {name} firing ({})", source.as_str()),
+        ),
+        StateChange::Resolved => (
+            AlertManagerEvent::AlertResolved,
+            Severity::Info,
+            format!("alert {name} resolved ({})", source.as_str()),
+        ),
+    };
+    let bound = |set: &LabelSet| -> serde_json::Map<String, serde_json::Value> {
+        set.iter()
+            .take(MAX_JOURNALED_LABELS)
+            .map(|(k, v)| {
+                (
+                    bounded(k, MAX_JOURNALED_VALUE),
+                    bounded(v, MAX_JOURNALED_VALUE).into(),
+                )
+            })
+            .collect()
+    };
+    let mut event = NewEvent::new(kind.kind(), Actor::system(), summary)
+        .severity(severity)
+        .payload(json!({
+            "fingerprint": alert.fingerprint().to_string(),
+            "source": source.as_str(),
+            "labels": bound(&alert.labels),
+            "annotations": bound(&alert.annotations),
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "generator_url": bounded(&alert.generator_url, MAX_JOURNALED_VALUE),
+        }));
+    if let Some(service) = alert
+        .labels
+        .get("service")
+        .and_then(|s| steward_core::Name::new(s).ok())
+    {
+        event = event.service(service);
+    }
+    event
+}
+
+/// The severity an alert's `severity` label names (warning otherwise).
+fn alert_severity(alert: &steward_alert::alert::Alert) -> Severity {
+    alert
+        .labels
+        .get("severity")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Severity::Warning)
+}
+
 /// Journals every delivery try.
 struct JournalAttempts(mpsc::UnboundedSender<NewEvent>);
 
@@ -493,7 +604,7 @@ impl AlertSink for ManagerSink {
             .iter()
             .map(|a| incoming(a, &self.external_labels))
             .collect();
-        if let Err(err) = self.manager.put_alerts(batch).await {
+        if let Err(err) = self.manager.put_alerts_from(Source::Rules, batch).await {
             tracing::warn!(error = %err, "the alertmanager refused rule alerts");
         }
     }
@@ -531,7 +642,7 @@ async fn webhook_alerts(State(alerts): State<Alerts>, body: Bytes) -> Response {
         }
     };
     let count = incoming.len();
-    match manager.put_alerts(incoming).await {
+    match manager.put_alerts_from(Source::Webhook, incoming).await {
         Ok(()) => Json(json!({"status": "success", "alerts": count})).into_response(),
         Err(steward_alert::Error::InvalidAlert(message)) => (
             StatusCode::BAD_REQUEST,
@@ -560,7 +671,11 @@ async fn pagerduty_event(State(alerts): State<Alerts>, body: Bytes) -> Response 
     };
     let manager = alerts.manager();
     let outcome = match event.action {
-        pagerduty::Action::Trigger(alert) => manager.put_alerts(vec![alert]).await,
+        pagerduty::Action::Trigger(alert) => {
+            manager
+                .put_alerts_from(Source::PagerDuty, vec![alert])
+                .await
+        }
         pagerduty::Action::Resolve => resolve(manager, &event.dedup_key).await,
         pagerduty::Action::Acknowledge => acknowledge(&alerts, &event.dedup_key).await,
     };
@@ -618,7 +733,7 @@ async fn resolve(manager: &AlertManager, key: &str) -> steward_alert::Result<()>
     if ended.is_empty() {
         return Ok(());
     }
-    manager.put_alerts(ended).await
+    manager.put_alerts_from(Source::PagerDuty, ended).await
 }
 
 async fn acknowledge(alerts: &Alerts, key: &str) -> steward_alert::Result<()> {

@@ -4,12 +4,11 @@
 //! that after a restart or a crash no firing alert is forgotten, no
 //! silence lapses and nothing the log shows as sent is sent again.
 //!
-//! Storing an alert merges it with the stored one: read and write happen
-//! in one transaction, and the puts of one process are serialized by a
-//! lock (one AlertManager runs per steward process; the database's own
-//! locking covers the rest).
+//! Alerts are merged in memory and written behind, except changes that
+//! decide whether an alert fires, which are committed before the put
+//! returns ([`StoreAlerts`] says which and why).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,79 +49,232 @@ fn corrupt(table: &'static str, id: &str, detail: impl std::fmt::Display) -> Err
 /// is 32,766, PostgreSQL's 65,535; a batch from Prometheus holds 64).
 const CHUNK: usize = 900;
 
-/// Alerts in the store.
+/// How often alerts whose changes may wait (a re-sent firing alert's
+/// later end) are written.
+pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Alerts in the store, served from memory.
+///
+/// Every alert is held in memory (as Alertmanager holds them) and merged
+/// there; what reaches the database, and when, depends on what changed:
+///
+/// - a change that decides whether an alert fires (a new alert, a new
+///   start, a resolution, an end moved earlier) is committed before the
+///   put returns, so a sender's 2xx means a crash cannot lose it;
+/// - a re-sent firing alert that only pushes its end later (Prometheus
+///   re-sends every firing alert each minute) is written within
+///   `FLUSH_INTERVAL` (a second), each alert once however often it came, and at
+///   [`AlertStore::flush`] when the AlertManager stops.
+///
+/// A crash can therefore lose at most the last second of end extensions:
+/// the alert is still stored as firing until an end under a second
+/// earlier than the one last received, and the sender's next re-send
+/// (Prometheus: every minute, 4 minutes ahead) extends it again.
+///
+/// One steward process owns the alerts of a database (as one
+/// Alertmanager owns its own): the memory is the reference, the database
+/// what a restart reads.
 #[derive(Clone)]
 pub struct StoreAlerts {
-    store: Store,
-    puts: Arc<tokio::sync::Mutex<()>>,
+    shared: Arc<Shared>,
 }
 
-impl StoreAlerts {
-    /// The alerts of `store`.
-    pub fn new(store: Store) -> Self {
-        StoreAlerts {
-            store,
-            puts: Arc::default(),
+struct Shared {
+    store: Store,
+    state: parking_lot::Mutex<State>,
+    /// Writes to am_alerts one at a time. The rows are copied from memory
+    /// once it is held, so whichever write commits last carries the newest
+    /// copy of every alert it writes.
+    writer: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct State {
+    alerts: HashMap<Fingerprint, Alert>,
+    /// The start and end of each alert as the database holds them.
+    durable: HashMap<Fingerprint, Durable>,
+    /// Alerts whose copy in memory may be newer than the database's.
+    dirty: HashSet<Fingerprint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Durable {
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+}
+
+impl Durable {
+    fn of(alert: &Alert) -> Self {
+        Durable {
+            starts_at: alert.starts_at,
+            ends_at: alert.ends_at,
         }
     }
 
-    async fn put_inner(&self, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
-        Ok(self.put_all_inner(vec![alert], now).await?.remove(0))
+    /// Whether storing `alert` over this copy must be committed before the
+    /// put returns: a new alert, a new start, a change between firing and
+    /// resolved, or a firing alert's end moved earlier. A firing alert's
+    /// later end and a resolved alert sent again can wait.
+    fn must_write(durable: Option<Self>, alert: &Alert, now: DateTime<Utc>) -> bool {
+        let Some(d) = durable else { return true };
+        let was_resolved = d.ends_at.is_some_and(|end| end <= now);
+        let resolved = alert.resolved_at(now);
+        if d.starts_at != alert.starts_at || was_resolved != resolved {
+            return true;
+        }
+        let end_earlier = match (d.ends_at, alert.ends_at) {
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => new < old,
+            (_, None) => false,
+        };
+        !resolved && end_earlier
+    }
+}
+
+impl StoreAlerts {
+    /// The alerts of `store`, read into memory; starts writing the
+    /// deferred changes every `FLUSH_INTERVAL` (a second) (on the current tokio
+    /// runtime, until the last clone is dropped).
+    pub async fn load(store: Store) -> Result<Self> {
+        let rows = sqlx::query("SELECT fingerprint, record FROM am_alerts")
+            .fetch_all(store.pool())
+            .await?;
+        let mut state = State::default();
+        for row in &rows {
+            let fp: String = row.try_get("fingerprint")?;
+            let text: String = row.try_get("record")?;
+            let alert: Alert =
+                serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))?;
+            let fp = alert.fingerprint();
+            state.durable.insert(fp, Durable::of(&alert));
+            state.alerts.insert(fp, alert);
+        }
+        let shared = Arc::new(Shared {
+            store,
+            state: parking_lot::Mutex::new(state),
+            writer: tokio::sync::Mutex::new(()),
+        });
+        tokio::spawn(flush_periodically(Arc::downgrade(&shared)));
+        Ok(StoreAlerts { shared })
     }
 
-    /// Stores a batch: the merges are decided first, then every row is
-    /// written in one transaction (one commit, so one sync to disk, per
-    /// batch).
-    ///
-    /// Puts and collections of this process are the only writers of
-    /// am_alerts, one at a time: the reads need no transaction, and a
-    /// SQLite transaction that reads before it writes fails with `database
-    /// is locked` when another connection (the journal, the notification
-    /// log) wrote meanwhile, instead of waiting.
-    async fn put_all_inner(&self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Result<Vec<Alert>> {
-        let _one_at_a_time = self.puts.lock().await;
-        // one read of every stored alert of the batch, in chunks that stay
-        // under the engines' limits on bound parameters
-        let mut merged: HashMap<String, Alert> = HashMap::new();
-        let wanted: Vec<String> = {
-            let mut fps: Vec<String> = alerts.iter().map(|a| a.fingerprint().to_string()).collect();
-            fps.sort();
-            fps.dedup();
-            fps
+    /// How many alerts wait to be written.
+    pub fn pending(&self) -> usize {
+        self.shared.state.lock().dirty.len()
+    }
+
+    fn put_all_inner(
+        &self,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+    ) -> (Vec<Alert>, Vec<Fingerprint>) {
+        let mut state = self.shared.state.lock();
+        let State {
+            alerts: held,
+            durable,
+            dirty,
+        } = &mut *state;
+        let mut stored = Vec::with_capacity(alerts.len());
+        let mut urgent = Vec::new();
+        for alert in alerts {
+            let fp = alert.fingerprint();
+            let alert = match held.get(&fp) {
+                Some(old) => Alert::stored_after(old, alert, now),
+                None => alert,
+            };
+            match Durable::must_write(durable.get(&fp).copied(), &alert, now) {
+                true => urgent.push(fp),
+                false => {
+                    dirty.insert(fp);
+                }
+            }
+            held.insert(fp, alert.clone());
+            stored.push(alert);
+        }
+        (stored, urgent)
+    }
+
+    async fn flush_inner(&self) -> Result<()> {
+        let dirty: Vec<Fingerprint> = self.shared.state.lock().dirty.iter().copied().collect();
+        self.shared.write(dirty).await
+    }
+
+    async fn gc_inner(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>> {
+        let horizon = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let _writer = self.shared.writer.lock().await;
+        let removed: Vec<Fingerprint> = {
+            let state = self.shared.state.lock();
+            state
+                .alerts
+                .iter()
+                .filter(|(_, a)| a.resolved_at(horizon))
+                .map(|(fp, _)| *fp)
+                .collect()
         };
-        for chunk in wanted.chunks(CHUNK) {
+        if removed.is_empty() {
+            return Ok(removed);
+        }
+        let mut tx = self.shared.store.begin().await?;
+        for chunk in removed.chunks(CHUNK) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT fingerprint, record FROM am_alerts WHERE fingerprint IN ({})",
+                "DELETE FROM am_alerts WHERE fingerprint IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql);
             for fp in chunk {
-                query = query.bind(fp);
+                query = query.bind(fp.to_string());
             }
-            for row in query.fetch_all(self.store.pool()).await? {
-                let fp: String = row.try_get("fingerprint")?;
-                let text: String = row.try_get("record")?;
-                let old: Alert =
-                    serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))?;
-                merged.insert(fp, old);
+            query.execute(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        let mut state = self.shared.state.lock();
+        for fp in &removed {
+            state.alerts.remove(fp);
+            state.durable.remove(fp);
+            state.dirty.remove(fp);
+        }
+        Ok(removed)
+    }
+}
+
+impl Shared {
+    /// Writes the current copies of `fps` in one transaction. Whatever is
+    /// not known written stays marked for the next flush.
+    async fn write(&self, mut fps: Vec<Fingerprint>) -> Result<()> {
+        if fps.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.writer.lock().await;
+        fps.sort_unstable();
+        fps.dedup();
+        let rows: Vec<(Fingerprint, Alert)> = {
+            let state = self.state.lock();
+            fps.iter()
+                .filter_map(|fp| state.alerts.get(fp).map(|a| (*fp, a.clone())))
+                .collect()
+        };
+        match self.write_rows(&rows).await {
+            Ok(()) => {
+                let mut state = self.state.lock();
+                for (fp, written) in &rows {
+                    state.durable.insert(*fp, Durable::of(written));
+                    if state.alerts.get(fp) == Some(written) {
+                        state.dirty.remove(fp);
+                    }
+                }
+                Ok(())
+            }
+            Err(err) => {
+                self.state.lock().dirty.extend(fps);
+                Err(err)
             }
         }
-        let mut stored = Vec::with_capacity(alerts.len());
-        for alert in alerts {
-            let fp = alert.fingerprint().to_string();
-            let alert = match merged.get(&fp) {
-                Some(old) => Alert::stored_after(old, alert, now),
-                None => alert,
-            };
-            merged.insert(fp, alert.clone());
-            stored.push(alert);
-        }
-        // one multi-row upsert per chunk, all in one transaction
-        let rows: Vec<(&String, &Alert)> = merged
-            .iter()
-            .filter(|(fp, _)| wanted.binary_search(fp).is_ok())
-            .collect();
+    }
+
+    /// One multi-row upsert per chunk, all in one transaction (one commit,
+    /// so one sync to disk).
+    async fn write_rows(&self, rows: &[(Fingerprint, Alert)]) -> Result<()> {
         let mut tx = self.store.begin().await?;
         for chunk in rows.chunks(CHUNK / 3) {
             let values: Vec<String> = (0..chunk.len())
@@ -136,68 +288,35 @@ impl StoreAlerts {
             let mut query = sqlx::query(&sql);
             for (fp, alert) in chunk {
                 query = query
-                    .bind((*fp).clone())
+                    .bind(fp.to_string())
                     .bind(alert.ends_at.map(ms))
                     .bind(serde_json::to_string(alert).expect("alerts serialize"));
             }
             query.execute(tx.conn()).await?;
         }
-        tx.commit().await?;
-        Ok(stored)
+        tx.commit().await
     }
+}
 
-    async fn list_inner(&self, fingerprint: Option<&str>) -> Result<Vec<Alert>> {
-        let rows = match fingerprint {
-            Some(fp) => {
-                sqlx::query("SELECT fingerprint, record FROM am_alerts WHERE fingerprint = $1")
-                    .bind(fp)
-                    .fetch_all(self.store.pool())
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT fingerprint, record FROM am_alerts")
-                    .fetch_all(self.store.pool())
-                    .await?
-            }
+async fn flush_periodically(shared: std::sync::Weak<Shared>) {
+    let mut every = tokio::time::interval(FLUSH_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
         };
-        rows.iter()
-            .map(|row| {
-                let fp: String = row.try_get("fingerprint")?;
-                let text: String = row.try_get("record")?;
-                serde_json::from_str(&text).map_err(|e| corrupt("am_alerts", &fp, e))
-            })
-            .collect()
-    }
-
-    async fn gc_inner(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>> {
-        let horizon = ms(now) - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        // read before the transaction, as `put_all_inner` says why
-        let _one_at_a_time = self.puts.lock().await;
-        let rows = sqlx::query(
-            "SELECT fingerprint FROM am_alerts WHERE ends_at_ms IS NOT NULL AND ends_at_ms <= $1",
-        )
-        .bind(horizon)
-        .fetch_all(self.store.pool())
-        .await?;
-        let mut tx = self.store.begin().await?;
-        let mut removed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let fp: String = row.try_get("fingerprint")?;
-            sqlx::query("DELETE FROM am_alerts WHERE fingerprint = $1")
-                .bind(&fp)
-                .execute(tx.conn())
-                .await?;
-            removed.push(fp.parse().map_err(|e| corrupt("am_alerts", &fp, e))?);
+        let dirty: Vec<Fingerprint> = shared.state.lock().dirty.iter().copied().collect();
+        if let Err(err) = shared.write(dirty).await {
+            tracing::warn!(error = %err, "cannot write the alerts' deferred changes; retrying");
         }
-        tx.commit().await?;
-        Ok(removed)
     }
 }
 
 #[async_trait]
 impl AlertStore for StoreAlerts {
     async fn put(&self, alert: Alert, now: DateTime<Utc>) -> steward_alert::Result<Alert> {
-        self.put_inner(alert, now).await.map_err(to_alert)
+        Ok(self.put_all(vec![alert], now).await?.remove(0))
     }
 
     async fn put_all(
@@ -205,16 +324,17 @@ impl AlertStore for StoreAlerts {
         alerts: Vec<Alert>,
         now: DateTime<Utc>,
     ) -> steward_alert::Result<Vec<Alert>> {
-        self.put_all_inner(alerts, now).await.map_err(to_alert)
+        let (stored, urgent) = self.put_all_inner(alerts, now);
+        self.shared.write(urgent).await.map_err(to_alert)?;
+        Ok(stored)
     }
 
     async fn get(&self, fp: Fingerprint) -> steward_alert::Result<Option<Alert>> {
-        let fp = fp.to_string();
-        Ok(self.list_inner(Some(&fp)).await.map_err(to_alert)?.pop())
+        Ok(self.shared.state.lock().alerts.get(&fp).cloned())
     }
 
     async fn list(&self) -> steward_alert::Result<Vec<Alert>> {
-        self.list_inner(None).await.map_err(to_alert)
+        Ok(self.shared.state.lock().alerts.values().cloned().collect())
     }
 
     async fn gc(
@@ -223,6 +343,10 @@ impl AlertStore for StoreAlerts {
         retention: Duration,
     ) -> steward_alert::Result<Vec<Fingerprint>> {
         self.gc_inner(now, retention).await.map_err(to_alert)
+    }
+
+    async fn flush(&self) -> steward_alert::Result<()> {
+        self.flush_inner().await.map_err(to_alert)
     }
 }
 

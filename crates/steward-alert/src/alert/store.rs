@@ -43,6 +43,12 @@ pub trait AlertStore: Send + Sync + 'static {
     /// returns their fingerprints (the marker forgets them). A zero
     /// retention is Alertmanager's: every resolved alert goes.
     async fn gc(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>>;
+
+    /// Writes whatever a store holds back (a durable store that defers
+    /// some writes); the AlertManager calls it when it stops.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Alerts in memory.

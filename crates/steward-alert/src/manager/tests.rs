@@ -2,8 +2,8 @@
 //! as API v2 does, dispatched to the notifier), queried with their
 //! status, receivers and filters, grouped, silenced and inhibited;
 //! silences through it; status; reload; stop; a put that outlives its
-//! caller; and periodic garbage collection. [`Setup`] is shared with the
-//! API's tests.
+//! caller; alerts starting and stopping reported; and periodic garbage
+//! collection. [`Setup`] is shared with the API's tests.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -727,4 +727,76 @@ async fn groups_at_the_threshold_are_handed_to_the_incident_sink() {
         2,
         "both groups still notify"
     );
+}
+
+/// Records what the AlertManager reports of alerts starting and stopping.
+#[derive(Default)]
+struct Changes(Mutex<Vec<(String, StateChange, Source)>>);
+
+impl StateListener for Changes {
+    fn changed(&self, alert: &Alert, change: StateChange, source: Source) {
+        self.0
+            .lock()
+            .push((alert.labels["alertname"].clone(), change, source));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn alerts_starting_and_stopping_are_reported_once_each() {
+    let s = Setup::new().await;
+    // firing before the listener: not reported later
+    s.fire(&[("alertname", "Before")]).await;
+    let changes = Arc::new(Changes::default());
+    s.manager.set_state_listener(Some(changes.clone()));
+
+    let now = s.clock.now();
+    let alert = |name: &str, end: DateTime<Utc>| IncomingAlert {
+        labels: labels(&[("alertname", name)]),
+        starts_at: Some(now),
+        ends_at: Some(end),
+        ..Default::default()
+    };
+    let ahead = now + chrono::TimeDelta::minutes(4);
+    s.manager
+        .put_alerts_from(
+            Source::Rules,
+            vec![alert("Rule", ahead), alert("Api", ahead)],
+        )
+        .await
+        .unwrap();
+    // a re-send is no change
+    s.manager
+        .put_alerts_from(Source::Rules, vec![alert("Rule", ahead)])
+        .await
+        .unwrap();
+    // resolved by its sender
+    s.manager
+        .put_alerts_from(Source::Rules, vec![alert("Rule", now)])
+        .await
+        .unwrap();
+    assert_eq!(
+        *changes.0.lock(),
+        vec![
+            ("Rule".to_owned(), StateChange::Firing, Source::Rules),
+            ("Api".to_owned(), StateChange::Firing, Source::Rules),
+            ("Rule".to_owned(), StateChange::Resolved, Source::Rules),
+        ]
+    );
+    changes.0.lock().clear();
+
+    // never re-sent: resolved when its end passes, noticed by the sweep;
+    // `Before` (resolve timeout 5 minutes) ends with it
+    tokio::time::sleep(4 * MINUTE + STATE_SWEEP_INTERVAL).await;
+    let mut swept = changes.0.lock().clone();
+    swept.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        swept,
+        vec![("Api".to_owned(), StateChange::Resolved, Source::Rules)]
+    );
+    tokio::time::sleep(MINUTE + STATE_SWEEP_INTERVAL).await;
+    assert_eq!(
+        changes.0.lock().last().cloned(),
+        Some(("Before".to_owned(), StateChange::Resolved, Source::Api))
+    );
+    assert_eq!(changes.0.lock().len(), 2, "each reported once");
 }

@@ -156,6 +156,26 @@ async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
     assert!(payload["group_key"].as_str().unwrap().contains("DiskFull"));
     assert!(payload["latency_ms"].is_u64());
 
+    // the alert's start is journaled with where it came from, and so is
+    // its resolution
+    let events = journaled(&app, "alertmanager.alert.firing").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["service"], "db");
+    assert_eq!(events[0]["payload"]["source"], "api");
+    assert_eq!(events[0]["payload"]["labels"]["alertname"], "DiskFull");
+    let resolved = json!([{"labels": {"alertname": "DiskFull", "service": "db"}, "endsAt": "2020-01-01T00:00:00Z"}]);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.operator),
+            Some(resolved),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = journaled(&app, "alertmanager.alert.resolved").await;
+    assert_eq!(events[0]["payload"]["source"], "api");
+
     // a client cannot forge the AlertManager's events
     let (status, _) = app
         .call(

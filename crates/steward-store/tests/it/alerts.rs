@@ -22,6 +22,7 @@ crate::store_suite!(
     alerts_merge_and_resolved_ones_are_collected,
     a_batch_is_stored_in_one_go_and_merged_in_order,
     a_batch_larger_than_one_statement_is_stored_whole,
+    what_decides_firing_is_written_before_the_put_returns,
     silences_outlive_a_restart,
     the_notification_log_keeps_the_newest_entry,
 );
@@ -34,7 +35,7 @@ fn labels(pairs: &[(&str, &str)]) -> LabelSet {
 }
 
 async fn alerts_merge_and_resolved_ones_are_collected(store: Store) {
-    let alerts = StoreAlerts::new(store);
+    let alerts = StoreAlerts::load(store).await.unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
     let minute = chrono::Duration::minutes(1);
     let incoming = |start, end| IncomingAlert {
@@ -167,7 +168,7 @@ async fn the_notification_log_keeps_the_newest_entry(store: Store) {
 }
 
 async fn a_batch_is_stored_in_one_go_and_merged_in_order(store: Store) {
-    let alerts = StoreAlerts::new(store);
+    let alerts = StoreAlerts::load(store).await.unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
     let minute = chrono::Duration::minutes(1);
     let alert = |name: &str, start, end| {
@@ -202,7 +203,7 @@ async fn a_batch_is_stored_in_one_go_and_merged_in_order(store: Store) {
 }
 
 async fn a_batch_larger_than_one_statement_is_stored_whole(store: Store) {
-    let alerts = StoreAlerts::new(store);
+    let alerts = StoreAlerts::load(store.clone()).await.unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
     let batch: Vec<_> = (0..2000)
         .map(|i| {
@@ -220,4 +221,72 @@ async fn a_batch_larger_than_one_statement_is_stored_whole(store: Store) {
     let again = alerts.put_all(batch, t0).await.unwrap();
     assert!(again.iter().all(|a| a.starts_at == t0));
     assert_eq!(alerts.list().await.unwrap().len(), 2000);
+    // all new, so all written before the put returned
+    let restarted = StoreAlerts::load(store).await.unwrap();
+    assert_eq!(restarted.list().await.unwrap().len(), 2000);
+}
+
+/// A restart (a new `StoreAlerts` on the same database) sees at once what
+/// decides whether an alert fires; a firing alert's later end waits for
+/// the next flush.
+async fn what_decides_firing_is_written_before_the_put_returns(store: Store) {
+    let alerts = StoreAlerts::load(store.clone()).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let minute = chrono::Duration::minutes(1);
+    let alert = |start, end, now| {
+        IncomingAlert {
+            labels: labels(&[("alertname", "Deferred")]),
+            starts_at: Some(start),
+            ends_at: Some(end),
+            ..IncomingAlert::default()
+        }
+        .into_alert(now, Duration::from_secs(300))
+        .unwrap()
+    };
+    let reloaded = || {
+        let store = store.clone();
+        async move {
+            let fresh = StoreAlerts::load(store).await.unwrap();
+            let mut all = fresh.list().await.unwrap();
+            assert!(all.len() <= 1);
+            all.pop()
+        }
+    };
+
+    // new: written at once
+    alerts
+        .put(alert(t0, t0 + minute * 4, t0), t0)
+        .await
+        .unwrap();
+    assert_eq!(reloaded().await.unwrap().ends_at, Some(t0 + minute * 4));
+    assert_eq!(alerts.pending(), 0);
+
+    // re-sent with a later end: held back until a flush
+    let now = t0 + minute;
+    alerts
+        .put(alert(t0, now + minute * 4, now), now)
+        .await
+        .unwrap();
+    assert_eq!(alerts.pending(), 1);
+    assert_eq!(reloaded().await.unwrap().ends_at, Some(t0 + minute * 4));
+    alerts.flush().await.unwrap();
+    assert_eq!(alerts.pending(), 0);
+    assert_eq!(reloaded().await.unwrap().ends_at, Some(now + minute * 4));
+
+    // resolved: written at once
+    let now = t0 + minute * 2;
+    alerts.put(alert(t0, now, now), now).await.unwrap();
+    let stored = reloaded().await.unwrap();
+    assert!(stored.resolved_at(now), "{stored:?}");
+    assert_eq!(alerts.pending(), 0);
+
+    // firing again with a new start: written at once
+    let now = t0 + minute * 10;
+    alerts
+        .put(alert(now, now + minute * 4, now), now)
+        .await
+        .unwrap();
+    let stored = reloaded().await.unwrap();
+    assert_eq!(stored.starts_at, now);
+    assert!(!stored.resolved_at(now));
 }

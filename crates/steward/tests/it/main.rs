@@ -3,6 +3,7 @@
 
 mod alert_routes;
 mod alerts;
+mod alerts_crash;
 mod canary;
 mod check_config;
 mod cli;
