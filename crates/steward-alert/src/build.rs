@@ -12,8 +12,11 @@
 //! the `templates:` files are parsed so that it may call their
 //! `define`s.
 //!
-//! Not mapped (yet): `http_config` (every integration shares one plain
-//! client), PagerDuty's v1 `service_key` (sent as a v2 routing key),
+//! Each HTTP integration gets its own client from its `http_config`
+//! (the global one when it has none), files read now
+//! ([`crate::notify::http::client`]).
+//!
+//! Not mapped (yet): PagerDuty's v1 `service_key` (sent as a v2 routing key),
 //! Opsgenie's responders, tags and notes, Slack's fields and actions.
 
 use std::collections::HashMap;
@@ -24,7 +27,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{
-    Config, EmailConfig, MsTeamsConfig, OpsGenieConfig, PagerdutyConfig, SlackConfig, WebhookConfig,
+    Config, ConfigError, EmailConfig, HttpConfig, MsTeamsConfig, OpsGenieConfig, PagerdutyConfig,
+    SlackConfig, WebhookConfig,
 };
 use crate::dispatch::{self, GroupMuter, Router};
 use crate::inhibit::InhibitRule;
@@ -32,8 +36,8 @@ use crate::manager::Configured;
 use crate::notify::receivers::{AttemptListener, IgnoreAttempts, Receivers};
 use crate::notify::template::{self, Renderer};
 use crate::notify::{
-    Integration, RetryPolicy, email, msteams::MsTeams, opsgenie, opsgenie::Opsgenie, pagerduty,
-    pagerduty::PagerDuty, slack::Slack, webhook::Webhook,
+    Integration, RetryPolicy, email, http, msteams::MsTeams, opsgenie, opsgenie::Opsgenie,
+    pagerduty, pagerduty::PagerDuty, slack::Slack, webhook::Webhook,
 };
 use crate::route::Route;
 use crate::timeinterval::TimeIntervals;
@@ -152,39 +156,32 @@ pub fn configured_enriched(
     enricher: Option<Arc<dyn crate::enrich::Enricher>>,
 ) -> Result<Configured> {
     let renderer = renderer(config)?;
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("steward/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Notify(format!("cannot build the HTTP client: {e}")))?;
     let mut receivers =
         Receivers::new(external_url, RetryPolicy::default()).with_listener(listener);
     if let Some(enricher) = enricher {
         receivers = receivers.with_enricher(enricher);
     }
-    let builder = Builder {
-        config,
-        renderer,
-        client,
-    };
-    for receiver in &config.receivers {
+    let builder = Builder { config, renderer };
+    for (i, receiver) in config.receivers.iter().enumerate() {
         let mut integrations: Vec<Arc<dyn Integration>> = Vec::new();
-        for c in &receiver.webhook_configs {
-            integrations.push(Arc::new(builder.webhook(c)?));
+        let at = |kind: &str, j: usize| format!("receivers[{i}].{kind}[{j}]");
+        for (j, c) in receiver.webhook_configs.iter().enumerate() {
+            integrations.push(Arc::new(builder.webhook(c, &at("webhook_configs", j))?));
         }
         for c in &receiver.email_configs {
             integrations.push(Arc::new(builder.email(c)?));
         }
-        for c in &receiver.slack_configs {
-            integrations.push(Arc::new(builder.slack(c)?));
+        for (j, c) in receiver.slack_configs.iter().enumerate() {
+            integrations.push(Arc::new(builder.slack(c, &at("slack_configs", j))?));
         }
-        for c in &receiver.pagerduty_configs {
-            integrations.push(Arc::new(builder.pagerduty(c)?));
+        for (j, c) in receiver.pagerduty_configs.iter().enumerate() {
+            integrations.push(Arc::new(builder.pagerduty(c, &at("pagerduty_configs", j))?));
         }
-        for c in &receiver.opsgenie_configs {
-            integrations.push(Arc::new(builder.opsgenie(c)?));
+        for (j, c) in receiver.opsgenie_configs.iter().enumerate() {
+            integrations.push(Arc::new(builder.opsgenie(c, &at("opsgenie_configs", j))?));
         }
-        for c in &receiver.msteams_configs {
-            integrations.push(Arc::new(builder.msteams(c)?));
+        for (j, c) in receiver.msteams_configs.iter().enumerate() {
+            integrations.push(Arc::new(builder.msteams(c, &at("msteams_configs", j))?));
         }
         receivers.add(receiver.name.clone(), integrations, None);
     }
@@ -310,11 +307,23 @@ fn secret_or_file(inline: &str, file: &str, what: &str) -> Result<String> {
 struct Builder<'a> {
     config: &'a Config,
     renderer: Renderer,
-    client: reqwest::Client,
 }
 
 impl Builder<'_> {
-    fn webhook(&self, c: &WebhookConfig) -> Result<Webhook> {
+    /// The client of the integration at `at` (`receivers[0].webhook_configs[1]`):
+    /// its own `http_config`, or the global one.
+    fn client(&self, http: Option<&HttpConfig>, at: &str) -> Result<reqwest::Client> {
+        let http = http.unwrap_or(&self.config.global.http_config);
+        http::client(http).map_err(|err| {
+            let path = match err.path.is_empty() {
+                true => format!("{at}.http_config"),
+                false => format!("{at}.http_config.{}", err.path),
+            };
+            Error::InvalidConfig(ConfigError { path, ..err })
+        })
+    }
+
+    fn webhook(&self, c: &WebhookConfig, at: &str) -> Result<Webhook> {
         let url = secret_or_file(
             c.url.as_ref().map(|u| u.expose()).unwrap_or_default(),
             &c.url_file,
@@ -326,7 +335,7 @@ impl Builder<'_> {
             send_resolved: c.send_resolved,
             hmac_secret: None,
             timeout: NOTIFY_TIMEOUT,
-            client: self.client.clone(),
+            client: self.client(c.http_config.as_ref(), at)?,
         })
     }
 
@@ -394,7 +403,7 @@ impl Builder<'_> {
         })
     }
 
-    fn slack(&self, c: &SlackConfig) -> Result<Slack> {
+    fn slack(&self, c: &SlackConfig, at: &str) -> Result<Slack> {
         let global = &self.config.global;
         let inline = c
             .api_url
@@ -421,11 +430,11 @@ impl Builder<'_> {
             send_resolved: c.send_resolved,
             timeout: NOTIFY_TIMEOUT,
             renderer: self.renderer.clone(),
-            client: self.client.clone(),
+            client: self.client(c.http_config.as_ref(), at)?,
         })
     }
 
-    fn pagerduty(&self, c: &PagerdutyConfig) -> Result<PagerDuty> {
+    fn pagerduty(&self, c: &PagerdutyConfig, at: &str) -> Result<PagerDuty> {
         let routing_key = match secret_or_file(
             c.routing_key.expose(),
             &c.routing_key_file,
@@ -455,11 +464,11 @@ impl Builder<'_> {
             send_resolved: c.send_resolved,
             timeout: NOTIFY_TIMEOUT,
             renderer: self.renderer.clone(),
-            client_http: self.client.clone(),
+            client_http: self.client(c.http_config.as_ref(), at)?,
         })
     }
 
-    fn opsgenie(&self, c: &OpsGenieConfig) -> Result<Opsgenie> {
+    fn opsgenie(&self, c: &OpsGenieConfig, at: &str) -> Result<Opsgenie> {
         let global = &self.config.global;
         let (inline, file) = if c.api_key.expose().is_empty() && c.api_key_file.is_empty() {
             (
@@ -490,11 +499,11 @@ impl Builder<'_> {
             send_resolved: c.send_resolved,
             timeout: NOTIFY_TIMEOUT,
             renderer: self.renderer.clone(),
-            client: self.client.clone(),
+            client: self.client(c.http_config.as_ref(), at)?,
         })
     }
 
-    fn msteams(&self, c: &MsTeamsConfig) -> Result<MsTeams> {
+    fn msteams(&self, c: &MsTeamsConfig, at: &str) -> Result<MsTeams> {
         let webhook_url = secret_or_file(
             c.webhook_url
                 .as_ref()
@@ -510,7 +519,7 @@ impl Builder<'_> {
             send_resolved: c.send_resolved,
             timeout: NOTIFY_TIMEOUT,
             renderer: self.renderer.clone(),
-            client: self.client.clone(),
+            client: self.client(c.http_config.as_ref(), at)?,
         })
     }
 }

@@ -41,7 +41,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error at `path`, without a line.
+    pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError {
             path: path.into(),
             line: None,
@@ -389,6 +390,12 @@ impl Config {
     /// paths in it (templates, `http_config` files) against its directory.
     /// The error says which file.
     pub fn load_file(path: &Path) -> crate::Result<Config> {
+        Self::read_file(path).map(|(config, _)| config)
+    }
+
+    /// As [`Config::load_file`], with the text read (what the
+    /// configuration was loaded from, for `GET /api/v2/status`).
+    pub fn read_file(path: &Path) -> crate::Result<(Config, String)> {
         let text = std::fs::read_to_string(path).map_err(|err| crate::Error::ConfigFile {
             file: path.display().to_string(),
             message: format!("cannot be read: {err}"),
@@ -407,7 +414,7 @@ impl Config {
                 http.set_directory(dir);
             }
         }
-        Ok(config)
+        Ok((config, text))
     }
 
     /// The root route (a checked configuration always has one).
@@ -455,10 +462,6 @@ impl Config {
         if let Some(route) = &self.route {
             check_route_nodes(route, "route")?;
         }
-        self.global
-            .http_config
-            .validate()
-            .map_err(|e| ConfigError::at("global.http_config", e))?;
         for (i, named) in self.mute_time_intervals.iter().enumerate() {
             if named.name.is_empty() {
                 let path = format!("mute_time_intervals[{i}]");

@@ -1,8 +1,8 @@
 //! The journal event kinds of the AlertManager: alerts starting and
 //! stopping, every try at delivering a notification (the notification
-//! history), acknowledgements and hand-offs. One catalogue the server
-//! journals from and the API and the CLI match against, so that a renamed
-//! kind is a compile error.
+//! history), acknowledgements, hand-offs and reloads of its
+//! configuration. Catalogues the server journals from and the API and the
+//! CLI match against, so that a renamed kind is a compile error.
 
 steward_core::event_catalogue! {
     /// A notification delivery try.
@@ -21,5 +21,16 @@ steward_core::event_catalogue! {
         /// An alert group reached the incident severity (or its alerts
         /// changed): handed to incidents.
         IncidentHandoff => "alertmanager.incident.handoff",
+    }
+}
+
+steward_core::event_catalogue! {
+    /// The AlertManager's configuration (`[alerts]` and the Alertmanager
+    /// configuration it names) reloaded while steward runs.
+    pub enum AlertsConfigEvent in "alerts" {
+        /// A reload applied a new configuration.
+        Reloaded => "alerts.reloaded",
+        /// A reload found the configuration invalid; the previous one runs on.
+        ReloadFailed => "alerts.reload_failed",
     }
 }

@@ -29,7 +29,8 @@
 //! - [`route`]: the routing tree, its matching and its options.
 //! - [`timeinterval`]: the time intervals that mute routes.
 //! - [`build`]: a configuration turned into what the AlertManager runs.
-//! - [`events`]: the journal event kinds of notification attempts.
+//! - [`events`]: the journal event kinds of notification attempts and
+//!   configuration reloads.
 
 pub mod alert;
 pub mod api;
@@ -54,7 +55,7 @@ pub mod timeinterval;
 
 pub use config::{Config, ConfigError};
 pub use error::{Error, Result};
-pub use events::AlertManagerEvent;
+pub use events::{AlertManagerEvent, AlertsConfigEvent};
 pub use manager::AlertManager;
 pub use matchers::{LabelSet, MatchType, Matcher, Matchers};
 pub use route::{Route, RouteOpts};

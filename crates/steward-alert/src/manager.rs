@@ -41,7 +41,7 @@ use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::nflog::NotificationLog;
 use crate::severity::SeverityPolicy;
 use crate::silence::{Silence, SilenceQuery, Silencer, Silences};
-use crate::{Error, Matcher, Result};
+use crate::{Error, LabelSet, Matcher, Result};
 
 pub use query::{
     AlertGroupView, AlertQuery, AlertView, SilenceView, StatusView, VersionInfo, filter_matches,
@@ -243,6 +243,27 @@ struct Inner {
     firing: Mutex<HashMap<Fingerprint, Source>>,
 }
 
+/// A handle on an [`AlertManager`] that does not keep it alive: for what
+/// the AlertManager itself holds (its receivers' enricher) and asks it
+/// back, which a strong handle would make a cycle never freed.
+#[derive(Clone, Default)]
+pub struct WeakAlertManager(std::sync::Weak<Inner>);
+
+impl fmt::Debug for WeakAlertManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakAlertManager")
+            .field("alive", &(self.0.strong_count() > 0))
+            .finish()
+    }
+}
+
+impl WeakAlertManager {
+    /// The AlertManager, while it exists.
+    pub fn upgrade(&self) -> Option<AlertManager> {
+        self.0.upgrade().map(|inner| AlertManager { inner })
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         self.cancel.cancel();
@@ -314,6 +335,22 @@ impl AlertManager {
 
     fn engine(&self) -> Arc<Engine> {
         self.inner.engine.read().clone()
+    }
+
+    /// A handle that does not keep this AlertManager alive.
+    pub fn downgrade(&self) -> WeakAlertManager {
+        WeakAlertManager(Arc::downgrade(&self.inner))
+    }
+
+    /// The alerts firing now whose labels `keep` accepts, each once, in
+    /// no particular order: those of the aggregation groups (what the
+    /// dispatcher holds in memory, so no store is read), not resolved.
+    /// Silenced and inhibited alerts fire too, and are included.
+    pub fn firing(&self, keep: impl Fn(&LabelSet) -> bool) -> Vec<Alert> {
+        let now = self.now();
+        self.engine()
+            .dispatcher
+            .alerts_where(&|alert: &Alert| !alert.resolved_at(now) && keep(&alert.labels))
     }
 
     /// The clock's current time.

@@ -1,7 +1,8 @@
 //! Notifications: what one carries ([`Notification`], Alertmanager's
 //! template data), the [`Integration`] trait each receiver kind
 //! implements (`webhook.rs`, `slack.rs`, `pagerduty.rs`, `msteams.rs`,
-//! `opsgenie.rs`), and delivery ([`deliver`]): retries with exponential
+//! `opsgenie.rs`, `email.rs`), the HTTP client each HTTP integration is
+//! given from its `http_config` (`http.rs`), and delivery ([`deliver`]): retries with exponential
 //! backoff and full jitter until a deadline, a per-receiver
 //! [`RateLimiter`], and an [`Attempt`] record of each try for the journal.
 //!
@@ -9,6 +10,7 @@
 //! worth retrying; any other 4xx is not (the payload will not get better).
 
 pub mod email;
+pub mod http;
 pub mod msteams;
 pub mod opsgenie;
 pub mod pagerduty;
@@ -235,10 +237,7 @@ pub(crate) async fn post_json(
         .post(url)
         .timeout(timeout)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(
-            reqwest::header::USER_AGENT,
-            concat!("steward/", env!("CARGO_PKG_VERSION")),
-        );
+        .header(reqwest::header::USER_AGENT, http::USER_AGENT);
     for (name, value) in headers {
         request = request.header(*name, value);
     }

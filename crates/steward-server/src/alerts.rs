@@ -9,31 +9,45 @@
 //! (`POST /v2/enqueue`). Every delivery try is journaled
 //! (`alertmanager.notification.sent` or `.failed`), as is every
 //! PagerDuty acknowledgement (`alertmanager.alert.acknowledged`).
+//! Notifications are enriched (`enrich.rs`).
+//!
+//! A reload (`POST /api/v1/reload` with the rules, or Alertmanager's own
+//! `POST /alertmanager/-/reload`) reads the configuration file again and
+//! builds `[alerts]` exactly as the start did (`Parts::build`), then
+//! swaps it in; an invalid configuration changes nothing. Each reload is
+//! journaled (`alerts.reloaded`, `alerts.reload_failed`).
 //!
 //! Every route needs a token: reads the viewer role, changes (alerts,
-//! silences, events) the operator role.
+//! silences, events, reloads) the operator role.
 
-use std::{collections::HashMap, sync::Arc};
+mod enrich;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     body::Bytes,
     extract::State,
-    http::StatusCode,
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
 use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_alert::{
-    AlertManager, AlertManagerEvent, Config, LabelSet, MatchType, Matcher, Matchers,
+    AlertManager, AlertManagerEvent, AlertsConfigEvent, Config, LabelSet, MatchType, Matcher,
+    Matchers,
     alert::IncomingAlert,
     clock::{SharedClock, SystemClock},
     dispatch,
-    enrich::{Change, Enricher, Enrichment},
     handoff::{GroupHandoff, Handoff, IncidentSink},
     manager::{
-        AlertQuery, Maintenance, ManagerOptions, Source, StateChange, StateListener, VersionInfo,
+        AlertQuery, Configured, Maintenance, ManagerOptions, Source, StateChange, StateListener,
+        VersionInfo, WeakAlertManager,
     },
     notify::{Attempt, receivers::AttemptListener},
     severity::{Condition, SeverityPolicy, SeverityRule},
@@ -42,13 +56,15 @@ use steward_alert::{
 };
 use steward_config::{AlertsConfig, LoadedConfig};
 use steward_core::{Actor, NewEvent, Severity};
-use steward_metrics::Labels;
+use steward_metrics::{Labels, MetricsCollector};
 use steward_rules::{AlertSink, NotifiedAlert};
 use steward_store::{Store, StoreAlerts, StoreNotificationLog, StoreSilences};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
 
-use crate::{Error, Result};
+use self::enrich::{ENRICH_LOOKBACK, StewardEnricher};
+use crate::{Error, Principal, Result, reload::ReloadError};
 
 /// Where the Alertmanager-compatible API is mounted.
 pub const ALERTMANAGER_PREFIX: &str = "/alertmanager";
@@ -58,6 +74,10 @@ pub const WEBHOOK_PATH: &str = "/api/v1/alerts/webhook";
 
 /// PagerDuty's Events API v2 path, so a sender's base URL is steward's.
 pub const PAGERDUTY_PATH: &str = "/v2/enqueue";
+
+/// Alertmanager's reload endpoint (under [`ALERTMANAGER_PREFIX`]), for the
+/// tools that reload an Alertmanager after changing its configuration.
+pub const RELOAD_PATH: &str = "/-/reload";
 
 /// The running AlertManager; cheap to clone.
 #[derive(Clone)]
@@ -70,44 +90,142 @@ struct Inner {
     store: Store,
     /// The journal writer of delivery tries, taken at stop.
     journal: parking_lot::Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    /// What the configuration was built with at start, to build a
+    /// reloaded one exactly so.
+    parts: Parts,
+    /// The configuration steward started with (a reload reads its source
+    /// again).
+    config: Arc<LoadedConfig>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// What a reload of the AlertManager's configuration loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlertmanagerReloaded {
+    /// Where the Alertmanager configuration was read: its file, or
+    /// `[alerts] config_yaml`.
+    pub config: String,
+    /// Its receivers, in the configuration's order.
+    pub receivers: Vec<String>,
+}
+
+/// Where an inline Alertmanager configuration is, in messages.
+const INLINE: &str = "[alerts] config_yaml";
+
+/// What the AlertManager's configuration is built with besides `[alerts]`
+/// itself, the same at start and at every reload.
+#[derive(Clone)]
+struct Parts {
+    store: Store,
+    /// The API's URL, for links when `[alerts] external_url` is not set.
+    api_url: String,
+    /// Journals every delivery try.
+    attempts: Arc<JournalAttempts>,
+    /// Journals the groups handed to incidents.
+    handoffs: Arc<JournalHandoffs>,
+    /// Where the enricher evaluates expressions, when steward keeps metrics.
+    metrics: Option<MetricsCollector>,
+    /// The AlertManager, once started, for the enricher's related alerts.
+    manager: Arc<OnceLock<WeakAlertManager>>,
+}
+
+/// `[alerts]` built: what the AlertManager runs, and the policies set on it.
+struct Built {
+    configured: Configured,
+    severity: Option<Arc<SeverityPolicy>>,
+    handoff: Option<Handoff>,
+    /// Where the Alertmanager configuration was read.
+    source: String,
+}
+
+impl Parts {
+    /// Builds `config`'s `[alerts]` (`None` when it names no Alertmanager
+    /// configuration); the error names the file and what is wrong with
+    /// it. Warnings (what Alertmanager would warn about) are logged.
+    fn build(&self, config: &LoadedConfig) -> std::result::Result<Option<Built>, String> {
+        let section = &config.config.alerts;
+        let (am, original, source) = match (&section.config, &section.config_yaml) {
+            (Some(file), _) => {
+                let (am, text) = Config::read_file(file).map_err(|e| e.to_string())?;
+                (am, text, file.display().to_string())
+            }
+            (None, Some(yaml)) => (
+                Config::load(yaml).map_err(|e| format!("{INLINE}: {e}"))?,
+                yaml.clone(),
+                INLINE.to_owned(),
+            ),
+            (None, None) => return Ok(None),
+        };
+        for warning in am.warnings() {
+            tracing::warn!(config = %source, "{warning}");
+        }
+        let external_url = section
+            .external_url
+            .clone()
+            .unwrap_or_else(|| self.api_url.clone());
+        let enricher = StewardEnricher {
+            store: self.store.clone(),
+            config: Arc::new(config.clone()),
+            lookback: ENRICH_LOOKBACK,
+            manager: self.manager.clone(),
+            metrics: self.metrics.clone(),
+            budget: enrich::VALUE_BUDGET,
+        };
+        let configured = steward_alert::build::configured_enriched(
+            &am,
+            original,
+            &external_url,
+            self.attempts.clone(),
+            Some(Arc::new(enricher)),
+        )
+        .map_err(|e| format!("{source}: {e}"))?;
+        let handoff = section.incident_severity.as_ref().map(|level| {
+            let sink: Arc<dyn IncidentSink> = self.handoffs.clone();
+            Handoff::new(sink, level.clone())
+        });
+        Ok(Some(Built {
+            configured,
+            severity: severity_policy(section)?,
+            handoff,
+            source,
+        }))
+    }
 }
 
 impl Alerts {
     /// Loads `[alerts]`' Alertmanager configuration and starts the
     /// AlertManager over `store`; links in notifications point at `[alerts]
-    /// external_url`, else `api_url`. `None` when `[alerts]` is not enabled.
+    /// external_url`, else `api_url`; notifications carry the current
+    /// value of their alert's expression, evaluated over `metrics` when
+    /// given. `None` when `[alerts]` is not enabled.
     pub async fn start(
         config: &LoadedConfig,
         store: &Store,
         api_url: &str,
+        metrics: Option<&MetricsCollector>,
     ) -> Result<Option<Alerts>> {
         let section = &config.config.alerts;
         if !section.enabled() {
             return Ok(None);
         }
         let invalid = |e: steward_alert::Error| Error::Alerts(e.to_string());
-        let (am, original) = match (&section.config, &section.config_yaml) {
-            (Some(file), _) => {
-                let config = Config::load_file(file).map_err(invalid)?;
-                let text = std::fs::read_to_string(file).unwrap_or_default();
-                (config, text)
-            }
-            (None, Some(yaml)) => (
-                Config::load(yaml)
-                    .map_err(|e| Error::Alerts(format!("[alerts] config_yaml: {e}")))?,
-                yaml.clone(),
-            ),
-            (None, None) => return Ok(None),
-        };
-        for warning in am.warnings() {
-            tracing::warn!("{warning}");
-        }
-        let external_url = section
-            .external_url
-            .clone()
-            .unwrap_or_else(|| api_url.to_owned());
         let (tx, mut rx) = mpsc::unbounded_channel::<NewEvent>();
         let tx_states = tx.clone();
+        let parts = Parts {
+            store: store.clone(),
+            api_url: api_url.to_owned(),
+            attempts: Arc::new(JournalAttempts(tx)),
+            handoffs: Arc::new(JournalHandoffs {
+                store: store.clone(),
+                last: parking_lot::Mutex::default(),
+            }),
+            metrics: metrics.cloned(),
+            manager: Arc::default(),
+        };
+        let Some(built) = parts.build(config).map_err(Error::Alerts)? else {
+            return Ok(None);
+        };
         let stop = CancellationToken::new();
         let writer = {
             let (store, stop) = (store.clone(), stop.clone());
@@ -133,18 +251,6 @@ impl Alerts {
                 }
             })
         };
-        let configured = steward_alert::build::configured_enriched(
-            &am,
-            original,
-            &external_url,
-            Arc::new(JournalAttempts(tx.clone())),
-            Some(Arc::new(StewardEnricher {
-                store: store.clone(),
-                config: Arc::new(config.clone()),
-                lookback: ENRICH_LOOKBACK,
-            })),
-        )
-        .map_err(invalid)?;
         let retention = section.retention.0;
         let clock: SharedClock = Arc::new(SystemClock);
         let silences = Silences::new(
@@ -155,7 +261,7 @@ impl Alerts {
         .await
         .map_err(invalid)?;
         let manager = AlertManager::start(ManagerOptions {
-            config: configured,
+            config: built.configured,
             alerts: Arc::new(
                 StoreAlerts::load(store.clone())
                     .await
@@ -169,24 +275,106 @@ impl Alerts {
         })
         .await
         .map_err(invalid)?;
-        manager.set_severity_policy(severity_policy(section)?);
+        manager.set_severity_policy(built.severity);
+        manager.set_handoff(built.handoff);
+        let _ = parts.manager.set(manager.downgrade());
         manager.set_state_listener(Some(Arc::new(JournalStates(tx_states))));
-        if let Some(level) = &section.incident_severity {
-            manager.set_handoff(Some(Handoff::new(
-                Arc::new(JournalHandoffs {
-                    store: store.clone(),
-                    last: parking_lot::Mutex::default(),
-                }),
-                level.clone(),
-            )));
-        }
         Ok(Some(Alerts {
             inner: Arc::new(Inner {
                 manager,
                 store: store.clone(),
                 journal: parking_lot::Mutex::new(Some((stop, writer))),
+                parts,
+                config: Arc::new(config.clone()),
+                reloading: tokio::sync::Mutex::new(()),
             }),
         }))
+    }
+
+    /// Reads the configuration file again and applies its `[alerts]` as
+    /// `POST /api/v1/reload` does, on a task of its own so that a client
+    /// hanging up cannot cut it short; what `POST /alertmanager/-/reload`
+    /// does.
+    pub async fn reload(&self, actor: Actor) -> Result<AlertmanagerReloaded, ReloadError> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let fresh = crate::reload::reread(&this.inner.config);
+            this.apply(fresh.as_ref().map_err(String::as_str), actor)
+                .await
+        })
+        .await
+        .map_err(|err| ReloadError::Stopped(err.to_string()))?
+    }
+
+    /// Applies `[alerts]` of `fresh` (the configuration file as a reload
+    /// read it again, or why it could not): the Alertmanager configuration
+    /// it names (read again, or the inline YAML), built as at start, with
+    /// `external_url`, `[[alerts.severity]]` and `incident_severity`. When
+    /// anything is invalid nothing changes: the previous configuration
+    /// runs on. `retention` changes only at the next start. Journals the
+    /// outcome as `actor`'s (`alerts.reloaded` or `alerts.reload_failed`).
+    pub(crate) async fn apply(
+        &self,
+        fresh: std::result::Result<&LoadedConfig, &str>,
+        actor: Actor,
+    ) -> Result<AlertmanagerReloaded, ReloadError> {
+        let _alone = self.inner.reloading.lock().await;
+        let outcome = self.rebuild(fresh).await;
+        let event = match &outcome {
+            Ok(loaded) => NewEvent::new(
+                AlertsConfigEvent::Reloaded.kind(),
+                actor,
+                bounded(
+                    &format!(
+                        "loaded the Alertmanager configuration from {} ({} receivers)",
+                        loaded.config,
+                        loaded.receivers.len()
+                    ),
+                    1024,
+                ),
+            )
+            .payload(json!(loaded)),
+            Err(err) => NewEvent::new(
+                AlertsConfigEvent::ReloadFailed.kind(),
+                actor,
+                "reloading the Alertmanager configuration failed; the previous configuration runs on",
+            )
+            .severity(Severity::Error)
+            .payload(json!({"error": bounded(&err.to_string(), 16 * 1024)})),
+        };
+        if let Err(err) = self.inner.store.append(event).await {
+            tracing::warn!(error = %err, "cannot journal an alertmanager reload");
+        }
+        outcome
+    }
+
+    async fn rebuild(
+        &self,
+        fresh: std::result::Result<&LoadedConfig, &str>,
+    ) -> Result<AlertmanagerReloaded, ReloadError> {
+        let config = fresh.map_err(|err| ReloadError::Config(err.to_owned()))?;
+        let built = self
+            .inner
+            .parts
+            .build(config)
+            .map_err(ReloadError::Invalid)?
+            .ok_or_else(|| {
+                ReloadError::Invalid(
+                    "[alerts] no longer names an Alertmanager configuration (`config` or `config_yaml`); the AlertManager stops only when steward restarts".into(),
+                )
+            })?;
+        let receivers = built.configured.receivers.clone();
+        let manager = &self.inner.manager;
+        manager
+            .reload(built.configured)
+            .await
+            .map_err(|err| ReloadError::Stopped(err.to_string()))?;
+        manager.set_severity_policy(built.severity);
+        manager.set_handoff(built.handoff);
+        Ok(AlertmanagerReloaded {
+            config: built.source,
+            receivers,
+        })
     }
 
     /// The AlertManager.
@@ -203,10 +391,15 @@ impl Alerts {
         })
     }
 
-    /// API v2, to be nested under [`ALERTMANAGER_PREFIX`] (without
-    /// authentication: the caller layers it).
+    /// API v2 and Alertmanager's `POST /-/reload`, to be nested under
+    /// [`ALERTMANAGER_PREFIX`] (without authentication: the caller layers
+    /// it, and the reload needs the [`Principal`] it puts in the request).
     pub fn api_router(&self) -> Router {
-        steward_alert::api::router(self.inner.manager.clone())
+        steward_alert::api::router(self.inner.manager.clone()).merge(
+            Router::new()
+                .route(RELOAD_PATH, post(reload_alertmanager))
+                .with_state(self.clone()),
+        )
     }
 
     /// The sources: [`WEBHOOK_PATH`] and [`PAGERDUTY_PATH`] (without
@@ -236,7 +429,9 @@ impl Alerts {
 
 /// `[[alerts.severity]]` as the AlertManager's policy (none without
 /// rules); a matcher that does not parse names its rule.
-fn severity_policy(section: &AlertsConfig) -> Result<Option<Arc<SeverityPolicy>>> {
+fn severity_policy(
+    section: &AlertsConfig,
+) -> std::result::Result<Option<Arc<SeverityPolicy>>, String> {
     if section.severity.is_empty() {
         return Ok(None);
     }
@@ -245,10 +440,7 @@ fn severity_policy(section: &AlertsConfig) -> Result<Option<Arc<SeverityPolicy>>
         let mut matchers = Vec::new();
         for text in &rule.matchers {
             let parsed = Matchers::parse(text).map_err(|e| {
-                Error::Alerts(format!(
-                    "[[alerts.severity]] #{}: matcher {text:?}: {e}",
-                    index + 1
-                ))
+                format!("[[alerts.severity]] #{}: matcher {text:?}: {e}", index + 1)
             })?;
             matchers.extend(parsed.0);
         }
@@ -274,74 +466,6 @@ fn severity_policy(section: &AlertsConfig) -> Result<Option<Arc<SeverityPolicy>>
         });
     }
     Ok(Some(Arc::new(SeverityPolicy::with_rules(rules))))
-}
-
-/// How far back the changes an alert is enriched with go.
-const ENRICH_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// The journal domains whose events are changes (what a responder asks
-/// about first: "what changed?").
-const CHANGE_KINDS: [&str; 3] = ["deploy", "migration", "perf"];
-
-/// Enriches an alert of a `service` with the version it runs and the
-/// changes on it and on the services it depends on within the lookback
-/// (from the journal and the deployment records). A source that fails
-/// leaves its part empty.
-struct StewardEnricher {
-    store: Store,
-    config: Arc<LoadedConfig>,
-    lookback: std::time::Duration,
-}
-
-#[async_trait::async_trait]
-impl Enricher for StewardEnricher {
-    async fn enrich(
-        &self,
-        alert: &steward_alert::notify::NotifiedAlert,
-        now: DateTime<Utc>,
-    ) -> Enrichment {
-        let mut out = Enrichment::default();
-        let Some(service) = alert.labels.get("service") else {
-            return out;
-        };
-        match steward_deploy::DeployStore::current(&self.store).await {
-            Ok(specs) => {
-                out.version = specs
-                    .iter()
-                    .find(|s| s.name.as_str() == service)
-                    .map(|s| s.version.to_string());
-            }
-            Err(err) => tracing::debug!(error = %err, "enrichment: no deployment records"),
-        }
-        let mut services = vec![service.clone()];
-        if let Some(spec) = self.config.config.service(service) {
-            services.extend(spec.depends_on.iter().map(|d| d.as_str().to_owned()));
-        }
-        let since = now - chrono::Duration::from_std(self.lookback).unwrap_or_default();
-        for s in services {
-            for kind in CHANGE_KINDS {
-                let query = steward_store::EventQuery {
-                    since: Some(since),
-                    until: Some(now),
-                    kind: Some(kind.to_owned()),
-                    service: Some(s.clone()),
-                    limit: Some(steward_alert::enrich::MAX_LISTED as u32),
-                    ..steward_store::EventQuery::default()
-                };
-                match self.store.events(&query).await {
-                    Ok(page) => out.changes.extend(page.events.into_iter().map(|e| Change {
-                        at: e.time,
-                        kind: e.kind.to_string(),
-                        service: e.service.map(|n| n.as_str().to_owned()),
-                        summary: e.summary,
-                    })),
-                    Err(err) => tracing::debug!(error = %err, "enrichment: journal unavailable"),
-                }
-            }
-        }
-        out.changes.sort_by_key(|c| std::cmp::Reverse(c.at));
-        out
-    }
 }
 
 /// Until the IncidentManager exists, groups handed to incidents are
@@ -624,6 +748,30 @@ impl AlertSink for FanOut {
             sink.send(alerts.clone()).await;
         }
         last.send(alerts).await;
+    }
+}
+
+/// `POST /alertmanager/-/reload`, as Alertmanager 0.25 answers it (its
+/// `ui.Register`): 200 with an empty body once the configuration is
+/// applied, 500 with `failed to reload config: <why>` as plain text when
+/// it is not (the previous configuration runs on). Steward's own `POST
+/// /api/v1/reload` reloads the rules too and answers in steward's shapes.
+async fn reload_alertmanager(
+    State(alerts): State<Alerts>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    match alerts.reload(principal.actor).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            // Go's http.Error ends the message with a newline
+            format!("failed to reload config: {err}\n"),
+        )
+            .into_response(),
     }
 }
 

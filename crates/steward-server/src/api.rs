@@ -33,7 +33,7 @@ use crate::{
     ApiError, AppState, auth,
     auth::DenialSummaries,
     http_metrics,
-    routes::{databases, deployments, events, health, rules, status, tokens},
+    routes::{databases, deployments, events, health, reload, status, tokens},
 };
 
 /// The OpenAPI description of steward's API.
@@ -52,7 +52,7 @@ use crate::{
         (name = "migrations", description = "Database migrations of the operated system"),
         (name = "deployments", description = "Deployments: plan, start, watch, cancel, roll back"),
         (name = "operations", description = "Probes and metrics of steward itself"),
-        (name = "rules", description = "Recording and alerting rules"),
+        (name = "rules", description = "Recording and alerting rules, and the AlertManager's configuration: reloads"),
     )
 )]
 pub struct ApiDoc;
@@ -113,9 +113,9 @@ fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRou
             deployments::router(),
         ),
         (
-            "evaluate rules",
-            state.is_none_or(|state| state.rules().is_some()),
-            rules::router(),
+            "evaluate rules or run an AlertManager",
+            state.is_none_or(|state| state.rules().is_some() || state.alerts().is_some()),
+            reload::router(),
         ),
     ]
 }

@@ -16,8 +16,10 @@ pub use steward_deploy::{Deployment, DeploymentSummary, DeploymentView, ReplicaS
 pub use steward_store::{EventPage, TokenInfo};
 
 pub use crate::{
+    alerts::AlertmanagerReloaded,
     auth::Principal,
     error::{ErrorBody, ErrorDetail},
+    reload::ReloadOutcome,
     routes::{
         databases::DatabaseSummary,
         deployments::Cancelling,

@@ -248,11 +248,13 @@ fn refuse_below_operator(request: &Request, doing: &str) -> Option<Response> {
 /// Refuses, below the operator role, a request that changes something
 /// (any method but GET and HEAD): the AlertManager's routes, where
 /// reading alerts and silences is a viewer's and posting alerts, setting
-/// or expiring silences and sending events an operator's.
+/// or expiring silences, sending events and reloading the configuration
+/// an operator's.
 pub(crate) async fn require_operator_to_change(request: Request, next: Next) -> Response {
     if request.method() != Method::GET
         && request.method() != Method::HEAD
-        && let Some(refusal) = refuse_below_operator(&request, "changing alerts or silences")
+        && let Some(refusal) =
+            refuse_below_operator(&request, "changing alerts, silences or the configuration")
     {
         return refusal;
     }

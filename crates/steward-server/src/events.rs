@@ -47,7 +47,7 @@ steward_core::event_catalogue! {
 
 /// Prefixes of the domains steward has, or will have, whose events only
 /// steward writes.
-pub const RESERVED_KIND_PREFIXES: [&str; 14] = [
+pub const RESERVED_KIND_PREFIXES: [&str; 15] = [
     StewardEvent::PREFIX,
     AuditEvent::PREFIX,
     TokenEvent::PREFIX,
@@ -57,6 +57,7 @@ pub const RESERVED_KIND_PREFIXES: [&str; 14] = [
     steward_rules::AlertEvent::PREFIX,
     steward_rules::RulesEvent::PREFIX,
     steward_alert::AlertManagerEvent::PREFIX,
+    steward_alert::AlertsConfigEvent::PREFIX,
     // Subsystems to come; reserved now so that no client's events are
     // mistaken for theirs later.
     "incident",

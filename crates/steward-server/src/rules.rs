@@ -3,17 +3,17 @@
 //! to `[[rules.alertmanagers]]`, every alert state change journaled
 //! (`alert.pending`, `alert.firing`, `alert.resolved`), and reloads.
 //!
-//! A reload reads the configuration file again for `[rules] files` (other
-//! sections change only at the next start), expands the patterns, and
-//! hands the files to the manager, which keeps the running rules when
-//! any file is invalid. It runs on its own task, one at a time: a client
-//! that hangs up mid-reload does not leave the groups half replaced.
+//! A reload (`reload.rs`, which reads the configuration file again) takes
+//! `[rules] files` from it, expands the patterns, and hands the files to
+//! the manager, which keeps the running rules when any file is invalid.
+//! One load runs at a time, on the reload's own task: a client that hangs
+//! up mid-reload does not leave the groups half replaced.
 
 use std::{path::PathBuf, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_config::{Environment, LoadedConfig, RulesConfig, Source};
+use steward_config::{LoadedConfig, RulesConfig};
 use steward_core::{Actor, Name, NewEvent, Severity};
 use steward_metrics::{Labels, MetricsCollector};
 use steward_rules::{
@@ -22,35 +22,22 @@ use steward_rules::{
     TemplateExpander, rule::AlertState,
 };
 use steward_store::Store;
-use utoipa::ToSchema;
 
-use crate::{Error, Result};
+use crate::{Error, Result, reload::ReloadError};
 
 /// The longest journaled summary, and label or annotation value, of an
 /// alert (series labels come from scraped targets, unbounded).
 const MAX_JOURNALED: usize = 1024;
 
-/// What a reload loaded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct ReloadOutcome {
+/// What a load of the rule files loaded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RulesLoaded {
     /// The rule files read, in order.
     pub rule_files: Vec<String>,
     /// The rule groups now running.
     pub groups: usize,
     /// Their rules.
     pub rules: usize,
-}
-
-/// Why a reload changed nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    /// The configuration file, or a rule file, is invalid; the previous
-    /// rules run on.
-    #[error("{0}")]
-    Invalid(String),
-    /// The reload's task ended abnormally.
-    #[error("the reload stopped: {0}")]
-    Stopped(String),
 }
 
 /// The running rules subsystem; cheap to clone.
@@ -62,7 +49,6 @@ pub struct Rules {
 struct Inner {
     manager: Arc<RuleManager>,
     sink: Option<Arc<AlertmanagerSink>>,
-    config: Arc<LoadedConfig>,
     store: Store,
     patterns: tokio::sync::Mutex<Vec<String>>,
 }
@@ -119,7 +105,6 @@ impl Rules {
             inner: Arc::new(Inner {
                 manager: Arc::new(manager),
                 sink,
-                config: Arc::new(config.clone()),
                 store: store.clone(),
                 patterns: tokio::sync::Mutex::new(rules.files.clone()),
             }),
@@ -127,7 +112,7 @@ impl Rules {
         if rules.files.is_empty() {
             return Ok(this);
         }
-        match this.load(rules, Actor::system()).await {
+        match this.load(Ok(rules), Actor::system()).await {
             Ok(_) => Ok(this),
             Err(ReloadError::Invalid(problems)) => {
                 this.stop().await;
@@ -142,52 +127,44 @@ impl Rules {
         &self.inner.manager
     }
 
-    /// Reads the rule files again (see the module docs), journaling the
-    /// outcome as `actor`'s.
-    pub async fn reload(&self, actor: Actor) -> Result<ReloadOutcome, ReloadError> {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let rules = this.reread_config()?;
-            this.load(&rules, actor).await
-        })
-        .await
-        .map_err(|err| ReloadError::Stopped(err.to_string()))?
-    }
-
-    /// `[rules]` of the configuration file as it is now, or as it was at
-    /// start for a configuration that is not a file.
-    fn reread_config(&self) -> Result<RulesConfig, ReloadError> {
-        let config = &self.inner.config;
-        match &config.source {
-            Source::File(path) => steward_config::load(path, &Environment::from_process())
-                .map(|loaded| loaded.config.rules)
-                .map_err(|err| {
-                    ReloadError::Invalid(match err {
-                        steward_config::Error::Invalid(report) => report.render(),
-                        other => other.to_string(),
-                    })
-                }),
-            Source::Text(_) => Ok(config.config.rules.clone()),
-        }
+    /// Loads the rule files of `fresh` (the configuration file as a
+    /// reload read it again, or why it could not), journaling the outcome
+    /// as `actor`'s; the caller runs it on a task of its own
+    /// (`reload.rs`).
+    pub(crate) async fn apply(
+        &self,
+        fresh: Result<&LoadedConfig, &str>,
+        actor: Actor,
+    ) -> Result<RulesLoaded, ReloadError> {
+        let rules = fresh
+            .map(|loaded| &loaded.config.rules)
+            .map_err(|err| ReloadError::Config(err.to_owned()));
+        self.load(rules, actor).await
     }
 
     /// Loads the files `rules` names, one load at a time, and journals
     /// the outcome.
-    async fn load(&self, rules: &RulesConfig, actor: Actor) -> Result<ReloadOutcome, ReloadError> {
+    async fn load(
+        &self,
+        rules: Result<&RulesConfig, ReloadError>,
+        actor: Actor,
+    ) -> Result<RulesLoaded, ReloadError> {
         let mut patterns = self.inner.patterns.lock().await;
-        let files = rules.rule_files().map_err(ReloadError::Invalid);
-        let loaded = match files {
-            Ok(files) => match self.inner.manager.update(&files).await {
-                Ok(()) => Ok(files),
-                Err(steward_rules::Error::Invalid { errors }) => {
-                    Err(ReloadError::Invalid(errors.join("\n")))
-                }
-                Err(err) => Err(ReloadError::Invalid(err.to_string())),
+        let loaded = match rules {
+            Ok(rules) => match rules.rule_files() {
+                Ok(files) => match self.inner.manager.update(&files).await {
+                    Ok(()) => Ok((rules, files)),
+                    Err(steward_rules::Error::Invalid { errors }) => {
+                        Err(ReloadError::Invalid(errors.join("\n")))
+                    }
+                    Err(err) => Err(ReloadError::Invalid(err.to_string())),
+                },
+                Err(err) => Err(ReloadError::Invalid(err)),
             },
             Err(err) => Err(err),
         };
         let event = match &loaded {
-            Ok(files) => {
+            Ok((rules, files)) => {
                 *patterns = rules.files.clone();
                 let outcome = self.outcome(files).await;
                 NewEvent::new(
@@ -214,14 +191,14 @@ impl Rules {
             tracing::warn!(error = %err, "cannot journal a rules reload");
         }
         match loaded {
-            Ok(files) => Ok(self.outcome(&files).await),
+            Ok((_, files)) => Ok(self.outcome(&files).await),
             Err(err) => Err(err),
         }
     }
 
-    async fn outcome(&self, files: &[PathBuf]) -> ReloadOutcome {
+    async fn outcome(&self, files: &[PathBuf]) -> RulesLoaded {
         let groups = self.inner.manager.groups().await;
-        ReloadOutcome {
+        RulesLoaded {
             rule_files: files.iter().map(|f| f.display().to_string()).collect(),
             groups: groups.len(),
             rules: groups.iter().map(|g| g.rules.len()).sum(),

@@ -149,7 +149,7 @@ pub async fn start_with(
         "http"
     };
     let url = format!("{scheme}://{}", listener.local_addr);
-    let alerts = Alerts::start(&config, &store, &url).await?;
+    let alerts = Alerts::start(&config, &store, &url, collector.as_ref()).await?;
     let rules = match &collector {
         Some(collector) => {
             let local = alerts

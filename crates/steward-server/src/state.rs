@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use steward_metrics::MetricsCollector;
 
-use crate::{alerts::Alerts, http_metrics::HttpMetrics, rules::Rules};
+use crate::{alerts::Alerts, http_metrics::HttpMetrics, reload::Reloader, rules::Rules};
 
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
@@ -86,7 +86,7 @@ impl AppState {
 
     /// This state with steward's own AlertManager: the router serves its
     /// API v2 under `/alertmanager` and its sources (the generic webhook,
-    /// PagerDuty's events API).
+    /// PagerDuty's events API), and `POST /api/v1/reload`.
     #[must_use]
     pub fn with_alerts(mut self, alerts: Alerts) -> Self {
         self.alerts = Some(alerts);
@@ -178,14 +178,16 @@ impl FromRef<AppState> for EventFeed {
     }
 }
 
-/// The rules subsystem, for the reload route; mounted, as the deployment
-/// routes are, only on a server that runs it.
-impl FromRef<AppState> for Rules {
+/// The reloads of the rules and the AlertManager, for the reload route
+/// (mounted, as the deployment routes are, only on a server that runs
+/// one of them).
+impl FromRef<AppState> for Reloader {
     fn from_ref(state: &AppState) -> Self {
-        state
-            .rules
-            .clone()
-            .expect("the rules routes are mounted only on a server that runs rules")
+        Reloader::new(
+            Arc::clone(&state.config),
+            state.rules.clone(),
+            state.alerts.clone(),
+        )
     }
 }
 

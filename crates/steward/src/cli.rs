@@ -139,8 +139,9 @@ pub(crate) enum Command {
     /// does (`promtool check rules`, `promtool test rules`).
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Make steward re-read its rule files. Invalid files are refused with
-    /// every problem, and the rules loaded before keep running.
+    /// Make steward re-read its configuration file, its rule files and its
+    /// AlertManager's configuration. Invalid files are refused with every
+    /// problem, and what they would have replaced keeps running.
     Reload,
     /// Evaluate a PromQL expression on steward's metrics: a table of the
     /// series and their values, or with `--range` a chart over time.

@@ -200,11 +200,10 @@ receivers:
     let b = Builder {
         config: &config,
         renderer: Renderer::default(),
-        client: reqwest::Client::new(),
     };
     let r = &config.receivers[0];
 
-    let w = b.webhook(&r.webhook_configs[0]).unwrap();
+    let w = b.webhook(&r.webhook_configs[0], "w").unwrap();
     assert_eq!(w.url, "http://hooks.example/a");
     assert!(!w.send_resolved);
     assert_eq!(w.max_alerts, 3);
@@ -226,27 +225,27 @@ receivers:
     assert_eq!(e.auth, None);
     assert_eq!(e.text, template::DEFAULT_TEXT);
 
-    let s = b.slack(&r.slack_configs[0]).unwrap();
+    let s = b.slack(&r.slack_configs[0], "x").unwrap();
     assert_eq!(s.api_url, "https://slack.example/hook");
     assert_eq!(s.channel.as_deref(), Some("#ops"));
     assert_eq!(s.title, "Custom");
     assert_eq!(s.text, template::DEFAULT_TEXT);
     assert_eq!(s.username, None);
 
-    let p = b.pagerduty(&r.pagerduty_configs[0]).unwrap();
+    let p = b.pagerduty(&r.pagerduty_configs[0], "x").unwrap();
     assert_eq!(p.routing_key, "rk");
     assert_eq!(p.url, pagerduty::DEFAULT_URL);
     assert_eq!(p.severity, "critical");
     assert_eq!(p.description, template::DEFAULT_TITLE);
     assert!(p.details.values().all(|v| !v.contains("pagerduty.default")));
 
-    let o = b.opsgenie(&r.opsgenie_configs[0]).unwrap();
+    let o = b.opsgenie(&r.opsgenie_configs[0], "x").unwrap();
     assert_eq!(o.api_key, "og-key");
     assert_eq!(o.api_url, "https://og.example/");
     assert_eq!(o.priority, "P2");
     assert_eq!(o.message, template::DEFAULT_TITLE);
 
-    let m = b.msteams(&r.msteams_configs[0]).unwrap();
+    let m = b.msteams(&r.msteams_configs[0], "x").unwrap();
     assert_eq!(m.webhook_url, "https://teams.example/hook");
     assert_eq!(m.title, template::DEFAULT_TITLE);
     assert!(m.send_resolved);
@@ -281,4 +280,98 @@ fn alertmanager_default_templates_become_stewards() {
     assert!(wildcard("*.tmpl", "a.tmpl"));
     assert!(!wildcard("*.tmpl", "a.tmp"));
     assert!(wildcard("a*b*c", "axxbyyc"));
+}
+
+/// A webhook receiver on loopback sending each request's `Authorization`
+/// header (or none) to the returned channel.
+async fn authorization_receiver() -> (String, mpsc::UnboundedReceiver<Option<String>>) {
+    let (tx, rx) = mpsc::unbounded_channel::<Option<String>>();
+    let app = HttpRouter::new()
+        .route(
+            "/hook",
+            post(
+                |State(tx): State<mpsc::UnboundedSender<Option<String>>>,
+                 headers: axum::http::HeaderMap| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap_or_default().to_owned());
+                    let _ = tx.send(auth);
+                },
+            ),
+        )
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), rx)
+}
+
+#[tokio::test]
+async fn each_integration_gets_the_client_of_its_http_config() {
+    let (url, mut got) = authorization_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("password"), "hunter2\n").unwrap();
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    let path = dir.path().join("alertmanager.yml");
+    // relative files, resolved against the configuration's directory
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+global:
+  http_config:
+    basic_auth: {{username: alerts, password_file: password}}
+route: {{receiver: hook}}
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+      - url: {url}
+        http_config:
+          authorization: {{credentials_file: token}}
+      - url: {url}
+        http_config: {{follow_redirects: true}}
+"#
+        ),
+    )
+    .unwrap();
+    let config = Config::load_file(&path).unwrap();
+    let b = Builder {
+        config: &config,
+        renderer: Renderer::default(),
+    };
+    let hooks = &config.receivers[0].webhook_configs;
+    let notification = crate::notify::Notification {
+        receiver: "hook".into(),
+        group_key: "{}:{}".into(),
+        group_labels: LabelSet::new(),
+        alerts: Vec::new(),
+        external_url: String::new(),
+    };
+    let expected = [
+        Some("Basic YWxlcnRzOmh1bnRlcjI="), // the global one: alerts:hunter2
+        Some("Bearer t0ken"),
+        None, // an own http_config replaces the global one whole
+    ];
+    for (i, expected) in expected.into_iter().enumerate() {
+        let hook = b.webhook(&hooks[i], "w").unwrap();
+        hook.notify(&notification).await.unwrap();
+        assert_eq!(
+            got.recv().await.unwrap().as_deref(),
+            expected,
+            "webhook {i}"
+        );
+    }
+
+    // A file that cannot be read fails the build, saying where.
+    std::fs::remove_file(dir.path().join("token")).unwrap();
+    let err = configured(&config, String::new(), "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "receivers[0].webhook_configs[1].http_config.authorization.credentials_file: cannot read "
+        ),
+        "{err}"
+    );
 }

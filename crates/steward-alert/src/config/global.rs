@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use steward_core::Secret;
 
 use super::yaml::{self, HostPort, HttpUrl, SecretUrl};
@@ -20,7 +21,7 @@ pub struct GlobalConfig {
     #[serde(deserialize_with = "yaml::duration")]
     pub resolve_timeout: Duration,
     /// The HTTP client of receivers that have no `http_config` of their own.
-    #[serde(deserialize_with = "yaml::nullable")]
+    #[serde(deserialize_with = "yaml::checked")]
     pub http_config: HttpConfig,
     /// Default sender address of email receivers.
     #[serde(deserialize_with = "yaml::string")]
@@ -49,7 +50,7 @@ pub struct GlobalConfig {
     /// Whether SMTP must use STARTTLS (true).
     pub smtp_require_tls: bool,
     /// Default TLS settings of SMTP connections.
-    #[serde(deserialize_with = "yaml::nullable")]
+    #[serde(deserialize_with = "yaml::checked")]
     pub smtp_tls_config: TlsConfig,
     /// Default Slack webhook URL.
     pub slack_api_url: Option<SecretUrl>,
@@ -162,16 +163,21 @@ impl GlobalConfig {
 }
 
 /// `http_config`: how a receiver's HTTP client authenticates and connects
-/// (Prometheus' common `HTTPClientConfig`; the parts steward uses are
-/// typed, OAuth 2 is kept as written).
+/// (Prometheus' common `HTTPClientConfig`), checked as its `Validate`
+/// checks it when the YAML is read. OAuth 2 is refused: steward does not
+/// fetch tokens. Every secret (passwords, credentials, tokens, the proxy
+/// URL, which may carry a password) prints as `[redacted]`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// HTTP basic authentication.
     pub basic_auth: Option<BasicAuth>,
-    /// The `Authorization` header (type and credentials).
+    /// The `Authorization` header (type and credentials); its type is
+    /// `Bearer` when the YAML leaves it empty.
     pub authorization: Option<Authorization>,
-    /// OAuth 2 client credentials, as written (not used by steward yet).
+    /// OAuth 2 client credentials: always `None` in a loaded configuration,
+    /// which refuses the key (steward does not fetch OAuth 2 tokens).
+    #[serde(deserialize_with = "refuse_oauth2")]
     pub oauth2: Option<serde_yaml_ng::Value>,
     /// A bearer token (the older form of `authorization`).
     #[serde(deserialize_with = "yaml::secret")]
@@ -180,22 +186,25 @@ pub struct HttpConfig {
     #[serde(deserialize_with = "yaml::string")]
     pub bearer_token_file: String,
     /// TLS settings.
-    #[serde(deserialize_with = "yaml::nullable")]
+    #[serde(deserialize_with = "yaml::checked")]
     pub tls_config: TlsConfig,
-    /// An HTTP proxy.
-    #[serde(deserialize_with = "yaml::string")]
-    pub proxy_url: String,
-    /// Hosts not to reach through the proxy.
+    /// An HTTP proxy (`http://` or `https://`; a secret, as it may carry a
+    /// password).
+    #[serde(deserialize_with = "yaml::secret")]
+    pub proxy_url: Secret<String>,
+    /// Hosts not to reach through the proxy (comma-separated).
     #[serde(deserialize_with = "yaml::string")]
     pub no_proxy: String,
-    /// Whether to use the proxy of the environment (`HTTP_PROXY`).
+    /// Whether to use the proxy of the environment (`HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `NO_PROXY`).
     pub proxy_from_environment: bool,
-    /// Headers sent to the proxy on CONNECT.
-    #[serde(deserialize_with = "yaml::nullable")]
-    pub proxy_connect_header: BTreeMap<String, Vec<String>>,
+    /// Headers sent to the proxy (secrets).
+    #[serde(deserialize_with = "secret_lists")]
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret<String>>>,
     /// Whether redirects are followed (true).
     pub follow_redirects: bool,
-    /// Whether HTTP/2 may be used (true).
+    /// Whether HTTP/2 may be used (true). steward's client speaks
+    /// HTTP/1.1 only, so this is accepted and has no effect.
     pub enable_http2: bool,
 }
 
@@ -209,7 +218,7 @@ impl Default for HttpConfig {
             bearer_token: Secret::default(),
             bearer_token_file: String::new(),
             tls_config: TlsConfig::default(),
-            proxy_url: String::new(),
+            proxy_url: Secret::default(),
             no_proxy: String::new(),
             proxy_from_environment: false,
             proxy_connect_header: BTreeMap::new(),
@@ -217,6 +226,40 @@ impl Default for HttpConfig {
             enable_http2: true,
         }
     }
+}
+
+/// The message refusing `oauth2`.
+pub(crate) const OAUTH2_UNSUPPORTED: &str =
+    "oauth2 is not supported by steward; use basic_auth, authorization or bearer_token";
+
+/// `oauth2`: refused unless null (steward does not fetch OAuth 2 tokens,
+/// and sending without the configured authentication would be worse).
+fn refuse_oauth2<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_yaml_ng::Value>, D::Error> {
+    match Option::<serde_yaml_ng::Value>::deserialize(deserializer)? {
+        None | Some(serde_yaml_ng::Value::Null) => Ok(None),
+        Some(_) => Err(de::Error::custom(OAUTH2_UNSUPPORTED)),
+    }
+}
+
+/// `proxy_connect_header`: header names to lists of secret values.
+fn secret_lists<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, Vec<Secret<String>>>, D::Error> {
+    let map: Option<BTreeMap<yaml::GoString, Option<Vec<yaml::GoString>>>> =
+        Option::deserialize(deserializer)?;
+    Ok(map
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, values)| {
+            let values = values.unwrap_or_default();
+            (
+                name.0,
+                values.into_iter().map(|v| Secret::new(v.0)).collect(),
+            )
+        })
+        .collect())
 }
 
 /// `basic_auth` of an `http_config`.
@@ -241,7 +284,7 @@ pub struct BasicAuth {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Authorization {
-    /// The scheme (`Bearer` when empty).
+    /// The scheme (`Bearer` when the YAML leaves it empty).
     #[serde(rename = "type", deserialize_with = "yaml::string")]
     pub kind: String,
     /// The credentials.
@@ -252,7 +295,8 @@ pub struct Authorization {
     pub credentials_file: String,
 }
 
-/// `tls_config`: certificates and verification of a TLS client.
+/// `tls_config`: certificates and verification of a TLS client, checked
+/// as Prometheus' `TLSConfig.Validate` checks it.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
@@ -279,12 +323,24 @@ pub struct TlsConfig {
     pub server_name: String,
     /// Whether the server's certificate goes unchecked.
     pub insecure_skip_verify: bool,
-    /// Lowest TLS version (`TLS12`, `TLS13`).
+    /// Lowest TLS version (`TLS10` to `TLS13`; steward's TLS speaks 1.2
+    /// and 1.3).
     #[serde(deserialize_with = "yaml::string")]
     pub min_version: String,
     /// Highest TLS version.
     #[serde(deserialize_with = "yaml::string")]
     pub max_version: String,
+}
+
+/// Go's names of TLS versions, with the minor version of each.
+pub(crate) fn tls_version(name: &str) -> Option<u8> {
+    match name {
+        "TLS10" => Some(0),
+        "TLS11" => Some(1),
+        "TLS12" => Some(2),
+        "TLS13" => Some(3),
+        _ => None,
+    }
 }
 
 impl TlsConfig {
@@ -296,6 +352,42 @@ impl TlsConfig {
     }
 }
 
+impl yaml::Check for TlsConfig {
+    /// Prometheus' `TLSConfig.Validate`, and its TLS version names.
+    fn check(&mut self) -> Result<(), String> {
+        for version in [&self.min_version, &self.max_version] {
+            if !version.is_empty() && tls_version(version).is_none() {
+                return Err(format!("unknown TLS version: {version}"));
+            }
+        }
+        if let (Some(min), Some(max)) = (
+            tls_version(&self.min_version),
+            tls_version(&self.max_version),
+        ) && max < min
+        {
+            return Err("tls_config.max_version must be greater than or equal to tls_config.min_version, if tls_config.max_version is specified".into());
+        }
+        if !self.ca.is_empty() && !self.ca_file.is_empty() {
+            return Err("at most one of ca and ca_file must be configured".into());
+        }
+        if !self.cert.is_empty() && !self.cert_file.is_empty() {
+            return Err("at most one of cert and cert_file must be configured".into());
+        }
+        if !self.key.expose().is_empty() && !self.key_file.is_empty() {
+            return Err("at most one of key and key_file must be configured".into());
+        }
+        let cert = !self.cert.is_empty() || !self.cert_file.is_empty();
+        let key = !self.key.expose().is_empty() || !self.key_file.is_empty();
+        if cert && !key {
+            return Err("exactly one of key or key_file must be configured when a client certificate is configured".into());
+        }
+        if key && !cert {
+            return Err("exactly one of cert or cert_file must be configured when a client key is configured".into());
+        }
+        Ok(())
+    }
+}
+
 /// Makes `file` relative to `dir` unless it is empty or absolute.
 pub(crate) fn join(dir: &Path, file: &mut String) {
     if !file.is_empty() && Path::new(file.as_str()).is_relative() {
@@ -303,10 +395,12 @@ pub(crate) fn join(dir: &Path, file: &mut String) {
     }
 }
 
-impl HttpConfig {
-    /// Prometheus' `HTTPClientConfig.Validate`: one way to authenticate,
-    /// a value or a file for each secret.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+impl yaml::Check for HttpConfig {
+    /// Prometheus' `HTTPClientConfig.Validate` (and its `ProxyConfig`'s):
+    /// one way to authenticate, a value or a file for each secret, a
+    /// proxy URL steward can use; the authorization type trimmed and
+    /// `Bearer` when empty. The messages are Prometheus'.
+    fn check(&mut self) -> Result<(), String> {
         let bearer = !self.bearer_token.expose().is_empty() || !self.bearer_token_file.is_empty();
         if !self.bearer_token.expose().is_empty() && !self.bearer_token_file.is_empty() {
             return Err(
@@ -331,7 +425,7 @@ impl HttpConfig {
                 );
             }
         }
-        if let Some(auth) = &self.authorization {
+        if let Some(auth) = &mut self.authorization {
             if bearer {
                 return Err(
                     "authorization is not compatible with bearer_token & bearer_token_file".into(),
@@ -343,22 +437,72 @@ impl HttpConfig {
                         .into(),
                 );
             }
+            auth.kind = match auth.kind.trim() {
+                "" => "Bearer".to_owned(),
+                kind => kind.to_owned(),
+            };
             if auth.kind.eq_ignore_ascii_case("basic") {
                 return Err(
                     r#"authorization type cannot be set to "basic", use "basic_auth" instead"#
                         .into(),
                 );
             }
+            if self.basic_auth.is_some() || self.oauth2.is_some() {
+                return Err(
+                    "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                );
+            }
         }
-        let schemes = [
-            self.basic_auth.is_some(),
-            self.oauth2.is_some(),
-            self.authorization.is_some(),
-        ];
-        if schemes.iter().filter(|set| **set).count() > 1 {
+        if self.oauth2.is_some() {
+            return Err(OAUTH2_UNSUPPORTED.into());
+        }
+        self.check_proxy()
+    }
+}
+
+impl HttpConfig {
+    /// Prometheus' `ProxyConfig.Validate`, and a proxy URL that steward's
+    /// client can use (an `http` or `https` proxy). The URL is never
+    /// repeated in a message: it may carry a password.
+    fn check_proxy(&self) -> Result<(), String> {
+        let proxy = self.proxy_url.expose();
+        if !self.proxy_connect_header.is_empty() && !self.proxy_from_environment && proxy.is_empty()
+        {
+            return Err("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".into());
+        }
+        if self.proxy_from_environment && !proxy.is_empty() {
             return Err(
-                "at most one of basic_auth, oauth2 & authorization must be configured".into(),
+                "if proxy_from_environment is configured, proxy_url must not be configured".into(),
             );
+        }
+        if self.proxy_from_environment && !self.no_proxy.is_empty() {
+            return Err(
+                "if proxy_from_environment is configured, no_proxy must not be configured".into(),
+            );
+        }
+        if proxy.is_empty() && !self.no_proxy.is_empty() {
+            return Err("if no_proxy is configured, proxy_url must also be configured".into());
+        }
+        if !proxy.is_empty() {
+            let url = url::Url::parse(proxy).map_err(|e| format!("invalid proxy_url: {e}"))?;
+            if !["http", "https"].contains(&url.scheme()) {
+                return Err(format!(
+                    "unsupported proxy_url scheme {:?}: steward reaches http and https proxies only",
+                    url.scheme()
+                ));
+            }
+        }
+        for (name, values) in &self.proxy_connect_header {
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?} in proxy_connect_header"))?;
+            if values
+                .iter()
+                .any(|v| reqwest::header::HeaderValue::from_str(v.expose()).is_err())
+            {
+                return Err(format!(
+                    "invalid value of header {name:?} in proxy_connect_header"
+                ));
+            }
         }
         Ok(())
     }

@@ -146,10 +146,6 @@ impl Receiver {
     }
 }
 
-pub(super) fn http_check(config: &Option<HttpConfig>) -> Result<(), String> {
-    config.as_ref().map_or(Ok(()), HttpConfig::validate)
-}
-
 pub(super) const fn yes() -> bool {
     true
 }
@@ -162,7 +158,7 @@ pub struct WebhookConfig {
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// The HTTP client (the global one when unset).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::opt_checked")]
     pub http_config: Option<HttpConfig>,
     /// Where to POST.
     #[serde(default)]
@@ -177,7 +173,6 @@ pub struct WebhookConfig {
 
 impl WebhookConfig {
     fn validate(&self) -> Result<(), String> {
-        http_check(&self.http_config)?;
         match (&self.url, self.url_file.is_empty()) {
             (None, true) => Err("missing URL in webhook config".into()),
             (Some(_), false) => Err("at most one of url & url_file must be configured".into()),
@@ -234,7 +229,7 @@ pub struct EmailConfig {
     #[serde(default)]
     pub require_tls: Option<bool>,
     /// TLS settings (the global `smtp_tls_config` when unset).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::opt_checked")]
     pub tls_config: Option<TlsConfig>,
 }
 
@@ -323,7 +318,7 @@ pub struct MsTeamsConfig {
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// The HTTP client (the global one when unset).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::opt_checked")]
     pub http_config: Option<HttpConfig>,
     /// The webhook URL.
     #[serde(default)]
@@ -357,7 +352,6 @@ mod msteams {
 
 impl MsTeamsConfig {
     fn validate(&self) -> Result<(), String> {
-        http_check(&self.http_config)?;
         match (&self.webhook_url, self.webhook_url_file.is_empty()) {
             (None, true) => Err("one of webhook_url or webhook_url_file must be configured".into()),
             (Some(_), false) => {

@@ -363,12 +363,6 @@ fn receivers_are_checked_with_alertmanagers_messages() {
         receiver("msteams_configs: [{}]"),
         "receivers[0].msteams_configs[0]: one of webhook_url or webhook_url_file must be configured"
     );
-    assert_eq!(
-        receiver(
-            "webhook_configs: [{url: 'http://x', http_config: {bearer_token: a, bearer_token_file: b}}]"
-        ),
-        "receivers[0].webhook_configs[0]: at most one of bearer_token & bearer_token_file must be configured"
-    );
     assert!(
         receiver("webhook_configs: [{url: 'http://x', max_alerts: -1}]").starts_with(
             "receivers[0].webhook_configs[0].max_alerts: invalid type: integer `-1`, expected u64"
@@ -505,4 +499,236 @@ receivers:
     assert_eq!(second.match_eq.len(), 2);
     assert_eq!(second.matchers.to_string(), r#"{a="1", b="1"}"#);
     assert_eq!(config.receivers[1].name, "other");
+}
+
+/// `http_config` blocks refused as Prometheus' `HTTPClientConfig.Validate`
+/// (and `TLSConfig.Validate`, `ProxyConfig.Validate`) refuses them, with
+/// its messages; each is a webhook's `http_config` (flow YAML) and the
+/// message expected at `receivers[0].webhook_configs[0].http_config`
+/// (with the key below it, when the error is a key's own).
+const HTTP_CONFIG_ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "{bearer_token: a, bearer_token_file: b}",
+        "",
+        "at most one of bearer_token & bearer_token_file must be configured",
+    ),
+    (
+        "{basic_auth: {username: u}, bearer_token: a}",
+        "",
+        "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+    ),
+    (
+        "{basic_auth: {username: u, password: p, password_file: /p}}",
+        "",
+        "at most one of basic_auth password & password_file must be configured",
+    ),
+    (
+        "{basic_auth: {username: u, username_file: /u}}",
+        "",
+        "at most one of basic_auth username & username_file must be configured",
+    ),
+    (
+        "{authorization: {credentials: c}, bearer_token_file: /t}",
+        "",
+        "authorization is not compatible with bearer_token & bearer_token_file",
+    ),
+    (
+        "{authorization: {credentials: c, credentials_file: /c}}",
+        "",
+        "at most one of authorization credentials & credentials_file must be configured",
+    ),
+    (
+        "{authorization: {type: ' Basic ', credentials: c}}",
+        "",
+        r#"authorization type cannot be set to "basic", use "basic_auth" instead"#,
+    ),
+    (
+        "{authorization: {credentials: c}, basic_auth: {username: u}}",
+        "",
+        "at most one of basic_auth, oauth2 & authorization must be configured",
+    ),
+    (
+        "{oauth2: {client_id: a, client_secret: b, token_url: 'http://t'}}",
+        ".oauth2",
+        "oauth2 is not supported by steward; use basic_auth, authorization or bearer_token",
+    ),
+    (
+        "{tls_config: {ca: x, ca_file: /ca.pem}}",
+        ".tls_config",
+        "at most one of ca and ca_file must be configured",
+    ),
+    (
+        "{tls_config: {cert_file: /c.pem}}",
+        ".tls_config",
+        "exactly one of key or key_file must be configured when a client certificate is configured",
+    ),
+    (
+        "{tls_config: {key_file: /k.pem}}",
+        ".tls_config",
+        "exactly one of cert or cert_file must be configured when a client key is configured",
+    ),
+    (
+        "{tls_config: {key: k, key_file: /k.pem, cert_file: /c.pem}}",
+        ".tls_config",
+        "at most one of key and key_file must be configured",
+    ),
+    (
+        "{tls_config: {min_version: TLS14}}",
+        ".tls_config",
+        "unknown TLS version: TLS14",
+    ),
+    (
+        "{tls_config: {min_version: TLS13, max_version: TLS12}}",
+        ".tls_config",
+        "tls_config.max_version must be greater than or equal to tls_config.min_version, if tls_config.max_version is specified",
+    ),
+    (
+        "{no_proxy: example.com}",
+        "",
+        "if no_proxy is configured, proxy_url must also be configured",
+    ),
+    (
+        "{proxy_from_environment: true, proxy_url: 'http://proxy:3128'}",
+        "",
+        "if proxy_from_environment is configured, proxy_url must not be configured",
+    ),
+    (
+        "{proxy_connect_header: {X-Auth: [a]}}",
+        "",
+        "if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured",
+    ),
+    (
+        "{proxy_url: 'socks5://user:pw@proxy:1080'}",
+        "",
+        r#"unsupported proxy_url scheme "socks5": steward reaches http and https proxies only"#,
+    ),
+    (
+        "{follow_redirects: maybe}",
+        ".follow_redirects",
+        "invalid type: string \"maybe\", expected a boolean",
+    ),
+];
+
+#[test]
+fn http_configs_are_checked_as_prometheus_checks_them() {
+    for (http, key, message) in HTTP_CONFIG_ERRORS {
+        let text = format!(
+            "route: {{receiver: d}}\nreceivers: [{{name: d, webhook_configs: [{{url: 'http://x', http_config: {http}}}]}}]"
+        );
+        assert_eq!(
+            error(&text),
+            format!("receivers[0].webhook_configs[0].http_config{key}: {message}"),
+            "{http}"
+        );
+        // the same block as the global default is refused the same way
+        let text = format!("global: {{http_config: {http}}}\nroute: {{receiver: d}}\n{RECEIVERS}");
+        assert_eq!(
+            error(&text),
+            format!("global.http_config{key}: {message}"),
+            "{http}"
+        );
+    }
+    // unknown keys, as everywhere
+    assert!(
+        error("route: {receiver: d}\nreceivers: [{name: d, slack_configs: [{api_url: 'http://x', http_config: {proxy: x}}]}]")
+            .starts_with("receivers[0].slack_configs[0].http_config.proxy: unknown field `proxy`")
+    );
+    // the email notifier's TLS settings are Prometheus' TLSConfig too
+    assert_eq!(
+        error("global: {smtp_tls_config: {cert: x}}\nroute: {receiver: d}\nreceivers: [{name: d}]"),
+        "global.smtp_tls_config: exactly one of key or key_file must be configured when a client certificate is configured"
+    );
+    assert_eq!(
+        error(
+            "route: {receiver: d}\nreceivers: [{name: d, email_configs: [{to: a@b, smarthost: 'x:25', from: f, tls_config: {min_version: SSL3}}]}]"
+        ),
+        "receivers[0].email_configs[0].tls_config: unknown TLS version: SSL3"
+    );
+}
+
+#[test]
+fn an_http_config_error_carries_its_line() {
+    let err = load(
+        "route: {receiver: d}\nreceivers:\n  - name: d\n    webhook_configs:\n      - url: http://x\n        http_config:\n          oauth2:\n            client_id: a\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.path,
+        "receivers[0].webhook_configs[0].http_config.oauth2"
+    );
+    // the line of the refused key
+    assert_eq!(err.line, Some(7), "{err}");
+}
+
+#[test]
+fn http_configs_load_with_prometheus_defaults_and_global_inheritance() {
+    let config = load(
+        r#"
+global:
+  slack_api_url: https://hooks.slack.com/services/x
+  opsgenie_api_key: k
+  http_config:
+    basic_auth: {username: alerts, password: hunter2}
+    proxy_url: http://user:proxypass@proxy.example:3128
+    no_proxy: localhost,127.0.0.1
+route: {receiver: d}
+receivers:
+  - name: d
+    webhook_configs:
+      - url: http://x/inherits
+      - url: http://x/own
+        http_config:
+          authorization: {type: ' Token ', credentials: tok3n}
+          follow_redirects: false
+          tls_config: {insecure_skip_verify: true, server_name: hooks.internal, min_version: TLS13}
+      - url: http://x/empty
+        http_config:
+    slack_configs: [{}]
+    pagerduty_configs: [{routing_key: r}]
+    opsgenie_configs: [{}]
+    msteams_configs: [{webhook_url: 'https://teams.example/hook'}]
+    email_configs: [{to: a@b, smarthost: 'x:25', from: f}]
+"#,
+    )
+    .unwrap();
+    let r = &config.receivers[0];
+    let global = &config.global.http_config;
+    assert_eq!(global.basic_auth.as_ref().unwrap().username, "alerts");
+    // Every HTTP notifier without an http_config takes the global one
+    // whole, as Alertmanager's config.go does; email has none.
+    let inherited = [
+        r.webhook_configs[0].http_config.as_ref(),
+        r.webhook_configs[2].http_config.as_ref(),
+        r.slack_configs[0].http_config.as_ref(),
+        r.pagerduty_configs[0].http_config.as_ref(),
+        r.opsgenie_configs[0].http_config.as_ref(),
+        r.msteams_configs[0].http_config.as_ref(),
+    ];
+    for http in inherited {
+        assert_eq!(http, Some(global));
+    }
+    // An own http_config replaces the global one (no merging), with
+    // Prometheus' defaults for what it leaves out.
+    let own = r.webhook_configs[1].http_config.as_ref().unwrap();
+    assert_eq!(own.basic_auth, None);
+    assert_eq!(own.proxy_url.expose(), "");
+    let auth = own.authorization.as_ref().unwrap();
+    assert_eq!(auth.kind, "Token");
+    assert_eq!(auth.credentials.expose(), "tok3n");
+    assert!(!own.follow_redirects);
+    assert!(own.enable_http2);
+    assert!(own.tls_config.insecure_skip_verify);
+    assert_eq!(own.tls_config.server_name, "hooks.internal");
+    // `authorization` without a type is Bearer.
+    let bearer = load(
+        "route: {receiver: d}\nreceivers: [{name: d, webhook_configs: [{url: 'http://x', http_config: {authorization: {credentials: c}}}]}]",
+    )
+    .unwrap();
+    let http = bearer.receivers[0].webhook_configs[0].http_config.as_ref();
+    assert_eq!(http.unwrap().authorization.as_ref().unwrap().kind, "Bearer");
+    // No secret shows in debug output.
+    let shown = format!("{config:?}");
+    for secret in ["hunter2", "proxypass", "tok3n"] {
+        assert!(!shown.contains(secret), "{secret} shows in {shown}");
+    }
 }

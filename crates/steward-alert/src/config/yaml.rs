@@ -83,6 +83,38 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// A block that checks itself once read, as the Go types whose
+/// `UnmarshalYAML` validates (`HTTPClientConfig`, `TLSConfig`): its
+/// error is the field's, so it carries the field's path and line.
+pub(crate) trait Check {
+    /// Checks (and normalises) the value; the message names the fields.
+    fn check(&mut self) -> Result<(), String>;
+}
+
+/// A checked block; `null` is the type's default, checked too.
+pub(crate) fn checked<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default + Check,
+{
+    let mut value: T = nullable(deserializer)?;
+    value.check().map_err(de::Error::custom)?;
+    Ok(value)
+}
+
+/// An optional checked block (`null` is unset).
+pub(crate) fn opt_checked<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Check,
+{
+    let mut value: Option<T> = Option::deserialize(deserializer)?;
+    if let Some(value) = &mut value {
+        value.check().map_err(de::Error::custom)?;
+    }
+    Ok(value)
+}
+
 /// A string field that also takes numbers and booleans, as Go does.
 pub(crate) fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     GoString::deserialize(deserializer).map(|s| s.0)

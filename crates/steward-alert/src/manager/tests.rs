@@ -2,8 +2,10 @@
 //! as API v2 does, dispatched to the notifier), queried with their
 //! status, receivers and filters, grouped, silenced and inhibited;
 //! silences through it; status; reload; stop; a put that outlives its
-//! caller; alerts starting and stopping reported; and periodic garbage
-//! collection. [`Setup`] is shared with the API's tests.
+//! caller; alerts starting and stopping reported; periodic garbage
+//! collection; and the firing alerts read from the groups through a
+//! handle that does not keep the manager alive. [`Setup`] is shared with
+//! the API's tests.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -799,4 +801,47 @@ async fn alerts_starting_and_stopping_are_reported_once_each() {
         Some(("Before".to_owned(), StateChange::Resolved, Source::Api))
     );
     assert_eq!(changes.0.lock().len(), 2, "each reported once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn firing_alerts_are_read_from_the_groups_without_the_resolved_ones() {
+    let s = Setup::new().await;
+    s.fire(&[("alertname", "A"), ("service", "api")]).await;
+    s.fire(&[
+        ("alertname", "B"),
+        ("service", "db"),
+        ("severity", "critical"),
+    ])
+    .await;
+    s.fire(&[("alertname", "C"), ("service", "billing")]).await;
+    s.manager
+        .put_alerts(vec![IncomingAlert {
+            labels: labels(&[("alertname", "D"), ("service", "api")]),
+            starts_at: Some(wall_start() - chrono::TimeDelta::hours(1)),
+            ends_at: Some(wall_start() - chrono::TimeDelta::minutes(1)),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    let mut names: Vec<String> = s
+        .manager
+        .firing(|l| l.get("service").is_some_and(|s| s == "api" || s == "db"))
+        .into_iter()
+        .map(|a| a.labels["alertname"].clone())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["A", "B"],
+        "the resolved D and the other service's C are not"
+    );
+
+    let weak = s.manager.downgrade();
+    assert!(weak.upgrade().is_some());
+    s.manager.stop().await;
+    drop(s);
+    assert!(
+        weak.upgrade().is_none(),
+        "a weak handle does not keep the AlertManager alive"
+    );
 }

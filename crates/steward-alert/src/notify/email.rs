@@ -5,16 +5,20 @@
 //! authentication (PLAIN/LOGIN, over TLS only, as lettre allows).
 //!
 //! An SMTP answer of 5xx is permanent; 4xx, and failing to connect or to
-//! upgrade the connection, are worth retrying.
+//! upgrade the connection, are worth retrying, and so is a refused
+//! authentication (as in Alertmanager). The whole dialogue is bounded by
+//! the notifier's timeout: a server that stops answering fails the
+//! attempt, which is retried.
 
 use std::time::Duration;
 
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
     message::{MultiPart, header::ContentType},
     transport::smtp::{
         authentication::{Credentials, Mechanism},
-        client::{Certificate, Tls, TlsParameters},
+        client::{AsyncSmtpConnection, Certificate, TlsParameters},
+        extension::ClientId,
     },
 };
 
@@ -97,43 +101,77 @@ impl Email {
         message.map_err(|e| invalid("message", &e))
     }
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, NotifyError> {
-        let tls = || {
-            let mut params = TlsParameters::builder(
-                self.server_name
-                    .clone()
-                    .unwrap_or_else(|| self.host.clone()),
-            )
-            .dangerous_accept_invalid_certs(self.insecure_skip_verify);
-            if let Some(pem) = &self.ca_pem {
-                let cert = Certificate::from_pem(pem)
-                    .map_err(|e| NotifyError::Permanent(format!("invalid CA certificate: {e}")))?;
-                params = params.add_root_certificate(cert);
-            }
-            params
-                .build_rustls()
-                .map_err(|e| NotifyError::Permanent(format!("invalid TLS settings: {e}")))
+    /// The TLS parameters of the connection (the server's name, the
+    /// trusted CA, whether certificates are checked).
+    fn tls(&self) -> Result<TlsParameters, NotifyError> {
+        let mut params = TlsParameters::builder(
+            self.server_name
+                .clone()
+                .unwrap_or_else(|| self.host.clone()),
+        )
+        .dangerous_accept_invalid_certs(self.insecure_skip_verify);
+        if let Some(pem) = &self.ca_pem {
+            let cert = Certificate::from_pem(pem)
+                .map_err(|e| NotifyError::Permanent(format!("invalid CA certificate: {e}")))?;
+            params = params.add_root_certificate(cert);
+        }
+        params
+            .build_rustls()
+            .map_err(|e| NotifyError::Permanent(format!("invalid TLS settings: {e}")))
+    }
+
+    /// One SMTP dialogue, step by step so that each failure says which
+    /// step failed: connect (TLS from the first byte on port 465), STARTTLS
+    /// (required unless TLS is not), authenticate, send, quit. lettre's
+    /// own timeout only bounds the connect; [`Integration::notify`] bounds
+    /// the whole dialogue.
+    async fn dialogue(&self, message: &Message) -> Result<(), NotifyError> {
+        let hello = self.hello.clone().map(ClientId::Domain).unwrap_or_default();
+        let wrapper = match self.security {
+            Security::Implicit => Some(self.tls()?),
+            Security::StartTls | Security::None => None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
-            .port(self.port)
-            .timeout(Some(self.timeout))
-            .tls(match self.security {
-                Security::StartTls => Tls::Required(tls()?),
-                Security::Implicit => Tls::Wrapper(tls()?),
-                Security::None => Tls::None,
-            });
-        if let Some(hello) = &self.hello {
-            builder = builder.hello_name(lettre::transport::smtp::extension::ClientId::Domain(
-                hello.clone(),
-            ));
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &hello,
+            wrapper,
+            None,
+        )
+        .await
+        .map_err(|e| smtp_error("cannot connect", &e))?;
+        if self.security == Security::StartTls {
+            conn.starttls(self.tls()?, &hello)
+                .await
+                .map_err(|e| smtp_error("STARTTLS failed", &e))?;
         }
         if let Some((user, password)) = &self.auth {
-            // PLAIN, then LOGIN, as Alertmanager tries them
-            builder = builder
-                .credentials(Credentials::new(user.clone(), password.clone()))
-                .authentication(vec![Mechanism::Plain]);
+            // PLAIN, then LOGIN, as Alertmanager tries them. A refusal is
+            // worth retrying, as Alertmanager retries it: the password
+            // file may be fixed meanwhile, or the server's backend back.
+            conn.auth(
+                &[Mechanism::Plain, Mechanism::Login],
+                &Credentials::new(user.clone(), password.clone()),
+            )
+            .await
+            .map_err(|e| NotifyError::Retryable(format!("authentication failed: {e}")))?;
         }
-        Ok(builder.build())
+        conn.send(message.envelope(), &message.formatted())
+            .await
+            .map_err(|e| smtp_error("sending failed", &e))?;
+        // the message is accepted: a failed QUIT changes nothing
+        let _ = conn.quit().await;
+        Ok(())
+    }
+}
+
+/// An SMTP error at a step: a 5xx answer is permanent, anything else
+/// (4xx, the network, TLS) worth retrying.
+fn smtp_error(step: &str, e: &lettre::transport::smtp::Error) -> NotifyError {
+    let text = format!("{step}: {e}");
+    match e.is_permanent() {
+        true => NotifyError::Permanent(text),
+        false => NotifyError::Retryable(text),
     }
 }
 
@@ -149,16 +187,15 @@ impl Integration for Email {
 
     async fn notify(&self, notification: &Notification) -> Result<(), NotifyError> {
         let message = self.message(notification)?;
-        self.transport()?
-            .send(message)
+        // A server that stops answering (after AUTH, during DATA) would
+        // otherwise hold the attempt, and the retries after it, for ever.
+        tokio::time::timeout(self.timeout, self.dialogue(&message))
             .await
-            .map(|_| ())
-            .map_err(|e| {
-                let text = e.to_string();
-                match e.is_permanent() {
-                    true => NotifyError::Permanent(text),
-                    false => NotifyError::Retryable(text),
-                }
+            .unwrap_or_else(|_| {
+                Err(NotifyError::Retryable(format!(
+                    "the SMTP server did not answer within {:?}",
+                    self.timeout
+                )))
             })
     }
 }

@@ -178,8 +178,9 @@ impl Notifier for Receivers {
         }
         let mut notification = self.notification(n);
         if let Some(enricher) = &self.enricher {
-            for alert in &mut notification.alerts {
-                enricher.enrich(alert, n.now).await.apply(alert);
+            let found = enricher.enrich_all(&notification.alerts, n.now).await;
+            for (alert, enrichment) in notification.alerts.iter_mut().zip(found) {
+                enrichment.apply(alert);
             }
         }
         let listener = &self.listener;

@@ -4,7 +4,9 @@
 //! existing `alertmanager.yml` renders here as there. Steward's default
 //! texts are defined as `steward.default.title` and
 //! `steward.default.text` (and `steward.default.html`, every value
-//! escaped), which a receiver's own template may call.
+//! escaped), which a receiver's own template may call; they show what
+//! enrichment added (`steward_value`, `steward_version`, `steward_changes`,
+//! `steward_related`) under each alert that has it.
 
 use steward_template::{FuncMap, Templates, Value, funcs};
 
@@ -27,6 +29,12 @@ const DEFINITIONS: &str = r#"
 {{ end }}{{ with .Annotations.description }}  {{ . }}
 {{ end }}{{ with .Annotations.runbook_url }}  runbook: {{ . }}
 {{ end }}{{ with .Annotations.dashboard_url }}  dashboard: {{ . }}
+{{ end }}{{ with .Annotations.steward_value }}  value now: {{ . }}
+{{ end }}{{ with .Annotations.steward_version }}  running: {{ . }}
+{{ end }}{{ with .Annotations.steward_changes }}  changes:
+{{ reReplaceAll "(?m)^" "    " . }}
+{{ end }}{{ with .Annotations.steward_related }}  also firing:
+{{ reReplaceAll "(?m)^" "    " . }}
 {{ end }}  source: {{ .GeneratorURL }}
 {{ end -}}
 {{- end -}}
@@ -37,6 +45,10 @@ const DEFINITIONS: &str = r#"
 {{ end }}{{ with .Annotations.description }}{{ . | html }}<br>
 {{ end }}{{ with .Annotations.runbook_url }}<a href="{{ . | html }}">runbook</a><br>
 {{ end }}{{ with .Annotations.dashboard_url }}<a href="{{ . | html }}">dashboard</a><br>
+{{ end }}{{ with .Annotations.steward_value }}value now: {{ . | html }}<br>
+{{ end }}{{ with .Annotations.steward_version }}running: {{ . | html }}<br>
+{{ end }}{{ with .Annotations.steward_changes }}changes:<pre>{{ . | html }}</pre>
+{{ end }}{{ with .Annotations.steward_related }}also firing:<pre>{{ . | html }}</pre>
 {{ end }}<a href="{{ .GeneratorURL | html }}">source</a></p>
 {{ end }}</body></html>
 {{- end -}}

@@ -117,6 +117,44 @@ fn default_and_custom_templates_render_alertmanagers_data() {
     );
 }
 
+#[test]
+fn default_texts_show_what_enrichment_added() {
+    let r = Renderer::default();
+    let mut n = notification();
+    let enrichment = crate::enrich::Enrichment {
+        version: Some("2.1.0".into()),
+        related: vec![crate::enrich::RelatedAlert {
+            labels: labels(&[("alertname", "DiskFull"), ("service", "db")]),
+            starts_at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 58, 0).unwrap(),
+        }],
+        value: Some(0.42),
+        ..crate::enrich::Enrichment::default()
+    };
+    enrichment.apply(&mut n.alerts[0]);
+    let text = r.render(DEFAULT_TEXT, &n).unwrap();
+    assert!(text.contains("  value now: 0.42\n"), "{text}");
+    assert!(text.contains("  running: 2.1.0\n"), "{text}");
+    assert!(
+        text.contains(
+            "  also firing:\n    DiskFull{service=\"db\"} since 2026-12-01T09:58:00Z\n  source: "
+        ),
+        "{text}"
+    );
+    let html = r
+        .render(r#"{{ template "steward.default.html" . }}"#, &n)
+        .unwrap();
+    assert!(html.contains("value now: 0.42<br>"), "{html}");
+    assert!(
+        html.contains("also firing:<pre>DiskFull{service=&#34;db&#34;} since"),
+        "{html}"
+    );
+    let plain = r.render(DEFAULT_TEXT, &notification()).unwrap();
+    assert!(
+        !plain.contains("value now"),
+        "nothing without enrichment: {plain}"
+    );
+}
+
 /// What a receiver on loopback got: each request's headers and JSON body.
 type Received = Arc<Mutex<Vec<(HeaderMap, serde_json::Value)>>>;
 

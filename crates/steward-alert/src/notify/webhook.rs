@@ -28,7 +28,7 @@ pub struct Webhook {
     pub hmac_secret: Option<String>,
     /// One request's limit.
     pub timeout: Duration,
-    /// The HTTP client (shared by every integration).
+    /// The HTTP client (its `http_config`'s, [`super::http::client`]).
     pub client: reqwest::Client,
 }
 

@@ -3,6 +3,9 @@
 //! on a certificate made for the test, and authentication required over
 //! TLS. Each message it accepts is written as a JSON line: envelope,
 //! whether the session was encrypted and authenticated, and the data.
+//! A wrong password is answered 535, or, for the timeout's test, not at
+//! all (aiosmtpd's `AuthResult(handled=True)` means "already answered",
+//! so it says nothing: the silence that used to hang the notifier).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use steward_alert::notify::{
-    Integration, Notification, NotifiedAlert, NotifyError, Status,
+    Integration, Notification, NotifiedAlert, NotifyError, RetryPolicy, Status, deliver,
     email::{DEFAULT_HTML, DEFAULT_SUBJECT, Email, Security},
     template::{DEFAULT_TEXT, Renderer},
 };
@@ -21,7 +24,7 @@ import json, ssl, sys
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-cert, key, port, out = sys.argv[1:5]
+cert, key, port, out, on_wrong_password = sys.argv[1:6]
 ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 ctx.load_cert_chain(cert, key)
 
@@ -38,7 +41,8 @@ class Handler:
         return "250 OK"
 
 def authenticate(server, session, envelope, mechanism, auth_data):
-    return AuthResult(success=(auth_data.login, auth_data.password) == (b"alerts", b"s3cret"))
+    ok = (auth_data.login, auth_data.password) == (b"alerts", b"s3cret")
+    return AuthResult(success=ok, handled=on_wrong_password == "silent")
 
 controller = Controller(Handler(), hostname="127.0.0.1", port=int(port), tls_context=ctx,
                         require_starttls=True, authenticator=authenticate, auth_require_tls=True)
@@ -73,7 +77,20 @@ fn python() -> Option<String> {
     python
 }
 
+/// How the server treats a wrong password.
+#[derive(Clone, Copy)]
+enum OnWrongPassword {
+    /// `535 5.7.8 Authentication credentials invalid`.
+    Refuse,
+    /// No answer at all.
+    Silent,
+}
+
 fn start(python: &str, dir: &Path) -> (Smtp, String) {
+    start_with(python, dir, OnWrongPassword::Refuse)
+}
+
+fn start_with(python: &str, dir: &Path, on_wrong_password: OnWrongPassword) -> (Smtp, String) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     let cert_pem = certified.cert.pem();
@@ -91,6 +108,10 @@ fn start(python: &str, dir: &Path) -> (Smtp, String) {
         .arg(dir.join("key.pem"))
         .arg(port.to_string())
         .arg(dir.join("mail.jsonl"))
+        .arg(match on_wrong_password {
+            OnWrongPassword::Refuse => "refuse",
+            OnWrongPassword::Silent => "silent",
+        })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -207,4 +228,65 @@ async fn refusals_are_permanent_and_unverifiable_servers_are_not_trusted() {
         "{untrusted}"
     );
     assert!(received(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_fails_each_attempt_as_an_authentication_failure_and_is_retried() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (smtp, ca) = start(&python, dir.path());
+    let wrong = email(smtp.port, Some(&ca), Security::StartTls, "wrong");
+    let policy = RetryPolicy {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        deadline: Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let mut attempts = Vec::new();
+    let err = deliver(&wrong, &notification(), policy, |a| {
+        attempts.push(a.clone());
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "within the timeout"
+    );
+    assert_eq!(
+        err,
+        NotifyError::Retryable(
+            "authentication failed: permanent error (535): 5.7.8 Authentication credentials invalid"
+                .into()
+        )
+    );
+    // retried until the policy's deadline, each attempt refused the same way
+    assert!(attempts.len() > 1, "{attempts:?}");
+    assert!(attempts.iter().all(|a| a.error.as_ref() == Some(&err)));
+    assert!(received(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_fails_the_attempt_within_the_timeout() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (smtp, ca) = start_with(&python, dir.path(), OnWrongPassword::Silent);
+    let mut wrong = email(smtp.port, Some(&ca), Security::StartTls, "wrong");
+    wrong.timeout = Duration::from_millis(1500);
+    let started = std::time::Instant::now();
+    let err = wrong.notify(&notification()).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(
+        err,
+        NotifyError::Retryable("the SMTP server did not answer within 1.5s".into())
+    );
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    // the right password still gets through on the same server
+    email(smtp.port, Some(&ca), Security::StartTls, "s3cret")
+        .notify(&notification())
+        .await
+        .unwrap();
+    assert_eq!(received(dir.path()).len(), 1);
 }

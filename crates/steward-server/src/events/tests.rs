@@ -4,7 +4,7 @@ use super::{AuditEvent, RESERVED_KIND_PREFIXES, RetentionEvent, StewardEvent, To
 
 #[test]
 fn every_catalogue_is_valid_and_its_prefix_reserved() {
-    let catalogues: [(&str, Vec<&str>); 6] = [
+    let catalogues: [(&str, Vec<&str>); 8] = [
         (
             steward_rules::AlertEvent::PREFIX,
             steward_rules::AlertEvent::ALL
@@ -15,6 +15,20 @@ fn every_catalogue_is_valid_and_its_prefix_reserved() {
         (
             steward_rules::RulesEvent::PREFIX,
             steward_rules::RulesEvent::ALL
+                .iter()
+                .map(|e| e.as_str())
+                .collect(),
+        ),
+        (
+            steward_alert::AlertManagerEvent::PREFIX,
+            steward_alert::AlertManagerEvent::ALL
+                .iter()
+                .map(|e| e.as_str())
+                .collect(),
+        ),
+        (
+            steward_alert::AlertsConfigEvent::PREFIX,
+            steward_alert::AlertsConfigEvent::ALL
                 .iter()
                 .map(|e| e.as_str())
                 .collect(),

@@ -6,6 +6,6 @@ pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod frames;
 pub(crate) mod health;
-pub(crate) mod rules;
+pub(crate) mod reload;
 pub(crate) mod status;
 pub(crate) mod tokens;

@@ -530,3 +530,115 @@ receivers:
         "a dependency's change too: {changes}"
     );
 }
+
+#[tokio::test]
+async fn notifications_carry_the_related_alerts_and_the_expressions_value_now() {
+    let (url, mut got) = receiver().await;
+    let toml = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[[services]]
+name = "db"
+port = 18111
+process.command = ["db"]
+
+[[services]]
+name = "api"
+port = 18112
+depends_on = ["db"]
+process.command = ["api"]
+
+[alerts]
+config_yaml = '''
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {url}
+'''
+"#
+    );
+    let app = App::from_toml(&toml).await;
+    // what steward's metrics store holds now: the ratio of failed tasks
+    let collector = app
+        .state
+        .metrics_collector()
+        .expect("the AlertManager evaluates over steward's metrics");
+    let now = chrono::Utc::now().timestamp_millis();
+    let series = |service: &str, v: f64| {
+        (
+            steward_metrics::Labels::from_pairs([
+                ("__name__", "task_error_ratio"),
+                ("service", service),
+            ]),
+            steward_metrics::Sample { t: now - 1_000, v },
+        )
+    };
+    collector
+        .storage()
+        .append(&[
+            series("api", 0.42),
+            series("db", 0.35),
+            series("billing", 0.9),
+        ])
+        .unwrap();
+    // the link Prometheus (and steward's rules) send with an alert
+    let generator = "http://prometheus:9090/graph?g0.expr=task_error_ratio+%3E+0.3&g0.tab=1";
+    let alerts = json!([
+        {"labels": {"alertname": "TaskErrors", "service": "api"}, "generatorURL": generator},
+        {"labels": {"alertname": "DiskFull", "service": "db"}},
+        {"labels": {"alertname": "Slow", "service": "api", "route": "/tasks"}},
+        {"labels": {"alertname": "Down", "service": "billing"}},
+    ]);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/alertmanager/api/v2/alerts",
+            Some(&app.operator),
+            Some(alerts),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let errors = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let body = got.recv().await.expect("the receiver runs");
+            if body["groupLabels"]["alertname"] == "TaskErrors" {
+                return body;
+            }
+        }
+    })
+    .await
+    .expect("the TaskErrors group is notified");
+    let annotations = &errors["alerts"][0]["annotations"];
+    assert_eq!(
+        annotations["steward_value"], "0.42",
+        "the expression now, for the alert's own series: {annotations}"
+    );
+    let related = annotations["steward_related"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no related alerts: {annotations}"));
+    let lines: Vec<&str> = related.lines().collect();
+    assert_eq!(lines.len(), 2, "{related}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("DiskFull{service=\"db\"} since ")),
+        "a dependency's alert: {related}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Slow{route=\"/tasks\", service=\"api\"} since ")),
+        "another alert of the service: {related}"
+    );
+    assert!(
+        !related.contains("billing"),
+        "unrelated services are left out: {related}"
+    );
+}

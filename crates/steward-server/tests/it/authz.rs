@@ -50,7 +50,7 @@ const DECISIONS: &[(&str, Needs)] = &[
     ("deploy", Needs::Operator),
     ("cancel_deployment", Needs::Operator),
     ("rollback", Needs::Operator),
-    ("reload_rules", Needs::Operator),
+    ("reload", Needs::Operator),
 ];
 
 /// Every operation: (operation id, method, path with dummy parameters).

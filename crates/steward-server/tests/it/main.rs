@@ -16,6 +16,7 @@ mod events;
 mod listener;
 mod migrations;
 mod openapi;
+mod reload;
 mod rules;
 mod serve;
 mod support;

@@ -118,6 +118,14 @@ impl App {
         Self::build(dir, loaded, false).await
     }
 
+    /// An application over the configuration file `file` (so that
+    /// reloads read it again), without a deployment manager.
+    pub(crate) async fn from_file(dir: tempfile::TempDir, file: &Path) -> Self {
+        let loaded =
+            steward_config::load(file, &Environment::default()).expect("test config is valid");
+        Self::build(dir, loaded, false).await
+    }
+
     /// An application that serves the API only (no deployment manager).
     pub(crate) async fn without_deployments() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -159,11 +167,26 @@ impl App {
         let registry = prometheus::Registry::new();
         store.register_metrics(&registry).expect("store metrics");
         let mut state = AppState::new(store.clone(), loaded, registry, shutdown.clone());
+        // a metrics store for the rules of the full application, and for
+        // the AlertManager's enrichment (the current values of alerts'
+        // expressions)
+        let collector = (deployments || state.config().config.alerts.enabled()).then(|| {
+            steward_metrics::MetricsCollector::start(
+                &state.config().config.metrics,
+                dir.path(),
+                None,
+            )
+            .expect("metrics collector")
+        });
         // steward's own AlertManager, when `[alerts]` configures one
-        let alerts =
-            steward_server::alerts::Alerts::start(state.config(), &store, "http://127.0.0.1:7400")
-                .await
-                .expect("alerts");
+        let alerts = steward_server::alerts::Alerts::start(
+            state.config(),
+            &store,
+            "http://127.0.0.1:7400",
+            collector.as_ref(),
+        )
+        .await
+        .expect("alerts");
         if let Some(alerts) = &alerts {
             state = state.with_alerts(alerts.clone());
         }
@@ -189,12 +212,7 @@ impl App {
             tokio::spawn(background.run(shutdown.clone()));
             state = state.with_deployments(manager);
             // the full application also evaluates rules over a metrics store
-            let collector = steward_metrics::MetricsCollector::start(
-                &state.config().config.metrics,
-                dir.path(),
-                None,
-            )
-            .expect("metrics collector");
+            let collector = collector.clone().expect("a metrics store with deployments");
             let rules = steward_server::rules::Rules::start(
                 state.config(),
                 &store,
@@ -208,7 +226,10 @@ impl App {
             )
             .await
             .expect("rules");
-            state = state.with_metrics_collector(collector).with_rules(rules);
+            state = state.with_rules(rules);
+        }
+        if let Some(collector) = collector {
+            state = state.with_metrics_collector(collector);
         }
         let (router, summaries) = router(state.clone());
         tokio::spawn(summaries.run(shutdown.clone()));

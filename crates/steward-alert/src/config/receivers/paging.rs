@@ -8,7 +8,7 @@ use steward_core::Secret;
 
 use super::super::global::{GlobalConfig, HttpConfig};
 use super::super::yaml::{self, HttpUrl};
-use super::{http_check, yes};
+use super::yes;
 
 /// `pagerduty_configs`: PagerDuty's Events API.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,7 +18,7 @@ pub struct PagerdutyConfig {
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// The HTTP client (the global one when unset).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::opt_checked")]
     pub http_config: Option<HttpConfig>,
     /// Integration key of the Events API v1.
     #[serde(default, deserialize_with = "yaml::secret")]
@@ -127,7 +127,6 @@ pub struct PagerdutyLink {
 
 impl PagerdutyConfig {
     pub(super) fn validate(&mut self, global: &GlobalConfig) -> Result<(), String> {
-        http_check(&self.http_config)?;
         let (routing, service) = (
             !self.routing_key.expose().is_empty(),
             !self.service_key.expose().is_empty(),
@@ -170,7 +169,7 @@ pub struct OpsGenieConfig {
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// The HTTP client (the global one when unset).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::opt_checked")]
     pub http_config: Option<HttpConfig>,
     /// API key (the global one when empty).
     #[serde(default, deserialize_with = "yaml::secret")]
@@ -249,7 +248,6 @@ pub struct OpsGenieResponder {
 
 impl OpsGenieConfig {
     pub(super) fn validate(&mut self, global: &GlobalConfig) -> Result<(), String> {
-        http_check(&self.http_config)?;
         if !self.api_key.expose().is_empty() && !self.api_key_file.is_empty() {
             return Err("at most one of api_key & api_key_file must be configured".into());
         }

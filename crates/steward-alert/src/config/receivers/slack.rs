@@ -5,7 +5,6 @@ use serde::Deserialize;
 
 use super::super::global::{GlobalConfig, HttpConfig};
 use super::super::yaml::{self, SecretUrl};
-use super::http_check;
 
 /// `slack_configs`: Slack's incoming-webhook message.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +14,7 @@ pub struct SlackConfig {
     #[serde(default)]
     pub send_resolved: bool,
     /// The HTTP client (the global one when unset).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "yaml::opt_checked")]
     pub http_config: Option<HttpConfig>,
     /// The webhook URL (the global `slack_api_url` when unset).
     #[serde(default)]
@@ -180,7 +179,6 @@ pub struct SlackConfirm {
 
 impl SlackConfig {
     pub(super) fn validate(&mut self, global: &GlobalConfig) -> Result<(), String> {
-        http_check(&self.http_config)?;
         if self.api_url.is_some() && !self.api_url_file.is_empty() {
             return Err("at most one of api_url & api_url_file must be configured".into());
         }

@@ -37,3 +37,19 @@ fn json_output_is_the_answer_as_the_server_sent_it() {
     let answer = response(sent.clone());
     assert_eq!(serde_json::to_value(&answer).unwrap(), sent);
 }
+
+#[test]
+fn the_alertmanagers_configuration_is_summed_up_too() {
+    let sent = serde_json::json!({
+        "rule_files": [],
+        "groups": 0,
+        "rules": 0,
+        "alertmanager": {"config": "/etc/steward/alertmanager.yml", "receivers": ["ops", "pager"]},
+    });
+    let answer = response(sent.clone());
+    assert_eq!(
+        summary(&answer),
+        "reloaded 0 rule groups (0 rules) from 0 files; the Alertmanager configuration from /etc/steward/alertmanager.yml (2 receivers)"
+    );
+    assert_eq!(serde_json::to_value(&answer).unwrap(), sent);
+}

@@ -1,0 +1,268 @@
+//! Enrichment of notifications from what steward knows ([`StewardEnricher`]):
+//! for an alert of a `service`, the version it runs (the deployment
+//! records), the changes on it and on the services it depends on within
+//! the lookback (the journal) and the other alerts firing now on them
+//! (the AlertManager's own); for an alert whose generator URL carries its
+//! expression (`g0.expr`, as Prometheus and steward's rules write it), that
+//! expression's value now for the alert's series, evaluated as
+//! `/prometheus/api/v1/query` evaluates it, within [`VALUE_BUDGET`].
+//!
+//! A notification's alerts are enriched together: each source is asked
+//! once per notification (the firing alerts once, each expression once,
+//! each service's changes once), not once per alert. A source that fails
+//! or is too slow leaves its part empty; enrichment never holds a
+//! notification back longer than the budget.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use steward_alert::{
+    alert::Alert,
+    enrich::{self, Change, Enricher, Enrichment, ExprResult},
+    manager::WeakAlertManager,
+    notify::NotifiedAlert,
+};
+use steward_config::LoadedConfig;
+use steward_metrics::{
+    MetricsCollector,
+    promql::{Engine, EngineOptions, Value},
+};
+use steward_store::Store;
+
+/// How far back the changes an alert is enriched with go.
+pub(crate) const ENRICH_LOOKBACK: Duration = Duration::from_secs(3600);
+
+/// The longest a notification waits for its expressions' values: past it
+/// the values are left out (a slow query never delays an alert much).
+pub(crate) const VALUE_BUDGET: Duration = Duration::from_secs(2);
+
+/// The journal domains whose events are changes (what a responder asks
+/// about first: "what changed?").
+const CHANGE_KINDS: [&str; 3] = ["deploy", "migration", "perf"];
+
+/// Enriches alerts from the journal, the deployment records, the
+/// AlertManager's alerts and the metrics (see the module docs).
+pub(crate) struct StewardEnricher {
+    pub(crate) store: Store,
+    /// The configuration (which services a service depends on).
+    pub(crate) config: Arc<LoadedConfig>,
+    pub(crate) lookback: Duration,
+    /// The AlertManager, once started (a weak handle: it holds this
+    /// enricher through its receivers).
+    pub(crate) manager: Arc<OnceLock<WeakAlertManager>>,
+    /// Where expressions are evaluated; none without `[metrics]`.
+    pub(crate) metrics: Option<MetricsCollector>,
+    /// How long evaluating a notification's expressions may take.
+    pub(crate) budget: Duration,
+}
+
+impl StewardEnricher {
+    /// `service` and the services it depends on.
+    fn services(&self, service: &str) -> Vec<String> {
+        let mut services = vec![service.to_owned()];
+        if let Some(spec) = self.config.config.service(service) {
+            services.extend(spec.depends_on.iter().map(|d| d.as_str().to_owned()));
+        }
+        services
+    }
+
+    /// The changes on `service` within the lookback before `now`.
+    async fn changes(&self, service: &str, now: DateTime<Utc>) -> Vec<Change> {
+        let since = now - chrono::Duration::from_std(self.lookback).unwrap_or_default();
+        let mut out = Vec::new();
+        for kind in CHANGE_KINDS {
+            let query = steward_store::EventQuery {
+                since: Some(since),
+                until: Some(now),
+                kind: Some(kind.to_owned()),
+                service: Some(service.to_owned()),
+                limit: Some(enrich::MAX_LISTED as u32),
+                ..steward_store::EventQuery::default()
+            };
+            match self.store.events(&query).await {
+                Ok(page) => out.extend(page.events.into_iter().map(|e| Change {
+                    at: e.time,
+                    kind: e.kind.to_string(),
+                    service: e.service.map(|n| n.as_str().to_owned()),
+                    summary: e.summary,
+                })),
+                Err(err) => tracing::debug!(error = %err, "enrichment: journal unavailable"),
+            }
+        }
+        out
+    }
+
+    /// The alerts firing now on any of `services`.
+    fn firing(&self, services: &BTreeSet<String>) -> Vec<Alert> {
+        let Some(manager) = self.manager.get().and_then(WeakAlertManager::upgrade) else {
+            return Vec::new();
+        };
+        manager.firing(|labels| labels.get("service").is_some_and(|s| services.contains(s)))
+    }
+
+    /// Each expression's result now, for those evaluated within the
+    /// budget (on a blocking thread, as the query API evaluates them;
+    /// the engine's own deadline is the budget too, so an abandoned
+    /// query does not run on for long).
+    async fn values(
+        &self,
+        exprs: BTreeSet<String>,
+        now: DateTime<Utc>,
+    ) -> HashMap<String, ExprResult> {
+        let Some(metrics) = &self.metrics else {
+            return HashMap::new();
+        };
+        if exprs.is_empty() {
+            return HashMap::new();
+        }
+        let engine = Engine::new(EngineOptions {
+            timeout: self.budget,
+            ..metrics.engine().options().clone()
+        });
+        let storage = Arc::clone(metrics.storage());
+        let at = now.timestamp_millis();
+        let deadline = std::time::Instant::now() + self.budget;
+        let evaluate = tokio::task::spawn_blocking(move || {
+            let mut out = HashMap::new();
+            for expr in exprs {
+                if std::time::Instant::now() >= deadline {
+                    break;
+                }
+                match engine.instant_query(storage.as_ref(), &expr, at) {
+                    Ok(result) => {
+                        if let Some(value) = expr_result(result.value) {
+                            out.insert(expr, value);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, %expr, "enrichment: the expression failed");
+                    }
+                }
+            }
+            out
+        });
+        match tokio::time::timeout(self.budget, evaluate).await {
+            Ok(Ok(values)) => values,
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "enrichment: the evaluation stopped");
+                HashMap::new()
+            }
+            Err(_) => {
+                tracing::debug!(budget = ?self.budget, "enrichment: expressions too slow, values left out");
+                HashMap::new()
+            }
+        }
+    }
+}
+
+/// A query's value as enrichment reads it (an instant vector or a scalar).
+fn expr_result(value: Value) -> Option<ExprResult> {
+    match value {
+        Value::Scalar { v, .. } => Some(ExprResult::Scalar(v)),
+        Value::Vector(samples) => Some(ExprResult::Vector(
+            samples
+                .into_iter()
+                .map(|s| {
+                    let labels = s
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .collect();
+                    (labels, s.v)
+                })
+                .collect(),
+        )),
+        Value::String { .. } | Value::Matrix(_) => None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Enricher for StewardEnricher {
+    async fn enrich(&self, alert: &NotifiedAlert, now: DateTime<Utc>) -> Enrichment {
+        self.enrich_all(std::slice::from_ref(alert), now)
+            .await
+            .pop()
+            .unwrap_or_default()
+    }
+
+    async fn enrich_all(&self, alerts: &[NotifiedAlert], now: DateTime<Utc>) -> Vec<Enrichment> {
+        // each alert's services, and every service any of them concerns
+        let services: Vec<Option<Vec<String>>> = alerts
+            .iter()
+            .map(|a| a.labels.get("service").map(|s| self.services(s)))
+            .collect();
+        let concerned: BTreeSet<String> = services.iter().flatten().flatten().cloned().collect();
+        let exprs: Vec<Option<String>> = alerts
+            .iter()
+            .map(|a| enrich::generator_expr(&a.generator_url))
+            .collect();
+        let values = self
+            .values(exprs.iter().flatten().cloned().collect(), now)
+            .await;
+        if concerned.is_empty() {
+            return exprs
+                .iter()
+                .zip(alerts)
+                .map(|(expr, alert)| Enrichment {
+                    value: value_of(expr.as_deref(), alert, &values),
+                    ..Enrichment::default()
+                })
+                .collect();
+        }
+        let versions = match steward_deploy::DeployStore::current(&self.store).await {
+            Ok(specs) => specs
+                .into_iter()
+                .map(|s| (s.name.as_str().to_owned(), s.version.to_string()))
+                .collect(),
+            Err(err) => {
+                tracing::debug!(error = %err, "enrichment: no deployment records");
+                HashMap::new()
+            }
+        };
+        let mut changes: HashMap<&str, Vec<Change>> = HashMap::new();
+        for service in &concerned {
+            changes.insert(service, self.changes(service, now).await);
+        }
+        let firing = self.firing(&concerned);
+        alerts
+            .iter()
+            .zip(services)
+            .zip(&exprs)
+            .map(|((alert, services), expr)| {
+                let mut out = Enrichment {
+                    value: value_of(expr.as_deref(), alert, &values),
+                    ..Enrichment::default()
+                };
+                let Some(services) = services else {
+                    return out;
+                };
+                out.version = versions.get(&services[0]).cloned();
+                out.changes = services
+                    .iter()
+                    .filter_map(|s| changes.get(s.as_str()))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                out.changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+                out.related = enrich::related(alert, &services, &firing);
+                out
+            })
+            .collect()
+    }
+}
+
+/// The alert's value among its expression's results, if it was evaluated.
+fn value_of(
+    expr: Option<&str>,
+    alert: &NotifiedAlert,
+    values: &HashMap<String, ExprResult>,
+) -> Option<f64> {
+    enrich::series_value(&alert.labels, values.get(expr?)?)
+}
+
+#[cfg(test)]
+mod tests;
