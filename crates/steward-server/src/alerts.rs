@@ -79,6 +79,17 @@ pub const PAGERDUTY_PATH: &str = "/v2/enqueue";
 /// tools that reload an Alertmanager after changing its configuration.
 pub const RELOAD_PATH: &str = "/-/reload";
 
+/// Whether `path` pushes alerts (API v2's `POST /alerts`, the generic
+/// webhook, PagerDuty events): data whose effects the AlertManager
+/// journals itself, not API calls for the audit trail.
+pub(crate) fn is_alert_push(path: &str) -> bool {
+    path == WEBHOOK_PATH
+        || path == PAGERDUTY_PATH
+        || path
+            .strip_prefix(ALERTMANAGER_PREFIX)
+            .is_some_and(|rest| rest == "/api/v2/alerts")
+}
+
 /// The running AlertManager; cheap to clone.
 #[derive(Clone)]
 pub struct Alerts {

@@ -310,9 +310,12 @@ pub(crate) async fn authenticate(
     // panel's query so): they read, so they are not journaled as changes.
     // Pushed samples (remote write, OTLP) arrive every few seconds: they
     // are data, not changes to the operated system, and would bury the
-    // journal.
-    let reads =
-        path.starts_with(crate::api::PROMETHEUS_PREFIX) || path == crate::api::OTLP_METRICS_PATH;
+    // journal. So would pushed alerts (Prometheus re-sends every firing
+    // alert each minute): the AlertManager journals what they change
+    // (alerts starting and stopping), silences are journaled here.
+    let reads = path.starts_with(crate::api::PROMETHEUS_PREFIX)
+        || path == crate::api::OTLP_METRICS_PATH
+        || crate::alerts::is_alert_push(&path);
     if !reads && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let status = response.status();
         let severity = match status {

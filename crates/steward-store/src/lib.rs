@@ -25,4 +25,4 @@ pub use error::{Error, Result};
 pub use journal::{EventPage, EventQuery, MAX_PAGE, Order};
 pub use retention::{DEFAULT_PRUNE_BATCH, JournalRetention};
 pub use store::{Backend, Store, Tx};
-pub use tokens::{NewToken, TOKEN_PREFIX, TokenInfo};
+pub use tokens::{NewToken, TOKEN_CACHE_TTL, TOKEN_PREFIX, TokenInfo};

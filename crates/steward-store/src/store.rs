@@ -96,6 +96,10 @@ struct Inner {
     /// Id of the newest committed event; readers wait on it for news.
     latest: watch::Sender<EventId>,
     metrics: StoreMetrics,
+    /// Tokens recently authenticated (by secret hash), so that a client
+    /// sending many requests (Prometheus pushing alerts) is looked up
+    /// once a second, not once a request.
+    pub(crate) token_cache: crate::tokens::TokenCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -177,6 +181,7 @@ impl Store {
                 backend,
                 latest,
                 metrics: StoreMetrics::new(),
+                token_cache: crate::tokens::TokenCache::default(),
             }),
         })
     }
@@ -237,6 +242,10 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    pub(crate) fn inner_token_cache(&self) -> &crate::tokens::TokenCache {
+        &self.inner.token_cache
     }
 
     pub(crate) fn metrics(&self) -> &StoreMetrics {

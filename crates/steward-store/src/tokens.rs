@@ -26,6 +26,39 @@ const BOOTSTRAP_NAMES: [&str; 2] = ["admin", "admin-bootstrap"];
 /// authentication from writing on every request.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
+/// How long a token found live is taken as live without asking the
+/// database again.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The most tokens remembered; past it the cache starts over.
+const TOKEN_CACHE_MAX: usize = 1024;
+
+/// Tokens found live recently, by secret hash.
+#[derive(Default)]
+pub(crate) struct TokenCache(
+    parking_lot::Mutex<std::collections::HashMap<String, (TokenInfo, std::time::Instant)>>,
+);
+
+impl TokenCache {
+    fn get(&self, hashed: &str) -> Option<TokenInfo> {
+        let cache = self.0.lock();
+        let (info, at) = cache.get(hashed)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then(|| info.clone())
+    }
+
+    fn put(&self, hashed: String, info: TokenInfo) {
+        let mut cache = self.0.lock();
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(hashed, (info, std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.0.lock().clear();
+    }
+}
+
 /// What is known about a token (never its secret).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TokenInfo {
@@ -126,6 +159,7 @@ impl Tx {
     /// check.
     pub async fn revoke_token(&mut self, id_or_name: &str) -> Result<TokenInfo> {
         self.lock_admin_tokens().await?;
+        self.store().inner_token_cache().clear();
         let now = Utc::now().timestamp_millis();
         let store = self.store().clone();
         let row = store
@@ -254,17 +288,34 @@ impl Store {
 
     /// The live token whose secret this is, if any; refreshes its
     /// `last_used_at` when stale.
+    ///
+    /// A token found live is remembered for [`TOKEN_CACHE_TTL`]: a
+    /// revocation in this process forgets every remembered token at once;
+    /// one made by another process sharing the database (or racing this
+    /// lookup) takes effect within that time.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<TokenInfo>> {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
+        let hashed = hash(secret);
+        if let Some(info) = self.inner_token_cache().get(&hashed) {
+            return Ok(Some(info));
+        }
+        let found = self.authenticate_uncached(&hashed).await?;
+        if let Some(info) = &found {
+            self.inner_token_cache().put(hashed, info.clone());
+        }
+        Ok(found)
+    }
+
+    async fn authenticate_uncached(&self, hashed: &str) -> Result<Option<TokenInfo>> {
         let row = self
             .timed(
                 "token_authenticate",
                 sqlx::query(&format!(
                     "SELECT {COLUMNS} FROM api_tokens WHERE hash = $1 AND revoked_at_ms IS NULL"
                 ))
-                .bind(hash(secret))
+                .bind(hashed)
                 .fetch_optional(self.pool()),
             )
             .await?;
