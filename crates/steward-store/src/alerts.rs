@@ -53,6 +53,9 @@ const CHUNK: usize = 900;
 /// later end) are written.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The most deferred alerts written in one transaction.
+const FLUSH_CHUNK: usize = 512;
+
 /// Alerts in the store, served from memory.
 ///
 /// Every alert is held in memory (as Alertmanager holds them) and merged
@@ -95,6 +98,13 @@ struct State {
     durable: HashMap<Fingerprint, Durable>,
     /// Alerts whose copy in memory may be newer than the database's.
     dirty: HashSet<Fingerprint>,
+    /// Alerts that puts wait to see committed (group commit: whichever
+    /// put takes the writer first commits every one of them).
+    urgent: HashSet<Fingerprint>,
+    /// The puts that asked for a commit, counted.
+    requested: u64,
+    /// Every put counted up to this one has its alerts committed.
+    committed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,19 +173,20 @@ impl StoreAlerts {
         self.shared.state.lock().dirty.len()
     }
 
-    fn put_all_inner(
-        &self,
-        alerts: Vec<Alert>,
-        now: DateTime<Utc>,
-    ) -> (Vec<Alert>, Vec<Fingerprint>) {
+    /// Merges the batch in memory; the put's number in the commit queue
+    /// when something in it must be committed before it returns.
+    fn put_all_inner(&self, alerts: Vec<Alert>, now: DateTime<Utc>) -> (Vec<Alert>, Option<u64>) {
         let mut state = self.shared.state.lock();
         let State {
             alerts: held,
             durable,
             dirty,
+            urgent,
+            requested,
+            ..
         } = &mut *state;
         let mut stored = Vec::with_capacity(alerts.len());
-        let mut urgent = Vec::new();
+        let mut any_urgent = false;
         for alert in alerts {
             let fp = alert.fingerprint();
             let alert = match held.get(&fp) {
@@ -183,7 +194,10 @@ impl StoreAlerts {
                 None => alert,
             };
             match Durable::must_write(durable.get(&fp).copied(), &alert, now) {
-                true => urgent.push(fp),
+                true => {
+                    urgent.insert(fp);
+                    any_urgent = true;
+                }
                 false => {
                     dirty.insert(fp);
                 }
@@ -191,12 +205,15 @@ impl StoreAlerts {
             held.insert(fp, alert.clone());
             stored.push(alert);
         }
-        (stored, urgent)
+        let seq = any_urgent.then(|| {
+            *requested += 1;
+            *requested
+        });
+        (stored, seq)
     }
 
     async fn flush_inner(&self) -> Result<()> {
-        let dirty: Vec<Fingerprint> = self.shared.state.lock().dirty.iter().copied().collect();
-        self.shared.write(dirty).await
+        self.shared.flush_dirty().await
     }
 
     async fn gc_inner(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>> {
@@ -241,11 +258,56 @@ impl StoreAlerts {
 impl Shared {
     /// Writes the current copies of `fps` in one transaction. Whatever is
     /// not known written stays marked for the next flush.
-    async fn write(&self, mut fps: Vec<Fingerprint>) -> Result<()> {
+    async fn write(&self, fps: Vec<Fingerprint>) -> Result<()> {
         if fps.is_empty() {
             return Ok(());
         }
         let _writer = self.writer.lock().await;
+        self.write_locked(fps).await
+    }
+
+    /// Returns once put number `seq`'s urgent alerts are committed: by
+    /// this call, which then commits every put's waiting so far in one
+    /// transaction, or by an earlier one that took them along.
+    async fn commit_urgent(&self, seq: u64) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        let (fps, upto) = {
+            let mut state = self.state.lock();
+            if state.committed >= seq {
+                return Ok(());
+            }
+            let fps: Vec<Fingerprint> = state.urgent.drain().collect();
+            (fps, state.requested)
+        };
+        match self.write_locked(fps.clone()).await {
+            Ok(()) => {
+                let mut state = self.state.lock();
+                state.committed = state.committed.max(upto);
+                Ok(())
+            }
+            Err(err) => {
+                // the puts still waiting try again themselves
+                self.state.lock().urgent.extend(fps);
+                Err(err)
+            }
+        }
+    }
+
+    /// Writes the alerts whose changes were deferred, in chunks, each its
+    /// own transaction, so that puts waiting to commit get the writer in
+    /// between.
+    async fn flush_dirty(&self) -> Result<()> {
+        let dirty: Vec<Fingerprint> = self.state.lock().dirty.iter().copied().collect();
+        for chunk in dirty.chunks(FLUSH_CHUNK) {
+            self.write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_locked(&self, mut fps: Vec<Fingerprint>) -> Result<()> {
+        if fps.is_empty() {
+            return Ok(());
+        }
         fps.sort_unstable();
         fps.dedup();
         let rows: Vec<(Fingerprint, Alert)> = {
@@ -306,8 +368,7 @@ async fn flush_periodically(shared: std::sync::Weak<Shared>) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let dirty: Vec<Fingerprint> = shared.state.lock().dirty.iter().copied().collect();
-        if let Err(err) = shared.write(dirty).await {
+        if let Err(err) = shared.flush_dirty().await {
             tracing::warn!(error = %err, "cannot write the alerts' deferred changes; retrying");
         }
     }
@@ -324,8 +385,10 @@ impl AlertStore for StoreAlerts {
         alerts: Vec<Alert>,
         now: DateTime<Utc>,
     ) -> steward_alert::Result<Vec<Alert>> {
-        let (stored, urgent) = self.put_all_inner(alerts, now);
-        self.shared.write(urgent).await.map_err(to_alert)?;
+        let (stored, seq) = self.put_all_inner(alerts, now);
+        if let Some(seq) = seq {
+            self.shared.commit_urgent(seq).await.map_err(to_alert)?;
+        }
         Ok(stored)
     }
 

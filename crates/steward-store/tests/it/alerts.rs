@@ -23,6 +23,7 @@ crate::store_suite!(
     a_batch_is_stored_in_one_go_and_merged_in_order,
     a_batch_larger_than_one_statement_is_stored_whole,
     what_decides_firing_is_written_before_the_put_returns,
+    concurrent_puts_of_new_alerts_all_commit,
     silences_outlive_a_restart,
     the_notification_log_keeps_the_newest_entry,
 );
@@ -289,4 +290,39 @@ async fn what_decides_firing_is_written_before_the_put_returns(store: Store) {
     let stored = reloaded().await.unwrap();
     assert_eq!(stored.starts_at, now);
     assert!(!stored.resolved_at(now));
+}
+
+/// Puts of new alerts running at once share commits (whichever takes the
+/// writer commits what all wait for): every one returns with its alerts
+/// in the database.
+async fn concurrent_puts_of_new_alerts_all_commit(store: Store) {
+    let alerts = StoreAlerts::load(store.clone()).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let puts: Vec<_> = (0..16)
+        .map(|p| {
+            let alerts = alerts.clone();
+            tokio::spawn(async move {
+                let batch: Vec<_> = (0..8)
+                    .map(|i| {
+                        IncomingAlert {
+                            labels: labels(&[
+                                ("alertname", "Concurrent"),
+                                ("n", &format!("{p}-{i}")),
+                            ]),
+                            starts_at: Some(t0),
+                            ..IncomingAlert::default()
+                        }
+                        .into_alert(t0, Duration::from_secs(300))
+                        .unwrap()
+                    })
+                    .collect();
+                alerts.put_all(batch, t0).await.unwrap();
+            })
+        })
+        .collect();
+    for put in puts {
+        put.await.unwrap();
+    }
+    let restarted = StoreAlerts::load(store).await.unwrap();
+    assert_eq!(restarted.list().await.unwrap().len(), 16 * 8);
 }
