@@ -18,6 +18,11 @@
 //! (an alert stored but not dispatched, say).
 //!
 //! - [`query`]: the queries' filters and what they answer.
+//!
+//! Over 800 lines: the facade's queries already live in [`query`]; the
+//! tracking of alerts starting and stopping (`StateListener`, `Source`,
+//! the sweep) is a separate responsibility and is due to move to a
+//! `manager/state.rs` of its own (noted on issue 13).
 
 pub mod query;
 

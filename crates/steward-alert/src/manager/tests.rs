@@ -6,6 +6,9 @@
 //! collection; and the firing alerts read from the groups through a
 //! handle that does not keep the manager alive. [`Setup`] is shared with
 //! the API's tests.
+//!
+//! Over 800 lines because it shares [`Setup`] across every facade test;
+//! the state-tracking tests are due to move with `manager/state.rs`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
