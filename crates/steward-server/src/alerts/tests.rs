@@ -6,7 +6,9 @@ use std::time::Duration;
 use steward_alert::notify::NotifyError;
 use steward_rules::rule::AlertState;
 
+use super::journal::attempt_event;
 use super::*;
+use steward_alert::{dispatch, notify::Attempt};
 
 #[test]
 fn rule_alerts_keep_their_times_and_get_the_external_labels() {
