@@ -283,7 +283,11 @@ impl Alerts {
                     .map_err(Error::from)?,
             ),
             silences,
-            nflog: Arc::new(StoreNotificationLog::new(store.clone(), retention)),
+            nflog: Arc::new(
+                StoreNotificationLog::load(store.clone(), retention)
+                    .await
+                    .map_err(Error::from)?,
+            ),
             clock,
             maintenance: Maintenance::default(),
             version: VersionInfo::default(),

@@ -23,7 +23,7 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State},
+    extract::{ConnectInfo, FromRequestParts, MatchedPath, OriginalUri, Request, State},
     http::{Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -301,7 +301,13 @@ pub(crate) async fn authenticate(
         Err(err) => return ApiError::from(err).into_response(),
     };
     let method = request.method().clone();
-    let path = cap(request.uri().path(), JOURNAL_STRING_MAX);
+    // A router nested under a prefix (the AlertManager's `/alertmanager`)
+    // sees its request's path without it: the path as the client sent it
+    // is both what is journaled and what decides whether to journal.
+    let path = match request.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => cap(uri.path(), JOURNAL_STRING_MAX),
+        None => cap(request.uri().path(), JOURNAL_STRING_MAX),
+    };
     let request_id = header_text(&request, "x-request-id");
     let user_agent = header_text(&request, header::USER_AGENT.as_str());
     request.extensions_mut().insert(principal.clone());
@@ -313,11 +319,13 @@ pub(crate) async fn authenticate(
     // journal. So would pushed alerts (Prometheus re-sends every firing
     // alert each minute): the AlertManager journals what they change
     // (alerts starting and stopping), silences are journaled here.
+    // A push refused to the token (403) is still journaled: it is about
+    // who may do what, not data.
+    let status = response.status();
     let reads = path.starts_with(crate::api::PROMETHEUS_PREFIX)
         || path == crate::api::OTLP_METRICS_PATH
-        || crate::alerts::is_alert_push(&path);
+        || (crate::alerts::is_alert_push(&path) && status != StatusCode::FORBIDDEN);
     if !reads && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        let status = response.status();
         let severity = match status {
             s if s.is_server_error() => Severity::Error,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Severity::Warning,

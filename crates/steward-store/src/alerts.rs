@@ -49,6 +49,11 @@ fn corrupt(table: &'static str, id: &str, detail: impl std::fmt::Display) -> Err
 /// is 32,766, PostgreSQL's 65,535; a batch from Prometheus holds 64).
 const CHUNK: usize = 900;
 
+/// The most alerts written by one statement. Fewer than [`CHUNK`]
+/// allows: sqlx looks each parameter's name up in SQLite's list of them,
+/// which costs time quadratic in the statement's parameters.
+const ROWS_PER_STATEMENT: usize = 64;
+
 /// How often alerts whose changes may wait (a re-sent firing alert's
 /// later end) are written.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -338,7 +343,7 @@ impl Shared {
     /// so one sync to disk).
     async fn write_rows(&self, rows: &[(Fingerprint, Alert)]) -> Result<()> {
         let mut tx = self.store.begin().await?;
-        for chunk in rows.chunks(CHUNK / 3) {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
                 .collect();
@@ -490,46 +495,66 @@ impl SilenceStore for StoreSilences {
 
 /// The notification log in the store; entries expire `retention` after
 /// they are written (Alertmanager's `--data.retention`).
+///
+/// Every entry is also held in memory (one per group and integration, as
+/// Alertmanager holds its log): a flush asks the log before every
+/// notification, and an answer from memory keeps a database round trip
+/// out of every notification's latency. Writes are committed before
+/// [`NotificationLog::log`] returns, then applied to memory; as for
+/// [`StoreAlerts`], one steward process owns the log of a database.
 #[derive(Clone)]
 pub struct StoreNotificationLog {
     store: Store,
     retention: Duration,
+    entries: Arc<parking_lot::Mutex<HashMap<(String, ReceiverKey), NflogEntry>>>,
 }
 
 impl StoreNotificationLog {
-    /// The log of `store`, its entries kept for `retention`.
-    pub fn new(store: Store, retention: Duration) -> Self {
-        StoreNotificationLog { store, retention }
+    /// The log of `store`, its entries kept for `retention`, read into
+    /// memory.
+    pub async fn load(store: Store, retention: Duration) -> Result<Self> {
+        let rows = sqlx::query(
+            "SELECT group_key, receiver, integration, idx, timestamp_ms, firing, resolved, expires_at_ms \
+             FROM am_nflog",
+        )
+        .fetch_all(store.pool())
+        .await?;
+        let mut entries = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let group_key: String = row.try_get("group_key")?;
+            let index: i64 = row.try_get("idx")?;
+            let receiver = ReceiverKey {
+                receiver: row.try_get("receiver")?,
+                integration: row.try_get("integration")?,
+                index: u32::try_from(index).map_err(|e| corrupt("am_nflog", &group_key, e))?,
+            };
+            let set = |column: &str| -> Result<BTreeSet<Fingerprint>> {
+                let text: String = row.try_get(column)?;
+                let hex: Vec<String> =
+                    serde_json::from_str(&text).map_err(|e| corrupt("am_nflog", &group_key, e))?;
+                hex.iter()
+                    .map(|h| h.parse().map_err(|e| corrupt("am_nflog", &group_key, e)))
+                    .collect()
+            };
+            let entry = NflogEntry {
+                group_key: group_key.clone(),
+                receiver: receiver.clone(),
+                timestamp: time(row.try_get("timestamp_ms")?),
+                firing: set("firing")?,
+                resolved: set("resolved")?,
+                expires_at: time(row.try_get("expires_at_ms")?),
+            };
+            entries.insert((group_key, receiver), entry);
+        }
+        Ok(StoreNotificationLog {
+            store,
+            retention,
+            entries: Arc::new(parking_lot::Mutex::new(entries)),
+        })
     }
 
-    async fn query_inner(&self, group_key: &str, r: &ReceiverKey) -> Result<Option<NflogEntry>> {
-        let row = sqlx::query(
-            "SELECT timestamp_ms, firing, resolved, expires_at_ms FROM am_nflog \
-             WHERE group_key = $1 AND receiver = $2 AND integration = $3 AND idx = $4",
-        )
-        .bind(group_key)
-        .bind(&r.receiver)
-        .bind(&r.integration)
-        .bind(i64::from(r.index))
-        .fetch_optional(self.store.pool())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let set = |column: &str| -> Result<BTreeSet<Fingerprint>> {
-            let text: String = row.try_get(column)?;
-            let hex: Vec<String> =
-                serde_json::from_str(&text).map_err(|e| corrupt("am_nflog", group_key, e))?;
-            hex.iter()
-                .map(|h| h.parse().map_err(|e| corrupt("am_nflog", group_key, e)))
-                .collect()
-        };
-        Ok(Some(NflogEntry {
-            group_key: group_key.to_owned(),
-            receiver: r.clone(),
-            timestamp: time(row.try_get("timestamp_ms")?),
-            firing: set("firing")?,
-            resolved: set("resolved")?,
-            expires_at: time(row.try_get("expires_at_ms")?),
-        }))
+    fn expires(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        time(ms(now) + i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX / 2))
     }
 
     async fn log_inner(
@@ -544,7 +569,7 @@ impl StoreNotificationLog {
             serde_json::to_string(&set.iter().map(ToString::to_string).collect::<Vec<_>>())
                 .expect("strings serialize")
         };
-        let expires = ms(now) + i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX / 2);
+        let expires = self.expires(now);
         // an entry newer than this one (written by a later flush) stays
         sqlx::query(
             "INSERT INTO am_nflog (group_key, receiver, integration, idx, timestamp_ms, firing, resolved, expires_at_ms) \
@@ -560,9 +585,25 @@ impl StoreNotificationLog {
         .bind(ms(now))
         .bind(hex(firing))
         .bind(hex(resolved))
-        .bind(expires)
+        .bind(ms(expires))
         .execute(self.store.pool())
         .await?;
+        let entry = NflogEntry {
+            group_key: group_key.to_owned(),
+            receiver: r.clone(),
+            timestamp: now,
+            firing: firing.clone(),
+            resolved: resolved.clone(),
+            expires_at: expires,
+        };
+        // the same rule as the database's: a newer entry stays
+        let mut entries = self.entries.lock();
+        let slot = entries
+            .entry((group_key.to_owned(), r.clone()))
+            .or_insert_with(|| entry.clone());
+        if slot.timestamp <= now {
+            *slot = entry;
+        }
         Ok(())
     }
 
@@ -571,6 +612,7 @@ impl StoreNotificationLog {
             .bind(ms(now))
             .execute(self.store.pool())
             .await?;
+        self.entries.lock().retain(|_, e| e.expires_at > now);
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 }
@@ -582,9 +624,8 @@ impl NotificationLog for StoreNotificationLog {
         group_key: &str,
         receiver: &ReceiverKey,
     ) -> steward_alert::Result<Option<NflogEntry>> {
-        self.query_inner(group_key, receiver)
-            .await
-            .map_err(to_alert)
+        let key = (group_key.to_owned(), receiver.clone());
+        Ok(self.entries.lock().get(&key).cloned())
     }
 
     async fn log(

@@ -20,6 +20,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use steward_alert::{
     alert::Alert,
     enrich::{self, Change, Enricher, Enrichment, ExprResult},
@@ -43,6 +44,9 @@ pub(crate) const VALUE_BUDGET: Duration = Duration::from_secs(2);
 /// The journal domains whose events are changes (what a responder asks
 /// about first: "what changed?").
 const CHANGE_KINDS: [&str; 3] = ["deploy", "migration", "perf"];
+
+/// How many services' changes are looked up at once for a notification.
+const CONCURRENT_SERVICES: usize = 4;
 
 /// Enriches alerts from the journal, the deployment records, the
 /// AlertManager's alerts and the metrics (see the module docs).
@@ -70,11 +74,11 @@ impl StewardEnricher {
         services
     }
 
-    /// The changes on `service` within the lookback before `now`.
+    /// The changes on `service` within the lookback before `now` (one
+    /// journal query per kind of change, run together).
     async fn changes(&self, service: &str, now: DateTime<Utc>) -> Vec<Change> {
         let since = now - chrono::Duration::from_std(self.lookback).unwrap_or_default();
-        let mut out = Vec::new();
-        for kind in CHANGE_KINDS {
+        let queries = CHANGE_KINDS.map(|kind| {
             let query = steward_store::EventQuery {
                 since: Some(since),
                 until: Some(now),
@@ -83,7 +87,11 @@ impl StewardEnricher {
                 limit: Some(enrich::MAX_LISTED as u32),
                 ..steward_store::EventQuery::default()
             };
-            match self.store.events(&query).await {
+            async move { self.store.events(&query).await }
+        });
+        let mut out = Vec::new();
+        for found in futures::future::join_all(queries).await {
+            match found {
                 Ok(page) => out.extend(page.events.into_iter().map(|e| Change {
                     at: e.time,
                     kind: e.kind.to_string(),
@@ -94,6 +102,39 @@ impl StewardEnricher {
             }
         }
         out
+    }
+
+    /// Each service's changes; a few services at a time, so that one
+    /// notification does not take every connection of the store's pool.
+    async fn changes_of<'a>(
+        &self,
+        services: &'a BTreeSet<String>,
+        now: DateTime<Utc>,
+    ) -> HashMap<&'a str, Vec<Change>> {
+        // the futures are made before the stream (a closure mapping the
+        // stream would leave the future not provably `Send`)
+        let lookups: Vec<_> = services
+            .iter()
+            .map(|service| async move { (service.as_str(), self.changes(service, now).await) })
+            .collect();
+        futures::stream::iter(lookups)
+            .buffer_unordered(CONCURRENT_SERVICES)
+            .collect()
+            .await
+    }
+
+    /// The version each service runs, from the deployment records.
+    async fn versions(&self) -> HashMap<String, String> {
+        match steward_deploy::DeployStore::current(&self.store).await {
+            Ok(specs) => specs
+                .into_iter()
+                .map(|s| (s.name.as_str().to_owned(), s.version.to_string()))
+                .collect(),
+            Err(err) => {
+                tracing::debug!(error = %err, "enrichment: no deployment records");
+                HashMap::new()
+            }
+        }
     }
 
     /// The alerts firing now on any of `services`.
@@ -200,10 +241,9 @@ impl Enricher for StewardEnricher {
             .iter()
             .map(|a| enrich::generator_expr(&a.generator_url))
             .collect();
-        let values = self
-            .values(exprs.iter().flatten().cloned().collect(), now)
-            .await;
+        let exprs_wanted = exprs.iter().flatten().cloned().collect();
         if concerned.is_empty() {
+            let values = self.values(exprs_wanted, now).await;
             return exprs
                 .iter()
                 .zip(alerts)
@@ -213,20 +253,13 @@ impl Enricher for StewardEnricher {
                 })
                 .collect();
         }
-        let versions = match steward_deploy::DeployStore::current(&self.store).await {
-            Ok(specs) => specs
-                .into_iter()
-                .map(|s| (s.name.as_str().to_owned(), s.version.to_string()))
-                .collect(),
-            Err(err) => {
-                tracing::debug!(error = %err, "enrichment: no deployment records");
-                HashMap::new()
-            }
-        };
-        let mut changes: HashMap<&str, Vec<Change>> = HashMap::new();
-        for service in &concerned {
-            changes.insert(service, self.changes(service, now).await);
-        }
+        // the sources are independent: a notification waits for the
+        // slowest, not for their sum
+        let (values, versions, changes) = tokio::join!(
+            self.values(exprs_wanted, now),
+            self.versions(),
+            self.changes_of(&concerned, now),
+        );
         let firing = self.firing(&concerned);
         alerts
             .iter()

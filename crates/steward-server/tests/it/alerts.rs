@@ -176,6 +176,22 @@ async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
     let events = journaled(&app, "alertmanager.alert.resolved").await;
     assert_eq!(events[0]["payload"]["source"], "api");
 
+    // pushes are data, not audited changes (Prometheus re-sends every
+    // alert each minute); the viewer's refused push is audited, under the
+    // path the client used
+    let audited = journaled(&app, "audit.request").await;
+    let pushes: Vec<(&str, u64)> = audited
+        .iter()
+        .filter(|e| e["payload"]["path"] == "/alertmanager/api/v2/alerts")
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["payload"]["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pushes, [("token:watcher", 403)], "{audited:?}");
+
     // a client cannot forge the AlertManager's events
     let (status, _) = app
         .call(
@@ -236,6 +252,28 @@ async fn viewers_read_and_operators_silence() {
         .call(Method::DELETE, &path, Some(&app.operator), None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    // silencing is a change: journaled under the path the client used
+    let audited = journaled(&app, "audit.request").await;
+    let changes: Vec<(&str, &str, u64)> = audited
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["payload"]["method"].as_str().unwrap(),
+                e["payload"]["path"].as_str().unwrap(),
+                e["payload"]["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("POST", "/alertmanager/api/v2/silences", 403),
+            ("POST", "/alertmanager/api/v2/silences", 200),
+            ("DELETE", path.as_str(), 403),
+            ("DELETE", path.as_str(), 200),
+        ]
+    );
     let (status, body) = app
         .call(
             Method::GET,

@@ -131,7 +131,9 @@ async fn silences_outlive_a_restart(store: Store) {
 }
 
 async fn the_notification_log_keeps_the_newest_entry(store: Store) {
-    let log = StoreNotificationLog::new(store, Duration::from_secs(3600));
+    let log = StoreNotificationLog::load(store.clone(), Duration::from_secs(3600))
+        .await
+        .unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
     let key = ReceiverKey {
         receiver: "team-a".into(),
@@ -163,9 +165,19 @@ async fn the_notification_log_keeps_the_newest_entry(store: Store) {
         ..key.clone()
     };
     assert_eq!(log.query(group, &other).await.unwrap(), None);
+    // a restart reads the log back from the database
+    let again = StoreNotificationLog::load(store.clone(), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(again.query(group, &key).await.unwrap(), Some(entry));
+    assert_eq!(again.query(group, &other).await.unwrap(), None);
     assert_eq!(log.gc(t0).await.unwrap(), 0);
     assert_eq!(log.gc(t0 + chrono::Duration::hours(2)).await.unwrap(), 1);
     assert_eq!(log.query(group, &key).await.unwrap(), None);
+    let again = StoreNotificationLog::load(store, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(again.query(group, &key).await.unwrap(), None);
 }
 
 async fn a_batch_is_stored_in_one_go_and_merged_in_order(store: Store) {
