@@ -159,7 +159,7 @@ pub fn related(alert: &NotifiedAlert, services: &[String], firing: &[Alert]) -> 
         .filter(|a| a.labels != alert.labels)
         .filter(|a| {
             a.labels
-                .get("service")
+                .get(crate::manager::SERVICE_LABEL)
                 .is_some_and(|s| services.iter().any(|wanted| wanted == s))
         })
         .map(|a| RelatedAlert {

@@ -18,15 +18,13 @@
 //! (an alert stored but not dispatched, say).
 //!
 //! - [`query`]: the queries' filters and what they answer.
-//!
-//! Over 800 lines: the facade's queries already live in [`query`]; the
-//! tracking of alerts starting and stopping (`StateListener`, `Source`,
-//! the sweep) is a separate responsibility and is due to move to a
-//! `manager/state.rs` of its own (noted on issue 13).
+//! - [`state`]: which alerts fire: alerts starting and stopping told to a
+//!   [`StateListener`], and the firing alerts by service.
 
 pub mod query;
+pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -46,12 +44,13 @@ use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::nflog::NotificationLog;
 use crate::severity::SeverityPolicy;
 use crate::silence::{Silence, SilenceQuery, Silencer, Silences};
-use crate::{Error, LabelSet, Matcher, Result};
+use crate::{Error, Matcher, Result};
 
 pub use query::{
     AlertGroupView, AlertQuery, AlertView, SilenceView, StatusView, VersionInfo, filter_matches,
     silence_matches_filter,
 };
+pub use state::{SERVICE_LABEL, Source, StateChange, StateListener};
 
 /// How often resolved alerts are removed (Alertmanager's
 /// `--alerts.gc-interval`).
@@ -65,49 +64,6 @@ pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// How often alerts that stopped firing because their end passed (a
 /// sender stopped re-sending them) are noticed for the [`StateListener`].
 pub const STATE_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Where an alert came from, as the journal tells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// API v2's `POST /alerts` (a Prometheus, amtool).
-    Api,
-    /// Steward's own rule evaluation.
-    Rules,
-    /// The generic webhook.
-    Webhook,
-    /// A PagerDuty Events v2 sender.
-    PagerDuty,
-}
-
-impl Source {
-    /// `api`, `rules`, `webhook` or `pagerduty`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Api => "api",
-            Source::Rules => "rules",
-            Source::Webhook => "webhook",
-            Source::PagerDuty => "pagerduty",
-        }
-    }
-}
-
-/// How an alert the AlertManager holds changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateChange {
-    /// It started firing (new, or firing again after it resolved).
-    Firing,
-    /// It resolved: sent resolved, or its end passed without a re-send.
-    Resolved,
-}
-
-/// Told of every alert that starts or stops firing (the server journals
-/// them). Called outside the AlertManager's locks; must not block.
-pub trait StateListener: Send + Sync + 'static {
-    /// `alert` (as stored) changed; `source` is where the alert that
-    /// caused it came from, or where the alert last came from when its end
-    /// passed.
-    fn changed(&self, alert: &Alert, change: StateChange, source: Source);
-}
 
 /// What the configuration decides; a reload replaces all of it.
 pub struct Configured {
@@ -244,8 +200,9 @@ struct Inner {
     handoff: HandoffSlot,
     /// Told of alerts that start or stop firing.
     listener: RwLock<Option<Arc<dyn StateListener>>>,
-    /// The alerts last known firing, with where each last came from.
-    firing: Mutex<HashMap<Fingerprint, Source>>,
+    /// The alerts last known firing: where each last came from, and by
+    /// service.
+    firing: Mutex<state::Firing>,
 }
 
 /// A handle on an [`AlertManager`] that does not keep it alive: for what
@@ -321,7 +278,7 @@ impl AlertManager {
                 severity: RwLock::new(None),
                 handoff,
                 listener: RwLock::new(None),
-                firing: Mutex::new(HashMap::new()),
+                firing: Mutex::new(state::Firing::default()),
             }),
         };
         let engine = manager.engine();
@@ -347,15 +304,12 @@ impl AlertManager {
         WeakAlertManager(Arc::downgrade(&self.inner))
     }
 
-    /// The alerts firing now whose labels `keep` accepts, each once, in
-    /// no particular order: those of the aggregation groups (what the
-    /// dispatcher holds in memory, so no store is read), not resolved.
-    /// Silenced and inhibited alerts fire too, and are included.
-    pub fn firing(&self, keep: impl Fn(&LabelSet) -> bool) -> Vec<Alert> {
-        let now = self.now();
-        self.engine()
-            .dispatcher
-            .alerts_where(&|alert: &Alert| !alert.resolved_at(now) && keep(&alert.labels))
+    /// The alerts firing now whose `service` label ([`SERVICE_LABEL`]) is
+    /// one of `services`, each once, in no particular order; silenced and
+    /// inhibited alerts fire too, and are included. Found through an index
+    /// kept as alerts start and stop firing, not by scanning every alert.
+    pub async fn firing_on(&self, services: &BTreeSet<String>) -> Result<Vec<Alert>> {
+        self.inner.firing_on(services).await
     }
 
     /// The clock's current time.
@@ -703,73 +657,11 @@ impl Inner {
     async fn feed(&self, engine: &Engine) -> Result<()> {
         let now = self.clock.now();
         let alerts = self.alerts.list().await?;
-        let mut firing = self.firing.lock();
-        for alert in alerts {
-            engine.inhibitor.observe(&alert);
-            engine.dispatcher.dispatch(&alert);
-            if !alert.resolved_at(now) {
-                firing.entry(alert.fingerprint()).or_insert(Source::Api);
-            }
+        for alert in &alerts {
+            engine.inhibitor.observe(alert);
+            engine.dispatcher.dispatch(alert);
         }
-        Ok(())
-    }
-
-    /// Notes which stored alerts started or stopped firing and tells the
-    /// listener, outside the lock.
-    fn track(&self, stored: &[Alert], source: Source, now: DateTime<Utc>) {
-        let mut changes = Vec::new();
-        {
-            let mut firing = self.firing.lock();
-            for alert in stored {
-                let fp = alert.fingerprint();
-                match alert.resolved_at(now) {
-                    true => {
-                        if firing.remove(&fp).is_some() {
-                            changes.push((alert, StateChange::Resolved));
-                        }
-                    }
-                    false => {
-                        if firing.insert(fp, source).is_none() {
-                            changes.push((alert, StateChange::Firing));
-                        }
-                    }
-                }
-            }
-        }
-        if changes.is_empty() {
-            return;
-        }
-        if let Some(listener) = self.listener.read().clone() {
-            for (alert, change) in changes {
-                listener.changed(alert, change, source);
-            }
-        }
-    }
-
-    /// Reports the alerts known firing whose end has passed.
-    async fn sweep_resolved(&self) -> Result<()> {
-        let now = self.clock.now();
-        let known: Vec<(Fingerprint, Source)> =
-            self.firing.lock().iter().map(|(fp, s)| (*fp, *s)).collect();
-        let mut ended = Vec::new();
-        for (fp, source) in known {
-            match self.alerts.get(fp).await? {
-                Some(alert) if !alert.resolved_at(now) => {}
-                found => {
-                    // a put may have seen it first
-                    if self.firing.lock().remove(&fp).is_some()
-                        && let Some(alert) = found
-                    {
-                        ended.push((alert, source));
-                    }
-                }
-            }
-        }
-        if let Some(listener) = self.listener.read().clone() {
-            for (alert, source) in &ended {
-                listener.changed(alert, StateChange::Resolved, *source);
-            }
-        }
+        self.know_firing(&alerts, now);
         Ok(())
     }
 

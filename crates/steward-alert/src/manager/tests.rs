@@ -2,13 +2,8 @@
 //! as API v2 does, dispatched to the notifier), queried with their
 //! status, receivers and filters, grouped, silenced and inhibited;
 //! silences through it; status; reload; stop; a put that outlives its
-//! caller; alerts starting and stopping reported; periodic garbage
-//! collection; and the firing alerts read from the groups through a
-//! handle that does not keep the manager alive. [`Setup`] is shared with
-//! the API's tests.
-//!
-//! Over 800 lines because it shares [`Setup`] across every facade test;
-//! the state-tracking tests are due to move with `manager/state.rs`.
+//! caller; periodic garbage collection. [`Setup`] is shared with the
+//! API's and the state tracking's tests (`state/tests.rs`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -131,7 +126,7 @@ impl Setup {
         Self::with_store(Arc::new(MemAlertStore::new()), Maintenance::default()).await
     }
 
-    async fn with_store(store: Arc<MemAlertStore>, maintenance: Maintenance) -> Self {
+    pub(crate) async fn with_store(store: Arc<MemAlertStore>, maintenance: Maintenance) -> Self {
         Self::build(store.clone(), store, maintenance).await
     }
 
@@ -734,111 +729,9 @@ async fn groups_at_the_threshold_are_handed_to_the_incident_sink() {
     );
 }
 
-/// Records what the AlertManager reports of alerts starting and stopping.
-#[derive(Default)]
-struct Changes(Mutex<Vec<(String, StateChange, Source)>>);
-
-impl StateListener for Changes {
-    fn changed(&self, alert: &Alert, change: StateChange, source: Source) {
-        self.0
-            .lock()
-            .push((alert.labels["alertname"].clone(), change, source));
-    }
-}
-
 #[tokio::test(start_paused = true)]
-async fn alerts_starting_and_stopping_are_reported_once_each() {
+async fn a_weak_handle_does_not_keep_the_manager_alive() {
     let s = Setup::new().await;
-    // firing before the listener: not reported later
-    s.fire(&[("alertname", "Before")]).await;
-    let changes = Arc::new(Changes::default());
-    s.manager.set_state_listener(Some(changes.clone()));
-
-    let now = s.clock.now();
-    let alert = |name: &str, end: DateTime<Utc>| IncomingAlert {
-        labels: labels(&[("alertname", name)]),
-        starts_at: Some(now),
-        ends_at: Some(end),
-        ..Default::default()
-    };
-    let ahead = now + chrono::TimeDelta::minutes(4);
-    s.manager
-        .put_alerts_from(
-            Source::Rules,
-            vec![alert("Rule", ahead), alert("Api", ahead)],
-        )
-        .await
-        .unwrap();
-    // a re-send is no change
-    s.manager
-        .put_alerts_from(Source::Rules, vec![alert("Rule", ahead)])
-        .await
-        .unwrap();
-    // resolved by its sender
-    s.manager
-        .put_alerts_from(Source::Rules, vec![alert("Rule", now)])
-        .await
-        .unwrap();
-    assert_eq!(
-        *changes.0.lock(),
-        vec![
-            ("Rule".to_owned(), StateChange::Firing, Source::Rules),
-            ("Api".to_owned(), StateChange::Firing, Source::Rules),
-            ("Rule".to_owned(), StateChange::Resolved, Source::Rules),
-        ]
-    );
-    changes.0.lock().clear();
-
-    // never re-sent: resolved when its end passes, noticed by the sweep;
-    // `Before` (resolve timeout 5 minutes) ends with it
-    tokio::time::sleep(4 * MINUTE + STATE_SWEEP_INTERVAL).await;
-    let mut swept = changes.0.lock().clone();
-    swept.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        swept,
-        vec![("Api".to_owned(), StateChange::Resolved, Source::Rules)]
-    );
-    tokio::time::sleep(MINUTE + STATE_SWEEP_INTERVAL).await;
-    assert_eq!(
-        changes.0.lock().last().cloned(),
-        Some(("Before".to_owned(), StateChange::Resolved, Source::Api))
-    );
-    assert_eq!(changes.0.lock().len(), 2, "each reported once");
-}
-
-#[tokio::test(start_paused = true)]
-async fn firing_alerts_are_read_from_the_groups_without_the_resolved_ones() {
-    let s = Setup::new().await;
-    s.fire(&[("alertname", "A"), ("service", "api")]).await;
-    s.fire(&[
-        ("alertname", "B"),
-        ("service", "db"),
-        ("severity", "critical"),
-    ])
-    .await;
-    s.fire(&[("alertname", "C"), ("service", "billing")]).await;
-    s.manager
-        .put_alerts(vec![IncomingAlert {
-            labels: labels(&[("alertname", "D"), ("service", "api")]),
-            starts_at: Some(wall_start() - chrono::TimeDelta::hours(1)),
-            ends_at: Some(wall_start() - chrono::TimeDelta::minutes(1)),
-            ..Default::default()
-        }])
-        .await
-        .unwrap();
-    let mut names: Vec<String> = s
-        .manager
-        .firing(|l| l.get("service").is_some_and(|s| s == "api" || s == "db"))
-        .into_iter()
-        .map(|a| a.labels["alertname"].clone())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["A", "B"],
-        "the resolved D and the other service's C are not"
-    );
-
     let weak = s.manager.downgrade();
     assert!(weak.upgrade().is_some());
     s.manager.stop().await;

@@ -24,7 +24,7 @@ use futures::StreamExt;
 use steward_alert::{
     alert::Alert,
     enrich::{self, Change, Enricher, Enrichment, ExprResult},
-    manager::WeakAlertManager,
+    manager::{SERVICE_LABEL, WeakAlertManager},
     notify::NotifiedAlert,
 };
 use steward_config::LoadedConfig;
@@ -138,11 +138,17 @@ impl StewardEnricher {
     }
 
     /// The alerts firing now on any of `services`.
-    fn firing(&self, services: &BTreeSet<String>) -> Vec<Alert> {
+    async fn firing(&self, services: &BTreeSet<String>) -> Vec<Alert> {
         let Some(manager) = self.manager.get().and_then(WeakAlertManager::upgrade) else {
             return Vec::new();
         };
-        manager.firing(|labels| labels.get("service").is_some_and(|s| services.contains(s)))
+        match manager.firing_on(services).await {
+            Ok(alerts) => alerts,
+            Err(err) => {
+                tracing::debug!(error = %err, "enrichment: the firing alerts are unavailable");
+                Vec::new()
+            }
+        }
     }
 
     /// Each expression's result now, for those evaluated within the
@@ -234,7 +240,7 @@ impl Enricher for StewardEnricher {
         // each alert's services, and every service any of them concerns
         let services: Vec<Option<Vec<String>>> = alerts
             .iter()
-            .map(|a| a.labels.get("service").map(|s| self.services(s)))
+            .map(|a| a.labels.get(SERVICE_LABEL).map(|s| self.services(s)))
             .collect();
         let concerned: BTreeSet<String> = services.iter().flatten().flatten().cloned().collect();
         let exprs: Vec<Option<String>> = alerts
@@ -255,12 +261,12 @@ impl Enricher for StewardEnricher {
         }
         // the sources are independent: a notification waits for the
         // slowest, not for their sum
-        let (values, versions, changes) = tokio::join!(
+        let (values, versions, changes, firing) = tokio::join!(
             self.values(exprs_wanted, now),
             self.versions(),
             self.changes_of(&concerned, now),
+            self.firing(&concerned),
         );
-        let firing = self.firing(&concerned);
         alerts
             .iter()
             .zip(services)
