@@ -58,8 +58,9 @@ const ROWS_PER_STATEMENT: usize = 64;
 /// later end) are written.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The most deferred alerts written in one transaction.
-const FLUSH_CHUNK: usize = 512;
+/// The most deferred alerts written in one transaction: a put whose new
+/// alert must be committed waits for at most one such transaction.
+const FLUSH_CHUNK: usize = 128;
 
 /// Alerts in the store, served from memory.
 ///

@@ -127,7 +127,7 @@ impl AggrGroup {
                 biased;
                 () = self.cancel.cancelled() => return,
                 () = self.wake.notified() => continue,
-                () = tokio::time::sleep_until(next) => {}
+                () = tokio::time::sleep_until(due_tick(next)) => {}
             }
             // The next flush is due a group interval after this one
             // started, however long this one takes.
@@ -176,4 +176,16 @@ impl AggrGroup {
             }
         }
     }
+}
+
+/// The instant to sleep until for a flush due at `due`. tokio's timers
+/// count whole milliseconds and round a deadline up to the next one, and
+/// the wake-up comes later still: a group timer fired 1 to 1.6 ms after it
+/// was due (measured under load), which every first notification waited
+/// on top of its group wait. Asking for the millisecond at or before the
+/// deadline makes it fire within a millisecond of it instead; deadlines on
+/// a millisecond (all of them on paused time) are unchanged.
+fn due_tick(due: Instant) -> Instant {
+    due.checked_sub(std::time::Duration::from_nanos(999_999))
+        .unwrap_or(due)
 }
