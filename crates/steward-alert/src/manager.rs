@@ -636,12 +636,16 @@ impl Inner {
             };
             batch.push(alert);
         }
-        // one write for the whole batch: a durable store commits once
-        let stored = self.alerts.put_all(batch, now).await?;
-        for alert in &stored {
-            engine.inhibitor.observe(alert);
-            engine.dispatcher.dispatch(alert);
-        }
+        // One write for the whole batch: a durable store commits once.
+        // The alerts are dispatched once merged, before the commit: a new
+        // group's wait starts when its alert arrived.
+        let dispatch = |stored: &[Alert]| {
+            for alert in stored {
+                engine.inhibitor.observe(alert);
+                engine.dispatcher.dispatch(alert);
+            }
+        };
+        let stored = self.alerts.put_all_with(batch, now, &dispatch).await?;
         self.track(&stored, source, now);
         match invalid.is_empty() {
             true => Ok(()),

@@ -391,7 +391,17 @@ impl AlertStore for StoreAlerts {
         alerts: Vec<Alert>,
         now: DateTime<Utc>,
     ) -> steward_alert::Result<Vec<Alert>> {
+        self.put_all_with(alerts, now, &|_| {}).await
+    }
+
+    async fn put_all_with(
+        &self,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+        merged: &(dyn for<'a> Fn(&'a [Alert]) + Send + Sync),
+    ) -> steward_alert::Result<Vec<Alert>> {
         let (stored, seq) = self.put_all_inner(alerts, now);
+        merged(&stored);
         if let Some(seq) = seq {
             self.shared.commit_urgent(seq).await.map_err(to_alert)?;
         }

@@ -33,6 +33,25 @@ pub trait AlertStore: Send + Sync + 'static {
         Ok(stored)
     }
 
+    /// [`put_all`](Self::put_all), telling `merged` the alerts as stored
+    /// as soon as they are merged, before waiting for them to be durable
+    /// (the AlertManager dispatches them there, so that a group's wait
+    /// starts when its alert arrived, as Alertmanager's, not after a
+    /// commit). `merged` is called at most once, and not when the batch
+    /// could not be merged; an error after it means the merged alerts are
+    /// held (and dispatched) but may not be durable, and the sender, told
+    /// so, sends them again. The default merges and writes in one step.
+    async fn put_all_with(
+        &self,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+        merged: &(dyn for<'a> Fn(&'a [Alert]) + Send + Sync),
+    ) -> Result<Vec<Alert>> {
+        let stored = self.put_all(alerts, now).await?;
+        merged(&stored);
+        Ok(stored)
+    }
+
     /// The alert with this fingerprint.
     async fn get(&self, fp: Fingerprint) -> Result<Option<Alert>>;
 

@@ -573,6 +573,72 @@ async fn a_put_outlives_its_caller() {
     assert_eq!(sent.len(), 1, "and the alert was dispatched");
 }
 
+/// A store that merges at once and commits when released (a durable
+/// store's commit, slowed down).
+struct SlowCommitStore {
+    inner: Arc<MemAlertStore>,
+    commit: Notify,
+}
+
+#[async_trait::async_trait]
+impl AlertStore for SlowCommitStore {
+    async fn put(&self, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
+        self.inner.put(alert, now).await
+    }
+    async fn put_all_with(
+        &self,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+        merged: &(dyn for<'a> Fn(&'a [Alert]) + Send + Sync),
+    ) -> Result<Vec<Alert>> {
+        let stored = self.inner.put_all(alerts, now).await?;
+        merged(&stored);
+        self.commit.notified().await;
+        Ok(stored)
+    }
+    async fn get(&self, fp: Fingerprint) -> Result<Option<Alert>> {
+        self.inner.get(fp).await
+    }
+    async fn list(&self) -> Result<Vec<Alert>> {
+        self.inner.list().await
+    }
+    async fn gc(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>> {
+        self.inner.gc(now, retention).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_waits_from_the_alerts_arrival_not_from_its_commit() {
+    let mem = Arc::new(MemAlertStore::new());
+    let slow = Arc::new(SlowCommitStore {
+        inner: mem.clone(),
+        commit: Notify::new(),
+    });
+    let s = Setup::build(mem, slow.clone(), Maintenance::default()).await;
+    let manager = s.manager.clone();
+    let put = tokio::spawn(async move {
+        manager
+            .put_alerts(vec![IncomingAlert {
+                labels: labels(&[("alertname", "A")]),
+                ..Default::default()
+            }])
+            .await
+    });
+    // the commit takes 20 seconds; the route waits 30 from the arrival
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(!put.is_finished(), "the commit is not done");
+    slow.commit.notify_one();
+    put.await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(9_999)).await;
+    assert!(s.recorder.sent.lock().is_empty(), "not before group_wait");
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(
+        s.recorder.sent.lock().len(),
+        1,
+        "group_wait after the arrival, not after the commit"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn resolved_alerts_are_collected_every_30_minutes() {
     let s = Setup::new().await;
