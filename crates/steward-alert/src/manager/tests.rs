@@ -526,17 +526,52 @@ async fn stop_refuses_later_alerts() {
     ));
 }
 
-/// A store whose `put` waits until released.
+/// What a [`GatedStore`] holds back until released.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Each `put`, before anything is stored.
+    Put,
+    /// The commit: the batch is merged (and handed on) at once.
+    Commit,
+}
+
+/// A memory store held back at one step until released.
 struct GatedStore {
     inner: Arc<MemAlertStore>,
+    held: Held,
     open: Notify,
+}
+
+impl GatedStore {
+    fn new(inner: Arc<MemAlertStore>, held: Held) -> Arc<Self> {
+        Arc::new(GatedStore {
+            inner,
+            held,
+            open: Notify::new(),
+        })
+    }
 }
 
 #[async_trait::async_trait]
 impl AlertStore for GatedStore {
     async fn put(&self, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
-        self.open.notified().await;
+        if self.held == Held::Put {
+            self.open.notified().await;
+        }
         self.inner.put(alert, now).await
+    }
+    async fn put_all_with(
+        &self,
+        alerts: Vec<Alert>,
+        now: DateTime<Utc>,
+        merged: &(dyn for<'a> Fn(&'a [Alert]) + Send + Sync),
+    ) -> Result<Vec<Alert>> {
+        let stored = self.put_all(alerts, now).await?;
+        merged(&stored);
+        if self.held == Held::Commit {
+            self.open.notified().await;
+        }
+        Ok(stored)
     }
     async fn get(&self, fp: Fingerprint) -> Result<Option<Alert>> {
         self.inner.get(fp).await
@@ -552,10 +587,7 @@ impl AlertStore for GatedStore {
 #[tokio::test(start_paused = true)]
 async fn a_put_outlives_its_caller() {
     let mem = Arc::new(MemAlertStore::new());
-    let gated = Arc::new(GatedStore {
-        inner: mem.clone(),
-        open: Notify::new(),
-    });
+    let gated = GatedStore::new(mem.clone(), Held::Put);
     let s = Setup::build(mem.clone(), gated.clone(), Maintenance::default()).await;
     let put = s.manager.put_alerts(vec![IncomingAlert {
         labels: labels(&[("alertname", "A")]),
@@ -573,47 +605,10 @@ async fn a_put_outlives_its_caller() {
     assert_eq!(sent.len(), 1, "and the alert was dispatched");
 }
 
-/// A store that merges at once and commits when released (a durable
-/// store's commit, slowed down).
-struct SlowCommitStore {
-    inner: Arc<MemAlertStore>,
-    commit: Notify,
-}
-
-#[async_trait::async_trait]
-impl AlertStore for SlowCommitStore {
-    async fn put(&self, alert: Alert, now: DateTime<Utc>) -> Result<Alert> {
-        self.inner.put(alert, now).await
-    }
-    async fn put_all_with(
-        &self,
-        alerts: Vec<Alert>,
-        now: DateTime<Utc>,
-        merged: &(dyn for<'a> Fn(&'a [Alert]) + Send + Sync),
-    ) -> Result<Vec<Alert>> {
-        let stored = self.inner.put_all(alerts, now).await?;
-        merged(&stored);
-        self.commit.notified().await;
-        Ok(stored)
-    }
-    async fn get(&self, fp: Fingerprint) -> Result<Option<Alert>> {
-        self.inner.get(fp).await
-    }
-    async fn list(&self) -> Result<Vec<Alert>> {
-        self.inner.list().await
-    }
-    async fn gc(&self, now: DateTime<Utc>, retention: Duration) -> Result<Vec<Fingerprint>> {
-        self.inner.gc(now, retention).await
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_group_waits_from_the_alerts_arrival_not_from_its_commit() {
     let mem = Arc::new(MemAlertStore::new());
-    let slow = Arc::new(SlowCommitStore {
-        inner: mem.clone(),
-        commit: Notify::new(),
-    });
+    let slow = GatedStore::new(mem.clone(), Held::Commit);
     let s = Setup::build(mem, slow.clone(), Maintenance::default()).await;
     let manager = s.manager.clone();
     let put = tokio::spawn(async move {
@@ -627,7 +622,7 @@ async fn a_group_waits_from_the_alerts_arrival_not_from_its_commit() {
     // the commit takes 20 seconds; the route waits 30 from the arrival
     tokio::time::sleep(Duration::from_secs(20)).await;
     assert!(!put.is_finished(), "the commit is not done");
-    slow.commit.notify_one();
+    slow.open.notify_one();
     put.await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(9_999)).await;
     assert!(s.recorder.sent.lock().is_empty(), "not before group_wait");
