@@ -62,13 +62,11 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use self::enrich::{ENRICH_LOOKBACK, StewardEnricher};
-use crate::{Error, Principal, Result, reload::ReloadError};
+use crate::{Error, Principal, Result, events::bounded, reload::ReloadError};
 
 mod journal;
 
-use journal::{
-    JOURNAL_BATCH, JournalAttempts, JournalHandoffs, JournalStates, bounded, journal_all,
-};
+use journal::{JOURNAL_BATCH, JournalAttempts, JournalHandoffs, JournalStates, journal_all};
 
 /// Where the Alertmanager-compatible API is mounted.
 pub const ALERTMANAGER_PREFIX: &str = "/alertmanager";

@@ -2,7 +2,8 @@
 //! audit trail, API tokens and retention. Each domain of steward has its
 //! catalogue (`DeployEvent` in steward-deploy, `MigrationEvent` in
 //! steward-migrate); the prefixes of all of them are reserved, so that a
-//! client cannot forge them through `POST /api/v1/events`.
+//! client cannot forge them through `POST /api/v1/events`. Also
+//! [`bounded`], which every journaled string from a sender goes through.
 
 use steward_deploy::DeployEvent;
 use steward_migrate::MigrationEvent;
@@ -69,3 +70,13 @@ pub const RESERVED_KIND_PREFIXES: [&str; 15] = [
 
 #[cfg(test)]
 mod tests;
+
+/// `text` cut to at most `max` characters, marked (`…`) when cut: what a
+/// sender (a rule's labels, an alert's, an error) puts in the journal is
+/// bounded.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}

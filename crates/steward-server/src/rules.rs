@@ -23,7 +23,7 @@ use steward_rules::{
 };
 use steward_store::Store;
 
-use crate::{Error, Result, reload::ReloadError};
+use crate::{Error, Result, events::bounded, reload::ReloadError};
 
 /// The longest journaled summary, and label or annotation value, of an
 /// alert (series labels come from scraped targets, unbounded).
@@ -329,14 +329,6 @@ fn alert_event(change: &AlertTransition) -> NewEvent {
         event = event.service(service);
     }
     event
-}
-
-/// `text` cut to at most `max` characters, marked when cut.
-fn bounded(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

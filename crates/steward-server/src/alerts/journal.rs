@@ -13,6 +13,8 @@ use steward_alert::{
 };
 use steward_core::{Actor, NewEvent, Severity};
 use steward_store::Store;
+
+use crate::events::bounded;
 use tokio::sync::mpsc;
 
 /// Until the IncidentManager exists, groups handed to incidents are
@@ -78,11 +80,6 @@ impl IncidentSink for JournalHandoffs {
             tracing::warn!(error = %err, "cannot journal an incident hand-off");
         }
     }
-}
-
-/// `text` cut to at most `max` characters.
-pub(super) fn bounded(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 /// The longest label or annotation name or value journaled (a sender's
