@@ -188,16 +188,7 @@ cleanup() {
     fi
     if [ -n "$steward_pid" ] && kill -0 "$steward_pid" 2>/dev/null; then
         log "stopping steward (SIGTERM; it stops its replicas)"
-        kill -TERM "$steward_pid"
-        for _ in $(seq 1 300); do
-            kill -0 "$steward_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$steward_pid" 2>/dev/null; then
-            log "steward did not stop within 30 s; SIGKILL"
-            kill -KILL "$steward_pid"
-        fi
-        wait "$steward_pid" 2>/dev/null
+        stop "$steward_pid" steward
     fi
     # Replicas steward left behind (it should leave none): their records
     # hold their process group ids.

@@ -1,5 +1,5 @@
 # What the benchmark scripts share (sourced, not run): messages, a free
-# port, and building or finding steward's binaries.
+# port, stopping a process, and building or finding steward's binaries.
 # shellcheck shell=bash
 
 # log MESSAGE: "bench: MESSAGE" on stderr, the name in bold only on a
@@ -12,6 +12,22 @@ log() {
     fi
 }
 die() { log "error: $*"; exit 1; }
+
+# stop PID NAME: SIGTERM, then SIGKILL after 30 s; nothing when PID is
+# empty or gone.
+stop() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 1 300); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        log "$2 did not stop within 30 s; SIGKILL"
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1" 2>/dev/null
+}
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -102,19 +102,6 @@ mkdir -p target/bench "$bench/data" "$bench/prometheus"
 config=$bench/steward.toml
 steward_pid= prom_pid= gen_pid= load_pid=
 
-stop() { # stop PID NAME: SIGTERM, then SIGKILL after 30 s
-    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
-    kill -TERM "$1" 2>/dev/null
-    for _ in $(seq 1 300); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$1" 2>/dev/null; then
-        log "$2 did not stop within 30 s; SIGKILL"
-        kill -KILL "$1" 2>/dev/null
-    fi
-    wait "$1" 2>/dev/null
-}
 cleanup() {
     local status=$?
     set +e
