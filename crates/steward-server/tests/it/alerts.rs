@@ -75,28 +75,6 @@ async fn next_with_status(got: &mut mpsc::UnboundedReceiver<Value>, status: &str
     .unwrap_or_else(|_| panic!("no {status} notification"))
 }
 
-/// The journal's events of `kind`, once there is at least one (the
-/// journal is written beside the delivery, so it is polled briefly).
-async fn journaled(app: &App, kind: &str) -> Vec<Value> {
-    for _ in 0..100 {
-        let (status, body) = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/events?kind={kind}"),
-                Some(&app.viewer),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let events = body["events"].as_array().unwrap().clone();
-        if !events.is_empty() {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no {kind} event journaled");
-}
-
 #[tokio::test]
 async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
     let (app, mut got) = app_with_webhook().await;
@@ -148,7 +126,7 @@ async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
     assert_eq!(body[0]["labels"]["alertname"], "DiskFull");
     assert_eq!(body[0]["receivers"][0]["name"], "hook");
 
-    let events = journaled(&app, "alertmanager.notification.sent").await;
+    let events = app.journaled("alertmanager.notification.sent").await;
     let payload = &events[0]["payload"];
     assert_eq!(payload["receiver"], "hook");
     assert_eq!(payload["integration"], "webhook");
@@ -158,7 +136,7 @@ async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
 
     // the alert's start is journaled with where it came from, and so is
     // its resolution
-    let events = journaled(&app, "alertmanager.alert.firing").await;
+    let events = app.journaled("alertmanager.alert.firing").await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["service"], "db");
     assert_eq!(events[0]["payload"]["source"], "api");
@@ -173,13 +151,13 @@ async fn posted_alerts_reach_the_webhook_and_attempts_are_journaled() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let events = journaled(&app, "alertmanager.alert.resolved").await;
+    let events = app.journaled("alertmanager.alert.resolved").await;
     assert_eq!(events[0]["payload"]["source"], "api");
 
     // pushes are data, not audited changes (Prometheus re-sends every
     // alert each minute); the viewer's refused push is audited, under the
     // path the client used
-    let audited = journaled(&app, "audit.request").await;
+    let audited = app.journaled("audit.request").await;
     let pushes: Vec<(&str, u64)> = audited
         .iter()
         .filter(|e| e["payload"]["path"] == "/alertmanager/api/v2/alerts")
@@ -253,7 +231,7 @@ async fn viewers_read_and_operators_silence() {
         .await;
     assert_eq!(status, StatusCode::OK);
     // silencing is a change: journaled under the path the client used
-    let audited = journaled(&app, "audit.request").await;
+    let audited = app.journaled("audit.request").await;
     let changes: Vec<(&str, &str, u64)> = audited
         .iter()
         .rev()
@@ -333,7 +311,7 @@ async fn pagerduty_events_trigger_acknowledge_and_resolve_by_dedup_key() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let acks = journaled(&app, "alertmanager.alert.acknowledged").await;
+    let acks = app.journaled("alertmanager.alert.acknowledged").await;
     assert_eq!(acks[0]["payload"]["dedup_key"], "disk-1");
     assert_eq!(acks[0]["payload"]["alerts"].as_array().unwrap().len(), 1);
 
@@ -493,7 +471,7 @@ raise_to = "critical"
         "a critical service's alert is raised"
     );
     assert_eq!(severities["Disk"], "warning");
-    let handoffs = journaled(&app, "alertmanager.incident.handoff").await;
+    let handoffs = app.journaled("alertmanager.incident.handoff").await;
     assert_eq!(handoffs.len(), 1, "only the critical group: {handoffs:?}");
     assert_eq!(handoffs[0]["payload"]["severity"], "critical");
     assert_eq!(handoffs[0]["payload"]["group_labels"]["alertname"], "Slow");

@@ -63,19 +63,6 @@ async fn reload(app: &App, token: &str) -> (StatusCode, Value) {
         .await
 }
 
-async fn events(app: &App, kind: &str) -> Vec<Value> {
-    let (status, body) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/events?kind={kind}"),
-            Some(&app.viewer),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["events"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn the_alertmanager_file_is_read_again_and_an_invalid_one_changes_nothing() {
     let (app, _dir, file) = app_with_am_file(&["ops"]).await;
@@ -90,7 +77,7 @@ async fn the_alertmanager_file_is_read_again_and_an_invalid_one_changes_nothing(
     );
     assert_eq!(body["rule_files"], json!([]), "no rules run on this server");
     assert_eq!(receivers(&app).await, ["ops", "pager"]);
-    let reloaded = events(&app, "alerts.reloaded").await;
+    let reloaded = app.events_of("alerts.reloaded").await;
     assert_eq!(reloaded.len(), 1);
     assert_eq!(reloaded[0]["actor"], "token:deployer");
     assert_eq!(reloaded[0]["payload"]["receivers"], json!(["ops", "pager"]));
@@ -122,7 +109,7 @@ async fn the_alertmanager_file_is_read_again_and_an_invalid_one_changes_nothing(
         ["ops", "pager"],
         "the previous configuration runs on"
     );
-    let failed = events(&app, "alerts.reload_failed").await;
+    let failed = app.events_of("alerts.reload_failed").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["severity"], "error");
     assert!(
@@ -133,7 +120,7 @@ async fn the_alertmanager_file_is_read_again_and_an_invalid_one_changes_nothing(
         "{}",
         failed[0]
     );
-    assert_eq!(events(&app, "alerts.reloaded").await.len(), 1);
+    assert_eq!(app.events_of("alerts.reloaded").await.len(), 1);
 
     let (status, _) = reload(&app, &app.viewer).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "reloading is an operator's");
@@ -186,8 +173,8 @@ async fn alertmanagers_own_reload_endpoint_answers_as_alertmanager() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(text, "", "Alertmanager answers success with an empty body");
     assert_eq!(receivers(&app).await, ["ops", "oncall"]);
-    assert_eq!(events(&app, "alerts.reloaded").await.len(), 1);
-    assert_eq!(events(&app, "alerts.reload_failed").await.len(), 1);
+    assert_eq!(app.events_of("alerts.reloaded").await.len(), 1);
+    assert_eq!(app.events_of("alerts.reload_failed").await.len(), 1);
 
     let (status, _, _) = reload(app.viewer.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -234,7 +221,7 @@ async fn the_configuration_file_itself_is_read_again() {
     assert!(message.contains("retention_days"), "{message}");
     assert!(message.contains("steward.toml"), "{message}");
     assert_eq!(receivers(&app).await, ["ops", "pager"]);
-    assert_eq!(events(&app, "alerts.reload_failed").await.len(), 1);
+    assert_eq!(app.events_of("alerts.reload_failed").await.len(), 1);
 
     // an inline configuration that is invalid names `[alerts] config_yaml`
     write_steward_toml(&file, &["ops"]);
@@ -311,7 +298,7 @@ async fn rules_and_alertmanager_reload_together_and_each_is_reported() {
         "{message}"
     );
     assert_eq!(receivers(&app).await, ["ops", "pager", "oncall"]);
-    assert_eq!(events(&app, "rules.reload_failed").await.len(), 2);
-    assert_eq!(events(&app, "alerts.reload_failed").await.len(), 1);
-    assert_eq!(events(&app, "alerts.reloaded").await.len(), 2);
+    assert_eq!(app.events_of("rules.reload_failed").await.len(), 2);
+    assert_eq!(app.events_of("alerts.reload_failed").await.len(), 1);
+    assert_eq!(app.events_of("alerts.reloaded").await.len(), 2);
 }

@@ -37,19 +37,6 @@ async fn groups(app: &App) -> Vec<Value> {
     body["data"]["groups"].as_array().unwrap().clone()
 }
 
-async fn events(app: &App, kind: &str) -> Vec<Value> {
-    let (status, body) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/events?kind={kind}"),
-            Some(&app.viewer),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["events"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn reloads_keep_the_old_rules_when_the_new_ones_are_invalid() {
     let (app, _dir, file) = app_with_rules(ONE_GROUP).await;
@@ -79,7 +66,7 @@ async fn reloads_keep_the_old_rules_when_the_new_ones_are_invalid() {
     let running = groups(&app).await;
     assert_eq!(running.len(), 1);
     assert_eq!(running[0]["name"], "always", "the previous rules run on");
-    assert_eq!(events(&app, "rules.reload_failed").await.len(), 1);
+    assert_eq!(app.events_of("rules.reload_failed").await.len(), 1);
 
     std::fs::write(
         &file,
@@ -100,7 +87,7 @@ async fn reloads_keep_the_old_rules_when_the_new_ones_are_invalid() {
     assert_eq!(body["rule_files"][0], file.display().to_string());
     assert_eq!(groups(&app).await.len(), 2);
     // one at start, one now
-    assert_eq!(events(&app, "rules.reloaded").await.len(), 2);
+    assert_eq!(app.events_of("rules.reloaded").await.len(), 2);
 
     let (status, _) = app
         .call(
@@ -122,7 +109,7 @@ async fn alert_state_changes_are_journaled_and_alerts_served() {
     let (app, _dir, _file) = app_with_rules(ONE_GROUP).await;
     let mut firing = Vec::new();
     for _ in 0..100 {
-        firing = events(&app, "alert.firing").await;
+        firing = app.events_of("alert.firing").await;
         if !firing.is_empty() {
             break;
         }
@@ -138,7 +125,7 @@ async fn alert_state_changes_are_journaled_and_alerts_served() {
         event["payload"]["from"], "inactive",
         "without `for` it fires at once"
     );
-    assert!(events(&app, "alert.pending").await.is_empty());
+    assert!(app.events_of("alert.pending").await.is_empty());
 
     let (status, body) = app
         .call(

@@ -251,6 +251,35 @@ impl App {
         self.state.deployments()
     }
 
+    /// The journal's events of `kind` (a kind or a prefix), newest
+    /// first, as a viewer reads them through the API.
+    pub(crate) async fn events_of(&self, kind: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/events?kind={kind}"),
+                Some(&self.viewer),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["events"].as_array().unwrap().clone()
+    }
+
+    /// [`events_of`](Self::events_of) once there is at least one, within
+    /// 10 seconds (for what is journaled beside the work, not before the
+    /// answer).
+    pub(crate) async fn journaled(&self, kind: &str) -> Vec<Value> {
+        for _ in 0..100 {
+            let events = self.events_of(kind).await;
+            if !events.is_empty() {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no {kind} event journaled");
+    }
+
     /// Sends a request; `body` is sent as JSON when given.
     pub(crate) async fn call(
         &self,
