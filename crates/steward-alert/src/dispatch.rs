@@ -204,18 +204,6 @@ impl Dispatcher {
         groups.insert(id, group);
     }
 
-    /// The alerts of every group that `keep` accepts, each once (an alert
-    /// is in as many groups as routes it takes), in no particular order.
-    pub fn alerts_where(&self, keep: &dyn Fn(&Alert) -> bool) -> Vec<Alert> {
-        let groups: Vec<Arc<AggrGroup>> = self.inner.groups.lock().values().cloned().collect();
-        let mut seen = std::collections::HashSet::new();
-        groups
-            .iter()
-            .flat_map(|g| g.alerts_where(keep))
-            .filter(|a| seen.insert(a.fingerprint()))
-            .collect()
-    }
-
     /// The groups and their alerts, sorted by key.
     pub fn groups(&self) -> Vec<GroupSnapshot> {
         let groups: Vec<Arc<AggrGroup>> = self.inner.groups.lock().values().cloned().collect();

@@ -572,8 +572,8 @@ impl StoreNotificationLog {
         &self,
         group_key: &str,
         r: &ReceiverKey,
-        firing: &BTreeSet<Fingerprint>,
-        resolved: &BTreeSet<Fingerprint>,
+        firing: BTreeSet<Fingerprint>,
+        resolved: BTreeSet<Fingerprint>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let hex = |set: &BTreeSet<Fingerprint>| {
@@ -594,8 +594,8 @@ impl StoreNotificationLog {
         .bind(&r.integration)
         .bind(i64::from(r.index))
         .bind(ms(now))
-        .bind(hex(firing))
-        .bind(hex(resolved))
+        .bind(hex(&firing))
+        .bind(hex(&resolved))
         .bind(ms(expires))
         .execute(self.store.pool())
         .await?;
@@ -603,17 +603,21 @@ impl StoreNotificationLog {
             group_key: group_key.to_owned(),
             receiver: r.clone(),
             timestamp: now,
-            firing: firing.clone(),
-            resolved: resolved.clone(),
+            firing,
+            resolved,
             expires_at: expires,
         };
         // the same rule as the database's: a newer entry stays
         let mut entries = self.entries.lock();
-        let slot = entries
-            .entry((group_key.to_owned(), r.clone()))
-            .or_insert_with(|| entry.clone());
-        if slot.timestamp <= now {
-            *slot = entry;
+        match entries.entry((group_key.to_owned(), r.clone())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry);
+            }
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                if slot.get().timestamp <= now {
+                    slot.insert(entry);
+                }
+            }
         }
         Ok(())
     }
@@ -647,7 +651,7 @@ impl NotificationLog for StoreNotificationLog {
         resolved: BTreeSet<Fingerprint>,
         now: DateTime<Utc>,
     ) -> steward_alert::Result<()> {
-        self.log_inner(group_key, receiver, &firing, &resolved, now)
+        self.log_inner(group_key, receiver, firing, resolved, now)
             .await
             .map_err(to_alert)
     }

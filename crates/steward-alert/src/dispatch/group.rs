@@ -70,17 +70,6 @@ impl AggrGroup {
         self.state.lock().alerts.values().cloned().collect()
     }
 
-    /// The group's alerts that `keep` accepts (the others are not cloned).
-    pub(super) fn alerts_where(&self, keep: &dyn Fn(&Alert) -> bool) -> Vec<Alert> {
-        self.state
-            .lock()
-            .alerts
-            .values()
-            .filter(|a| keep(a))
-            .cloned()
-            .collect()
-    }
-
     pub(super) fn is_empty(&self) -> bool {
         self.state.lock().alerts.is_empty()
     }

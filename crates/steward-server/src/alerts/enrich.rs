@@ -45,8 +45,11 @@ pub(crate) const VALUE_BUDGET: Duration = Duration::from_secs(2);
 /// about first: "what changed?").
 const CHANGE_KINDS: [&str; 3] = ["deploy", "migration", "perf"];
 
-/// How many services' changes are looked up at once for a notification.
-const CONCURRENT_SERVICES: usize = 4;
+/// How many services' changes are looked up at once for a notification:
+/// each takes one of the store's connections per kind of change, and the
+/// deployment records one more, which leaves some of SQLite's eight for
+/// everything else.
+const CONCURRENT_SERVICES: usize = 2;
 
 /// Enriches alerts from the journal, the deployment records, the
 /// AlertManager's alerts and the metrics (see the module docs).
