@@ -1,0 +1,2 @@
+//! Integration tests of steward-logs: the store on real files, the HTTP
+//! API over loopback.
