@@ -5,11 +5,13 @@
 //!   (a label set and its entries), as Loki's push API carries them.
 //! - [`source`]: the [`LogSource`] trait the LogQL engine reads through,
 //!   which the embedded store implements (and an in-memory one for tests).
+//! - [`logql`]: LogQL's parser and engine over a [`LogSource`].
 //!
 //! Every other part (ingest decoders, collection, storage, LogQL, the HTTP
 //! API) builds on these types only, so each is tested alone.
 
 pub mod error;
+pub mod logql;
 pub mod model;
 pub mod source;
 
