@@ -239,7 +239,12 @@ impl Engine {
 
     /// Runs a metric query at time `t` (ns): a vector or a scalar. Log
     /// queries are refused, as Loki refuses them as instant queries.
-    pub fn query_instant(&self, source: &dyn LogSource, expr: &Expr, t: i64) -> Result<QueryResult> {
+    pub fn query_instant(
+        &self,
+        source: &dyn LogSource,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<QueryResult> {
         let Expr::Metric(m) = expr else {
             return Err(Error::InvalidQuery(
                 "log queries are not supported as instant queries: use a range query".to_owned(),

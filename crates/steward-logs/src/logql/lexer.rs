@@ -82,7 +82,9 @@ pub(crate) fn lex(query: &str) -> Result<Vec<Token>> {
                 if i < chars.len()
                     && (chars[i] == '-' || chars[i] == '+')
                     && matches!(chars[i - 1], 'e' | 'E')
-                    && chars[start..i - 1].iter().all(|c| c.is_ascii_digit() || *c == '.')
+                    && chars[start..i - 1]
+                        .iter()
+                        .all(|c| c.is_ascii_digit() || *c == '.')
                 {
                     i += 1;
                 }
@@ -125,7 +127,10 @@ pub(crate) fn lex(query: &str) -> Result<Vec<Token>> {
                 "column {col}: unexpected character {c:?}"
             )));
         };
-        out.push(Token { tok: Tok::Op(op), col });
+        out.push(Token {
+            tok: Tok::Op(op),
+            col,
+        });
         i += op.len();
     }
     out.push(Token {

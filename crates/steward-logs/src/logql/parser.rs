@@ -121,7 +121,8 @@ impl Parser {
         let col = self.col();
         match self.peek() {
             Tok::Num(n) => {
-                let v = parse_number(n).ok_or_else(|| Self::err_at(col, format!("invalid number {n:?}")))?;
+                let v = parse_number(n)
+                    .ok_or_else(|| Self::err_at(col, format!("invalid number {n:?}")))?;
                 self.pos += 1;
                 Ok(if neg { -v } else { v })
             }
@@ -196,10 +197,7 @@ impl Parser {
     /// `min_prec`.
     fn expr(&mut self, min_prec: u8) -> Result<MetricExpr> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some(op) = self.peek_binop() else {
-                break;
-            };
+        while let Some(op) = self.peek_binop() {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
@@ -301,14 +299,9 @@ impl Parser {
             let inner = self.expr(BinOp::Pow.precedence())?;
             return Ok(match inner {
                 MetricExpr::Number(n) if neg => MetricExpr::Number(-n),
-                e if neg => build_binary(
-                    col,
-                    BinOp::Mul,
-                    MetricExpr::Number(-1.0),
-                    e,
-                    false,
-                    None,
-                )?,
+                e if neg => {
+                    build_binary(col, BinOp::Mul, MetricExpr::Number(-1.0), e, false, None)?
+                }
                 e => e,
             });
         }
@@ -389,7 +382,10 @@ impl Parser {
             (None, true, _) => {
                 return Err(Self::err_at(
                     col,
-                    format!("{} requires an unwrap expression such as | unwrap latency", op.name()),
+                    format!(
+                        "{} requires an unwrap expression such as | unwrap latency",
+                        op.name()
+                    ),
                 ));
             }
             (Some(_), false, RangeOp::Rate) | (None, false, _) | (Some(_), true, _) => {}

@@ -301,14 +301,18 @@ pub(crate) fn template_funcs() -> FuncMap {
         "TrimPrefix".into(),
         string_fn(|a| {
             let s = str_arg(a, 0);
-            s.strip_prefix(str_arg(a, 1).as_str()).unwrap_or(&s).to_owned()
+            s.strip_prefix(str_arg(a, 1).as_str())
+                .unwrap_or(&s)
+                .to_owned()
         }),
     );
     m.insert(
         "TrimSuffix".into(),
         string_fn(|a| {
             let s = str_arg(a, 0);
-            s.strip_suffix(str_arg(a, 1).as_str()).unwrap_or(&s).to_owned()
+            s.strip_suffix(str_arg(a, 1).as_str())
+                .unwrap_or(&s)
+                .to_owned()
         }),
     );
     // sprig: contains substr string, hasPrefix prefix string

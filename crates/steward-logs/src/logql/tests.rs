@@ -105,38 +105,98 @@ fn round_trips() {
 
 /// Invalid queries and the start of their error (column and what is wrong).
 const ERRORS: &[(&str, &str)] = &[
-    ("", "column 1: expected a metric expression, found end of query"),
-    (r#"{}"#, "column 1: queries require at least one regexp or equality matcher"),
+    (
+        "",
+        "column 1: expected a metric expression, found end of query",
+    ),
+    (
+        r#"{}"#,
+        "column 1: queries require at least one regexp or equality matcher",
+    ),
     (r#"{a=~".*"}"#, "column 1: queries require at least one"),
     (r#"{a="b""#, r#"column 7: expected "}", found end of query"#),
     (r#"{a="b" |= "x"}"#, r#"column 8: expected "}", found "|=""#),
-    (r#"{a=b}"#, "column 4: expected a quoted string, found \"b\""),
+    (
+        r#"{a=b}"#,
+        "column 4: expected a quoted string, found \"b\"",
+    ),
     (r#"{a="b"} | foo"#, "column 11: expected a parser (json"),
     (r#"{a="b"} |= x"#, "column 12: expected a quoted string"),
-    (r#"{a="b"} | x > "y""#, "column 15: expected a number, a duration or a byte size"),
-    (r#"{a="b"} | x > 5xyz"#, "column 15: invalid number, duration or byte size"),
+    (
+        r#"{a="b"} | x > "y""#,
+        "column 15: expected a number, a duration or a byte size",
+    ),
+    (
+        r#"{a="b"} | x > 5xyz"#,
+        "column 15: invalid number, duration or byte size",
+    ),
     (r#"{a="b"} |~ "(""#, "column 12: invalid regular expression"),
     (r#"{a=~"("}"#, "column 5: "),
-    (r#"{a="b"} | pattern "<a><b>""#, "column 19: invalid pattern"),
+    (
+        r#"{a="b"} | pattern "<a><b>""#,
+        "column 19: invalid pattern",
+    ),
     (r#"{a="b"} | pattern "abc""#, "column 19: invalid pattern"),
-    (r#"{a="b"} | regexp "(a)""#, "column 18: the regexp parser needs at least one named group"),
-    (r#"{a="b"} | line_format "{{.a""#, "column 23: invalid template"),
+    (
+        r#"{a="b"} | regexp "(a)""#,
+        "column 18: the regexp parser needs at least one named group",
+    ),
+    (
+        r#"{a="b"} | line_format "{{.a""#,
+        "column 23: invalid template",
+    ),
     (r#"{a="b"} | unwrap x"#, "column 11: unwrap is only allowed"),
     (r#"{a="b"} "x""#, "column 9: expected end of query"),
-    (r#"count_over_time({a="b"})"#, "column 24: expected a range such as [5m]"),
-    (r#"count_over_time({a="b"}[5x])"#, "column 25: invalid duration"),
-    (r#"sum_over_time({a="b"}[5m])"#, "column 1: sum_over_time requires an unwrap expression"),
-    (r#"count_over_time({a="b"} | unwrap x [5m])"#, "column 1: count_over_time does not take an unwrap"),
-    (r#"count_over_time({a="b"}[5m]) by (x)"#, "column 1: grouping is only allowed"),
-    (r#"topk(x, count_over_time({a="b"}[5m]))"#, "column 6: expected k, an integer"),
-    (r#"topk(0.5, count_over_time({a="b"}[5m]))"#, "column 6: topk needs an integer k"),
-    (r#"sum(count_over_time({a="b"}[5m])"#, r#"column 33: expected ")", found end of query"#),
-    (r#"1 and 2"#, "column 3: set operator \"and\" needs vectors on both sides"),
-    (r#"1 > 2"#, "column 3: comparisons between scalars must use the bool modifier"),
+    (
+        r#"count_over_time({a="b"})"#,
+        "column 24: expected a range such as [5m]",
+    ),
+    (
+        r#"count_over_time({a="b"}[5x])"#,
+        "column 25: invalid duration",
+    ),
+    (
+        r#"sum_over_time({a="b"}[5m])"#,
+        "column 1: sum_over_time requires an unwrap expression",
+    ),
+    (
+        r#"count_over_time({a="b"} | unwrap x [5m])"#,
+        "column 1: count_over_time does not take an unwrap",
+    ),
+    (
+        r#"count_over_time({a="b"}[5m]) by (x)"#,
+        "column 1: grouping is only allowed",
+    ),
+    (
+        r#"topk(x, count_over_time({a="b"}[5m]))"#,
+        "column 6: expected k, an integer",
+    ),
+    (
+        r#"topk(0.5, count_over_time({a="b"}[5m]))"#,
+        "column 6: topk needs an integer k",
+    ),
+    (
+        r#"sum(count_over_time({a="b"}[5m])"#,
+        r#"column 33: expected ")", found end of query"#,
+    ),
+    (
+        r#"1 and 2"#,
+        "column 3: set operator \"and\" needs vectors on both sides",
+    ),
+    (
+        r#"1 > 2"#,
+        "column 3: comparisons between scalars must use the bool modifier",
+    ),
     (r#"1 + on (a) 2"#, "column 3: vector matching"),
     (r#"{a="b"} + 1"#, "column 9: expected end of query"),
-    (r#"sum({a="b"})"#, "column 5: a log query cannot be used here"),
-    (r#"{a="b"} | label_format x=y, x=z"#, "column 29: label \"x\" is formatted twice"),
+    (
+        r#"sum({a="b"})"#,
+        "column 5: a log query cannot be used here",
+    ),
+    (
+        r#"{a="b"} | label_format x=y, x=z"#,
+        "column 29: label \"x\" is formatted twice",
+    ),
     (r#"{a="b"} |= "x"#, "column 12: unterminated string"),
     (r#"{a="b"} ; "#, "column 9: unexpected character ';'"),
 ];
@@ -147,7 +207,10 @@ fn errors_name_the_column() {
         match parse(query) {
             Ok(e) => panic!("{query}: parsed as {e}"),
             Err(crate::Error::InvalidQuery(msg)) => {
-                assert!(msg.starts_with(want), "{query}: {msg:?} does not start with {want:?}");
+                assert!(
+                    msg.starts_with(want),
+                    "{query}: {msg:?} does not start with {want:?}"
+                );
                 assert!(!msg.ends_with('.'), "{msg}");
             }
             Err(e) => panic!("{query}: wrong error kind {e:?}"),
@@ -160,7 +223,8 @@ fn kind_and_selectors() {
     let e = parse(r#"{a="b"} |= "x""#).unwrap();
     assert!(!e.is_metric());
     assert_eq!(e.selectors(), vec![&[Matcher::equal("a", "b")][..]]);
-    let e = parse(r#"sum(rate({a="b"}[1m])) / sum(rate({c="d", e=~"f"}[1m])) or vector(1)"#).unwrap();
+    let e =
+        parse(r#"sum(rate({a="b"}[1m])) / sum(rate({c="d", e=~"f"}[1m])) or vector(1)"#).unwrap();
     assert!(e.is_metric());
     let sels = e.selectors();
     assert_eq!(sels.len(), 2);
@@ -192,7 +256,10 @@ impl LogSource for Recording {
     }
 }
 
-fn source(streams: &[(&[(&str, &str)], &[(i64, &str)])]) -> MemorySource {
+/// A stream's labels and its `(ns, line)` entries.
+type TestStream<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, &'a str)]);
+
+fn source(streams: &[TestStream<'_>]) -> MemorySource {
     let src = MemorySource::new();
     for (labels, entries) in streams {
         src.push(vec![PushStream {
@@ -236,7 +303,11 @@ fn contains_hints_and_selection_range() {
         *seen,
         vec![
             (0, 10 * S, vec!["error".to_owned(), "y".to_owned()]),
-            (100 * S - 60 * S - 10 * S + 1, 200 * S - 10 * S + 1, vec!["err".to_owned()]),
+            (
+                100 * S - 60 * S - 10 * S + 1,
+                200 * S - 10 * S + 1,
+                vec!["err".to_owned()]
+            ),
         ]
     );
 }
@@ -280,7 +351,9 @@ fn metric_json_shapes() {
     let src = source(&[(&[("app", "x")], &[(1_700_000_000 * S, "l")])]);
     let e = parse(r#"count_over_time({app="x"}[1m])"#).unwrap();
     let engine = Engine::default();
-    let v = engine.query_instant(&src, &e, 1_700_000_000 * S + S / 2).unwrap();
+    let v = engine
+        .query_instant(&src, &e, 1_700_000_000 * S + S / 2)
+        .unwrap();
     assert_eq!(
         v.to_json(),
         json!({"resultType": "vector", "result": [{"metric": {"app": "x"}, "value": [1_700_000_000.5, "1"]}]})
@@ -297,8 +370,13 @@ fn metric_json_shapes() {
         m.to_json(),
         json!({"resultType": "matrix", "result": [{"metric": {"app": "x"}, "values": [[1_700_000_000.0, "1"], [1_700_000_030.0, "1"]]}]})
     );
-    let s = engine.query_instant(&src, &parse("1 / 0").unwrap(), 2 * S).unwrap();
-    assert_eq!(s.to_json(), json!({"resultType": "scalar", "result": [2.0, "+Inf"]}));
+    let s = engine
+        .query_instant(&src, &parse("1 / 0").unwrap(), 2 * S)
+        .unwrap();
+    assert_eq!(
+        s.to_json(),
+        json!({"resultType": "scalar", "result": [2.0, "+Inf"]})
+    );
 }
 
 #[test]
@@ -336,7 +414,8 @@ fn decolorize_and_line_format_timestamp() {
         limit: 10,
         direction: Direction::Forward,
     };
-    let e = parse(r#"{app="x"} | decolorize | line_format "{{__line__}}@{{__timestamp__}}""#).unwrap();
+    let e =
+        parse(r#"{app="x"} | decolorize | line_format "{{__line__}}@{{__timestamp__}}""#).unwrap();
     let QueryResult::Streams(streams) = Engine::default().query_range(&src, &e, &params).unwrap()
     else {
         panic!("not streams");

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use steward_metrics::Labels;
 
-use super::ast::{BinOp, Binary, GroupSide, LabelReplace, MetricExpr, VectorAgg, VectorMatching, VectorOp};
+use super::ast::{
+    BinOp, Binary, GroupSide, LabelReplace, MetricExpr, VectorAgg, VectorMatching, VectorOp,
+};
 use super::eval::Engine;
 use super::eval::metric::{apply_grouping, eval_range};
 use crate::{Error, LogSource, Result};
@@ -22,7 +24,8 @@ pub(crate) struct Grid {
 impl Grid {
     /// The time of step `i`.
     pub(crate) fn time(&self, i: usize) -> i64 {
-        self.start.saturating_add(self.step.saturating_mul(i as i64))
+        self.start
+            .saturating_add(self.step.saturating_mul(i as i64))
     }
 }
 
@@ -93,18 +96,20 @@ fn group_key(labels: &Labels, agg: &VectorAgg) -> Labels {
     }
 }
 
+/// (count, sum, min, max, sum of squares) of a group at a step.
+type Fold = (f64, f64, f64, f64, f64);
+
 fn aggregate(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
     match agg.op {
         VectorOp::Sort | VectorOp::SortDesc => return inner,
-        VectorOp::Topk | VectorOp::Bottomk => return top(agg, inner),
+        VectorOp::Topk | VectorOp::Bottomk => return top(agg, &inner),
         _ => {}
     }
-    let mut groups: BTreeMap<Labels, BTreeMap<usize, (f64, f64, f64, f64, f64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Labels, BTreeMap<usize, Fold>> = BTreeMap::new();
     for s in inner {
         let key = group_key(&s.labels, agg);
         let g = groups.entry(key).or_default();
         for (i, v) in s.points {
-            // (count, sum, min, max, sum of squares)
             let e = g.entry(i).or_insert((0.0, 0.0, f64::NAN, f64::NAN, 0.0));
             e.0 += 1.0;
             e.1 += v;
@@ -142,7 +147,7 @@ fn aggregate(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
         .collect()
 }
 
-fn top(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
+fn top(agg: &VectorAgg, inner: &[StepSeries]) -> Vec<StepSeries> {
     let k = agg.param.unwrap_or(1.0) as usize;
     let mut groups: BTreeMap<Labels, Vec<usize>> = BTreeMap::new();
     for (idx, s) in inner.iter().enumerate() {
@@ -158,8 +163,10 @@ fn top(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
             points: BTreeMap::new(),
         })
         .collect();
-    let steps: std::collections::BTreeSet<usize> =
-        inner.iter().flat_map(|s| s.points.keys().copied()).collect();
+    let steps: std::collections::BTreeSet<usize> = inner
+        .iter()
+        .flat_map(|s| s.points.keys().copied())
+        .collect();
     for members in groups.values() {
         for &i in &steps {
             let mut present: Vec<(usize, f64)> = members
@@ -235,9 +242,9 @@ fn apply(op: BinOp, a: f64, b: f64, return_bool: bool) -> Option<f64> {
 
 fn binary(b: &Binary, lhs: Val, rhs: Val) -> Result<Val> {
     match (lhs, rhs) {
-        (Val::Scalar(x), Val::Scalar(y)) => Ok(Val::Scalar(
-            apply(b.op, x, y, true).unwrap_or(f64::NAN),
-        )),
+        (Val::Scalar(x), Val::Scalar(y)) => {
+            Ok(Val::Scalar(apply(b.op, x, y, true).unwrap_or(f64::NAN)))
+        }
         (Val::Vector(v), Val::Scalar(y)) => Ok(Val::Vector(map_points(v, |x| {
             apply(b.op, x, y, b.return_bool)
         }))),
@@ -250,9 +257,9 @@ fn binary(b: &Binary, lhs: Val, rhs: Val) -> Result<Val> {
         }))),
         (Val::Vector(l), Val::Vector(r)) => {
             if b.op.is_set() {
-                Ok(Val::Vector(set_op(b, l, r)))
+                Ok(Val::Vector(set_op(b, &l, &r)))
             } else {
-                vector_op(b, l, r).map(Val::Vector)
+                vector_op(b, &l, &r).map(Val::Vector)
             }
         }
     }
@@ -284,7 +291,7 @@ fn all_steps(v: &[StepSeries]) -> std::collections::BTreeSet<usize> {
     v.iter().flat_map(|s| s.points.keys().copied()).collect()
 }
 
-fn set_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>) -> Vec<StepSeries> {
+fn set_op(b: &Binary, l: &[StepSeries], r: &[StepSeries]) -> Vec<StepSeries> {
     let m = b.matching.as_ref();
     let lsig: Vec<Labels> = l.iter().map(|s| signature(&s.labels, m)).collect();
     let rsig: Vec<Labels> = r.iter().map(|s| signature(&s.labels, m)).collect();
@@ -302,8 +309,8 @@ fn set_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>) -> Vec<StepSeries>
                 .points
                 .iter()
                 .filter(|(i, _)| match b.op {
-                    BinOp::And => present(&r, &rsig, **i, sig),
-                    BinOp::Unless => !present(&r, &rsig, **i, sig),
+                    BinOp::And => present(r, &rsig, **i, sig),
+                    BinOp::Unless => !present(r, &rsig, **i, sig),
                     _ => true,
                 })
                 .map(|(i, v)| (*i, *v))
@@ -315,7 +322,7 @@ fn set_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>) -> Vec<StepSeries>
             let points: BTreeMap<usize, f64> = s
                 .points
                 .iter()
-                .filter(|(i, _)| !present(&l, &lsig, **i, sig))
+                .filter(|(i, _)| !present(l, &lsig, **i, sig))
                 .map(|(i, v)| (*i, *v))
                 .collect();
             match out.iter_mut().find(|o| o.labels == s.labels) {
@@ -351,12 +358,15 @@ fn result_labels(many: &Labels, one: &Labels, b: &Binary) -> Labels {
     }
 }
 
-fn vector_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>) -> Result<Vec<StepSeries>> {
+fn vector_op(b: &Binary, l: &[StepSeries], r: &[StepSeries]) -> Result<Vec<StepSeries>> {
     let m = b.matching.as_ref();
     // the "many" side first; values are swapped back for the operator
-    let swapped = matches!(m.and_then(|m| m.group.as_ref()), Some((GroupSide::Right, _)));
+    let swapped = matches!(
+        m.and_then(|m| m.group.as_ref()),
+        Some((GroupSide::Right, _))
+    );
     let grouped = m.is_some_and(|m| m.group.is_some());
-    let (many, one) = if swapped { (&r, &l) } else { (&l, &r) };
+    let (many, one) = if swapped { (r, l) } else { (l, r) };
     let many_sig: Vec<Labels> = many.iter().map(|s| signature(&s.labels, m)).collect();
     let one_sig: Vec<Labels> = one.iter().map(|s| signature(&s.labels, m)).collect();
     let mut out: HashMap<Labels, BTreeMap<usize, f64>> = HashMap::new();
@@ -365,14 +375,14 @@ fn vector_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>) -> Result<Vec<S
     for i in steps {
         let mut one_at: HashMap<&Labels, (usize, f64)> = HashMap::new();
         for (k, s) in one.iter().enumerate() {
-            if let Some(v) = s.points.get(&i) {
-                if one_at.insert(&one_sig[k], (k, *v)).is_some() {
-                    return Err(Error::InvalidQuery(format!(
-                        "found duplicate series for the match group {} on the {} side of the operation: many-to-many matching not allowed, use group_left or group_right",
-                        one_sig[k],
-                        if swapped { "left" } else { "right" }
-                    )));
-                }
+            if let Some(v) = s.points.get(&i)
+                && one_at.insert(&one_sig[k], (k, *v)).is_some()
+            {
+                return Err(Error::InvalidQuery(format!(
+                    "found duplicate series for the match group {} on the {} side of the operation: many-to-many matching not allowed, use group_left or group_right",
+                    one_sig[k],
+                    if swapped { "left" } else { "right" }
+                )));
             }
         }
         let mut seen: HashMap<&Labels, ()> = HashMap::new();
@@ -394,7 +404,12 @@ fn vector_op(b: &Binary, l: Vec<StepSeries>, r: Vec<StepSeries>) -> Result<Vec<S
                 continue;
             };
             let labels = result_labels(&s.labels, &one[ok].labels, b);
-            if out.entry(labels.clone()).or_default().insert(i, v).is_some() {
+            if out
+                .entry(labels.clone())
+                .or_default()
+                .insert(i, v)
+                .is_some()
+            {
                 return Err(Error::InvalidQuery(format!(
                     "multiple matches for labels {labels}: many-to-one matching must be explicit (group_left/group_right)"
                 )));

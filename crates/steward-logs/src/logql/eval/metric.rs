@@ -142,7 +142,11 @@ pub(crate) fn eval_range(
     let contains = contains_hints(&agg.log.stages);
     let selection = Selection {
         matchers: &agg.log.selector,
-        start: grid.start.saturating_sub(agg.range).saturating_sub(agg.offset).saturating_add(1),
+        start: grid
+            .start
+            .saturating_sub(agg.range)
+            .saturating_sub(agg.offset)
+            .saturating_add(1),
         end: last.saturating_sub(agg.offset).saturating_add(1),
         contains: &contains,
     };

@@ -295,9 +295,7 @@ impl Parser {
             Tok::Op("<") => (false, CmpOp::Lt),
             Tok::Op("<=") => (false, CmpOp::Le),
             _ => {
-                return Err(self.expected(
-                    "a comparison (=, !=, =~, !~, ==, >, >=, <, <=)",
-                ));
+                return Err(self.expected("a comparison (=, !=, =~, !~, ==, >, >=, <, <=)"));
             }
         };
         if str_op && matches!(self.peek_at(1), Tok::Str(_)) {

@@ -11,7 +11,13 @@ use crate::logql::ast::{JsonPath, JsonStep, PatternPart};
 fn sanitize(key: &str) -> String {
     let mut out: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
@@ -103,12 +109,18 @@ fn logfmt_pairs(line: &str) -> Result<Vec<(String, String)>, String> {
         let start = i;
         while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' {
             if chars[i] == '"' {
-                return Err(format!("logfmt syntax error at pos {}: unexpected '\"'", i + 1));
+                return Err(format!(
+                    "logfmt syntax error at pos {}: unexpected '\"'",
+                    i + 1
+                ));
             }
             i += 1;
         }
         if i == start {
-            return Err(format!("logfmt syntax error at pos {}: unexpected '='", i + 1));
+            return Err(format!(
+                "logfmt syntax error at pos {}: unexpected '='",
+                i + 1
+            ));
         }
         let key: String = chars[start..i].iter().collect();
         let mut value = String::new();

@@ -65,11 +65,9 @@ pub(super) fn render(r: &QueryResult) -> String {
 
 fn parse_labels(text: &str) -> Labels {
     match logql::parse(text) {
-        Ok(logql::Expr::Log(l)) => Labels::from_pairs(
-            l.selector
-                .iter()
-                .map(|m| (m.name.clone(), m.value.clone())),
-        ),
+        Ok(logql::Expr::Log(l)) => {
+            Labels::from_pairs(l.selector.iter().map(|m| (m.name.clone(), m.value.clone())))
+        }
         other => panic!("bad labels {text:?}: {other:?}"),
     }
 }
@@ -81,7 +79,9 @@ fn source(data: &[String]) -> MemorySource {
             .split_once("} ")
             .unwrap_or_else(|| panic!("bad data line {line:?}"));
         let (ts, text) = rest.split_once(' ').unwrap_or((rest, ""));
-        let ts: f64 = ts.parse().unwrap_or_else(|_| panic!("bad time in {line:?}"));
+        let ts: f64 = ts
+            .parse()
+            .unwrap_or_else(|_| panic!("bad time in {line:?}"));
         src.push(vec![PushStream {
             labels: parse_labels(&format!("{labels}}}")),
             entries: vec![Entry::new((ts * NS) as i64, text)],
@@ -191,7 +191,7 @@ pub(super) fn run_file(name: &str, text: &str) -> usize {
             } else if l == "expect" {
                 let mut body = String::new();
                 while let Some(b) = lines.next_if(|l| !l.starts_with("===") && *l != "data") {
-                    if !b.trim().is_empty() {
+                    if !b.trim().is_empty() && !b.starts_with('#') {
                         body.push_str(b);
                         body.push('\n');
                     }
