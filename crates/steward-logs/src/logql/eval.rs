@@ -201,8 +201,8 @@ impl Engine {
                         "the end of a range query is before its start".to_owned(),
                     ));
                 }
-                let steps = (params.end - params.start) / params.step + 1;
-                if steps as u64 > self.max_steps as u64 {
+                let steps = (params.end as i128 - params.start as i128) / params.step as i128 + 1;
+                if steps > self.max_steps as i128 {
                     return Err(Error::Limit(format!(
                         "{steps} steps exceed the maximum of {}: use a larger step",
                         self.max_steps

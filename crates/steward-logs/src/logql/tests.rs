@@ -461,3 +461,30 @@ fn units() {
     assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
     assert_eq!(format_value(0.1), "0.1");
 }
+
+proptest::proptest! {
+    /// Arbitrary text never panics the parser: it parses or says why not.
+    #[test]
+    fn parse_never_panics(q in r#"[{}()\[\]|=!~<>+*/%^,"`a-z_0-9. \-#]{0,40}"#) {
+        let _ = parse(&q);
+    }
+
+    /// Fragments of valid queries, recombined, never panic either, and
+    /// what parses prints as text that parses to the same text.
+    #[test]
+    fn recombined_queries_round_trip(parts in proptest::collection::vec(
+        proptest::sample::select(vec![
+            r#"{a="b"}"#, "|= \"x\"", "| json", "| logfmt", "| x > 5", "[5m]", "sum", "by (a)",
+            "(", ")", "rate(", "count_over_time(", "| unwrap x", "+", "/", "on (a)", "1", "or",
+            "topk(2,", ",", "| pattern \"<a> <b>\"", "| line_format \"{{.a}}\"", "offset 1m",
+        ]),
+        0..12,
+    )) {
+        let q = parts.join(" ");
+        if let Ok(e) = parse(&q) {
+            let text = e.to_string();
+            let again = parse(&text).map(|e| e.to_string());
+            proptest::prop_assert_eq!(again.ok(), Some(text));
+        }
+    }
+}

@@ -96,8 +96,9 @@ fn group_key(labels: &Labels, agg: &VectorAgg) -> Labels {
     }
 }
 
-/// (count, sum, min, max, sum of squares) of a group at a step.
-type Fold = (f64, f64, f64, f64, f64);
+/// (count, sum, min, max, mean, sum of squared deviations) of a group at
+/// a step, the last two folded as Welford does.
+type Fold = (f64, f64, f64, f64, f64, f64);
 
 fn aggregate(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
     match agg.op {
@@ -110,7 +111,9 @@ fn aggregate(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
         let key = group_key(&s.labels, agg);
         let g = groups.entry(key).or_default();
         for (i, v) in s.points {
-            let e = g.entry(i).or_insert((0.0, 0.0, f64::NAN, f64::NAN, 0.0));
+            let e = g
+                .entry(i)
+                .or_insert((0.0, 0.0, f64::NAN, f64::NAN, 0.0, 0.0));
             e.0 += 1.0;
             e.1 += v;
             if v < e.2 || e.2.is_nan() {
@@ -119,7 +122,9 @@ fn aggregate(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
             if v > e.3 || e.3.is_nan() {
                 e.3 = v;
             }
-            e.4 += v * v;
+            let delta = v - e.4;
+            e.4 += delta / e.0;
+            e.5 += delta * (v - e.4);
         }
     }
     groups
@@ -128,9 +133,8 @@ fn aggregate(agg: &VectorAgg, inner: Vec<StepSeries>) -> Vec<StepSeries> {
             labels,
             points: points
                 .into_iter()
-                .map(|(i, (n, sum, min, max, sq))| {
-                    let mean = sum / n;
-                    let var = (sq / n - mean * mean).max(0.0);
+                .map(|(i, (n, sum, min, max, mean, m2))| {
+                    let var = m2 / n;
                     let v = match agg.op {
                         VectorOp::Sum => sum,
                         VectorOp::Avg => mean,

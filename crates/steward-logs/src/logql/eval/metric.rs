@@ -215,7 +215,8 @@ pub(crate) fn eval_range(
             let mut i = if from <= grid.start {
                 0
             } else {
-                ((from - grid.start + grid.step - 1) / grid.step) as usize
+                let (d, step) = (from as i128 - grid.start as i128, grid.step as i128);
+                usize::try_from((d + step - 1) / step).unwrap_or(usize::MAX)
             };
             while i < grid.len && grid.time(i) < until {
                 match accs.get_mut(&i) {
