@@ -14,7 +14,9 @@ pub mod error;
 pub mod logql;
 pub mod model;
 pub mod source;
+pub mod store;
 
 pub use error::{Error, Result};
 pub use model::{Entry, PushStream};
 pub use source::{LogSource, MemorySource, Selection};
+pub use store::{LogStore, StoreOptions, StoreStats};

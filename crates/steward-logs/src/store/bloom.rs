@@ -1,0 +1,119 @@
+//! Per-chunk bloom filters of the 4-byte substrings (4-grams) of its lines,
+//! so that a line filter `|= "literal"` skips every chunk that cannot hold
+//! the literal: each of the literal's 4-grams must be in the filter.
+//!
+//! Why 4-grams rather than words: `|=` matches substrings, so a filter of
+//! words could only prune for literals that hold a whole word between two
+//! separators; 4-grams prune for any literal of four bytes or more (Loki's
+//! bloom filters chose n-grams for the same reason).
+//!
+//! The number of distinct 4-grams is only known after the chunk is read,
+//! so the filter is built at its largest size and then folded: with a
+//! power-of-two size, OR-ing the upper half onto the lower half gives the
+//! filter a half-size build would have given, because positions are taken
+//! modulo the size. It is folded while at most [`MAX_FILL`] of the bits
+//! would be set (about 1.5% false positives per probe with two hashes).
+
+/// Bits of the filter a chunk starts with.
+const MAX_BITS: usize = 1 << 22;
+/// Fewest bits a filter keeps (small chunks).
+const MIN_BITS: usize = 1 << 10;
+/// Largest share of set bits a fold may reach.
+const MAX_FILL: f64 = 0.12;
+
+/// A bloom filter of 4-grams, two probes per gram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bloom {
+    words: Vec<u64>,
+}
+
+/// The two probe positions of a gram, before the modulo.
+#[inline]
+fn probes(gram: u32) -> (usize, usize) {
+    let h = u64::from(gram).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = h ^ (h >> 29);
+    let h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    ((h >> 32) as usize, (h & 0xFFFF_FFFF) as usize)
+}
+
+/// The 4-grams of `bytes`, as little-endian u32s.
+#[inline]
+fn grams(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes
+        .windows(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+impl Bloom {
+    /// A filter of every 4-gram of `lines`, folded to its size.
+    pub(crate) fn build<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Bloom {
+        let mut words = vec![0u64; MAX_BITS / 64];
+        let mask = MAX_BITS - 1;
+        for line in lines {
+            for gram in grams(line) {
+                let (a, b) = probes(gram);
+                let (a, b) = (a & mask, b & mask);
+                words[a / 64] |= 1 << (a % 64);
+                words[b / 64] |= 1 << (b % 64);
+            }
+        }
+        let mut bloom = Bloom { words };
+        bloom.fold();
+        bloom
+    }
+
+    /// Halves the filter while the result stays sparse enough.
+    fn fold(&mut self) {
+        while self.words.len() * 64 > MIN_BITS {
+            let half = self.words.len() / 2;
+            let set: u64 = self.words[..half]
+                .iter()
+                .zip(&self.words[half..])
+                .map(|(a, b)| u64::from((a | b).count_ones()))
+                .sum();
+            if set as f64 > MAX_FILL * (half * 64) as f64 {
+                break;
+            }
+            let (low, high) = self.words.split_at_mut(half);
+            for (a, b) in low.iter_mut().zip(high.iter()) {
+                *a |= b;
+            }
+            self.words.truncate(half);
+        }
+    }
+
+    /// Whether a line holding `literal` may be in the chunk. Literals of
+    /// fewer than four bytes always may.
+    pub(crate) fn may_contain(&self, literal: &[u8]) -> bool {
+        let mask = self.words.len() * 64 - 1;
+        grams(literal).all(|gram| {
+            let (a, b) = probes(gram);
+            let (a, b) = (a & mask, b & mask);
+            self.words[a / 64] & (1 << (a % 64)) != 0 && self.words[b / 64] & (1 << (b % 64)) != 0
+        })
+    }
+
+    /// The filter's bytes, as stored in a segment.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        self.words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// A filter read back from its bytes; `None` unless their length is
+    /// a power of two of at least [`MIN_BITS`] bits.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Bloom> {
+        let bits = bytes.len().checked_mul(8)?;
+        if bits < MIN_BITS || !bits.is_power_of_two() || bits > MAX_BITS {
+            return None;
+        }
+        let words = bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        Some(Bloom { words })
+    }
+
+    /// Size of the filter in bytes.
+    pub(crate) fn len_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+}

@@ -1,0 +1,290 @@
+//! Tests of the store on real files: durability across reopen, replay
+//! without duplicates, chunks skipped by their bloom filters, late lines
+//! merged in order, backpressure and retention.
+
+use std::{ops::ControlFlow, time::Duration};
+
+use steward_metrics::{Labels, Matcher};
+
+use super::{LogStore, StoreOptions, bloom::Bloom};
+use crate::{Entry, Error, LogSource, PushStream, Selection};
+
+fn labels(service: &str) -> Labels {
+    Labels::from_pairs([("service", service), ("stream", "stdout")])
+}
+
+fn push(service: &str, entries: &[(i64, &str)]) -> Vec<PushStream> {
+    vec![PushStream {
+        labels: labels(service),
+        entries: entries.iter().map(|(ts, l)| Entry::new(*ts, *l)).collect(),
+    }]
+}
+
+fn options(dir: &std::path::Path) -> StoreOptions {
+    StoreOptions {
+        chunk_bytes: 64,
+        ..StoreOptions::new(dir)
+    }
+}
+
+/// Every (labels, ts, line) the selection returns, in the order given.
+fn read(store: &LogStore, matchers: &[Matcher], contains: &[String]) -> Vec<(String, i64, String)> {
+    let mut out = Vec::new();
+    let selection = Selection {
+        matchers,
+        start: i64::MIN,
+        end: i64::MAX,
+        contains,
+    };
+    store
+        .select(&selection, &mut |labels, entries| {
+            for e in entries {
+                out.push((labels.get("service").unwrap_or("").to_owned(), e.ts, e.line.clone()));
+            }
+            ControlFlow::Continue(())
+        })
+        .expect("select");
+    out
+}
+
+fn all() -> Vec<Matcher> {
+    vec![Matcher::new(steward_metrics::MatchOp::Regex, "service", ".+").expect("matcher")]
+}
+
+#[tokio::test]
+async fn acknowledged_lines_are_read_back_from_the_wal_and_from_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    store.push(push("api", &[(1, "one"), (2, "two")])).await.expect("push");
+    store.push(push("worker", &[(3, "three")])).await.expect("push");
+    let expected = vec![
+        ("api".to_owned(), 1, "one".to_owned()),
+        ("api".to_owned(), 2, "two".to_owned()),
+        ("worker".to_owned(), 3, "three".to_owned()),
+    ];
+    assert_eq!(read(&store, &all(), &[]), expected);
+    store.close();
+    drop(store);
+
+    // from the WAL
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]), expected);
+    assert_eq!(store.stats().head_lines, 3);
+    store.flush().await.expect("flush");
+    assert_eq!(store.stats().segments, 1);
+    assert_eq!(store.stats().head_lines, 0);
+    assert_eq!(read(&store, &all(), &[]), expected);
+    store.close();
+    drop(store);
+
+    // from the segment, the WAL it covers deleted
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]), expected);
+    let stats = store.stats();
+    assert_eq!((stats.head_lines, stats.segment_lines), (0, 3));
+}
+
+#[tokio::test]
+async fn wal_files_a_segment_covers_are_not_replayed_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    store.push(push("api", &[(1, "one")])).await.expect("push");
+    let wal = dir.path().join("wal");
+    let kept = tempfile::tempdir().expect("tempdir");
+    for (_, path) in super::wal::files(&wal).expect("files") {
+        std::fs::copy(&path, kept.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    store.flush().await.expect("flush");
+    store.close();
+    drop(store);
+    // as if the crash came between the segment's rename and the WAL's deletion
+    for entry in std::fs::read_dir(kept.path()).expect("read") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, wal.join(path.file_name().expect("name"))).expect("copy back");
+    }
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]), vec![("api".to_owned(), 1, "one".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_torn_wal_tail_is_cut_and_what_came_before_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    store.push(push("api", &[(1, "one")])).await.expect("push");
+    store.close();
+    drop(store);
+    let (_, path) = super::wal::files(&dir.path().join("wal"))
+        .expect("files")
+        .into_iter()
+        .find(|(_, p)| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
+        .expect("a written wal file");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let intact = bytes.len() as u64;
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5]);
+    std::fs::write(&path, &bytes).expect("write");
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]), vec![("api".to_owned(), 1, "one".to_owned())]);
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), intact);
+    // and the store goes on writing after it
+    store.push(push("api", &[(2, "two")])).await.expect("push");
+    store.close();
+    drop(store);
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]).len(), 2);
+}
+
+#[tokio::test]
+async fn line_filters_skip_chunks_whose_bloom_filter_rules_them_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    let lines: Vec<String> = (0..200).map(|i| format!("request {i} served in {}ms", i % 7)).collect();
+    let entries: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_str())).collect();
+    store.push(push("api", &entries)).await.expect("push");
+    store.push(push("api", &[(500, "panic: database unreachable")])).await.expect("push");
+    store.flush().await.expect("flush");
+    let found = read(&store, &all(), &["unreachable".to_owned()]);
+    assert_eq!(found, vec![("api".to_owned(), 500, "panic: database unreachable".to_owned())]);
+    assert!(read(&store, &all(), &["nowhere to be found".to_owned()]).is_empty());
+    // a hint is only a hint: short literals do not prune, the lines still match
+    assert_eq!(read(&store, &all(), &["6ms".to_owned()]).len(), 28);
+
+    // the chunks of the 200 requests were skipped without reading them
+    let state = store.inner.state.read();
+    let segment = &state.segments[0];
+    let chunks = &segment.streams[0].chunks;
+    assert!(chunks.len() > 10, "{} chunks", chunks.len());
+    let skipped = chunks
+        .iter()
+        .filter(|c| !segment.may_contain(c, &["unreachable".to_owned()]).expect("bloom"))
+        .count();
+    assert!(skipped >= chunks.len() - 2, "{skipped} of {} skipped", chunks.len());
+}
+
+#[tokio::test]
+async fn late_lines_in_another_segment_are_merged_in_time_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    store.push(push("api", &[(10, "a"), (30, "c"), (50, "e")])).await.expect("push");
+    store.flush().await.expect("flush");
+    store.push(push("api", &[(20, "b"), (40, "d")])).await.expect("push");
+    store.flush().await.expect("flush");
+    store.push(push("api", &[(35, "late in the head"), (60, "f")])).await.expect("push");
+    let times: Vec<i64> = read(&store, &all(), &[]).into_iter().map(|(_, ts, _)| ts).collect();
+    assert_eq!(times, vec![10, 20, 30, 35, 40, 50, 60]);
+}
+
+#[tokio::test]
+async fn selections_respect_matchers_and_time_bounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    store.push(push("api", &[(1, "a1"), (5, "a5"), (9, "a9")])).await.expect("push");
+    store.push(push("worker", &[(2, "w2")])).await.expect("push");
+    store.flush().await.expect("flush");
+    store.push(push("api", &[(12, "a12")])).await.expect("push");
+    let api = [Matcher::equal("service", "api")];
+    let mut got = Vec::new();
+    store
+        .select(
+            &Selection {
+                matchers: &api,
+                start: 5,
+                end: 12,
+                contains: &[],
+            },
+            &mut |_, entries| {
+                got.extend(entries.iter().map(|e| e.ts));
+                ControlFlow::Continue(())
+            },
+        )
+        .expect("select");
+    assert_eq!(got, vec![5, 9]);
+    let series = store.series(&all(), 0, 3).expect("series");
+    assert_eq!(series, vec![labels("api"), labels("worker")]);
+    assert_eq!(store.series(&all(), 10, 20).expect("series"), vec![labels("api")]);
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_pushes_with_backpressure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(StoreOptions {
+        max_memory_bytes: 1000,
+        flush_bytes: usize::MAX,
+        ..options(dir.path())
+    })
+    .expect("open");
+    let line = "x".repeat(300);
+    store.push(push("api", &[(1, &line), (2, &line)])).await.expect("push");
+    let err = store.push(push("api", &[(3, &line), (4, &line)])).await.expect_err("full");
+    assert!(matches!(err, Error::Backpressure { retry_after_secs: 1 }), "{err}");
+    store.flush().await.expect("flush");
+    store.push(push("api", &[(3, &line)])).await.expect("room again after a flush");
+}
+
+#[tokio::test]
+async fn retention_deletes_old_segments_then_the_oldest_beyond_the_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = chrono::Utc::now().timestamp_nanos_opt().expect("now");
+    let hour = 3_600_000_000_000i64;
+    let store = LogStore::open(StoreOptions {
+        retention: Some(Duration::from_secs(24 * 3600)),
+        ..options(dir.path())
+    })
+    .expect("open");
+    for (i, age) in [48, 10, 5, 1].into_iter().enumerate() {
+        let line = format!("line {i}");
+        store.push(push("api", &[(now - age * hour, &line)])).await.expect("push");
+        store.flush().await.expect("flush");
+    }
+    // the flusher may have applied it already after a flush
+    store.apply_retention().expect("retention");
+    assert_eq!(store.stats().segments, 3);
+    let left: Vec<String> = read(&store, &all(), &[]).into_iter().map(|(_, _, l)| l).collect();
+    assert_eq!(left, vec!["line 1", "line 2", "line 3"]);
+    let size = store.stats().segment_bytes;
+    drop(store);
+    let store = LogStore::open(StoreOptions {
+        max_bytes: Some(size - 1),
+        ..options(dir.path())
+    })
+    .expect("open");
+    assert_eq!(store.apply_retention().expect("retention"), 1);
+    let left: Vec<String> = read(&store, &all(), &[]).into_iter().map(|(_, _, l)| l).collect();
+    assert_eq!(left, vec!["line 2", "line 3"]);
+}
+
+#[tokio::test]
+async fn a_damaged_segment_is_moved_aside_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    store.push(push("api", &[(1, "one")])).await.expect("push");
+    store.flush().await.expect("flush");
+    store.push(push("api", &[(2, "two")])).await.expect("push");
+    store.flush().await.expect("flush");
+    let path = store.inner.state.read().segments[0].path.clone();
+    store.close();
+    drop(store);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes.len() - 30;
+    bytes[at] ^= 0xff;
+    std::fs::write(&path, &bytes).expect("write");
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]), vec![("api".to_owned(), 2, "two".to_owned())]);
+    assert!(path.with_extension("seg.damaged").exists());
+}
+
+#[test]
+fn a_bloom_filter_never_rules_out_a_substring_of_its_lines() {
+    let lines = ["GET /api/v1/tasks 200 12ms", "tool call search failed: timeout after 30s"];
+    let bloom = Bloom::build(lines.iter().map(|l| l.as_bytes()));
+    for line in lines {
+        for i in 0..line.len() {
+            for j in i..=line.len() {
+                assert!(bloom.may_contain(line[i..j].as_bytes()), "{:?}", &line[i..j]);
+            }
+        }
+    }
+    assert!(!bloom.may_contain(b"database unreachable"));
+    let back = Bloom::from_bytes(&bloom.to_bytes()).expect("round trip");
+    assert_eq!(back, bloom);
+    assert!(bloom.len_bytes() <= 1024, "folded to {} bytes", bloom.len_bytes());
+}
