@@ -19,6 +19,10 @@ pub enum Error {
     /// A pushed payload is malformed: what is wrong and where.
     #[error("invalid push: {0}")]
     InvalidPush(String),
+    /// A push in a content type or content encoding the endpoint does not
+    /// take (the HTTP API answers 415 for it, whatever its kind says).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// A LogQL query cannot be parsed or is not valid.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -59,6 +63,7 @@ impl ErrorCode for Error {
         match self {
             Error::Io { .. } => "logs_io",
             Error::InvalidPush(_) => "invalid_push",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::InvalidQuery(_) => "invalid_query",
             Error::Limit(_) => "query_limit",
             Error::Backpressure { .. } => "too_many_requests",
@@ -69,9 +74,10 @@ impl ErrorCode for Error {
 
     fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidPush(_) | Error::InvalidQuery(_) | Error::Limit(_) => {
-                ErrorKind::InvalidInput
-            }
+            Error::InvalidPush(_)
+            | Error::UnsupportedMediaType(_)
+            | Error::InvalidQuery(_)
+            | Error::Limit(_) => ErrorKind::InvalidInput,
             // the HTTP API answers 429 with Retry-After for this one itself
             Error::Backpressure { .. }
             | Error::Io { .. }

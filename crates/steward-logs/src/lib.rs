@@ -11,6 +11,7 @@
 //! API) builds on these types only, so each is tested alone.
 
 pub mod error;
+pub mod ingest;
 pub mod logql;
 pub mod model;
 pub mod source;

@@ -33,14 +33,18 @@ pub fn decode_request(body: &[u8]) -> Result<ExportMetricsServiceRequest, String
     })
 }
 
-/// A JSON object being read, with its path for error messages.
-struct Obj<'a> {
+/// A JSON object being read, with its path for error messages (public so
+/// that the OTLP logs decoder of steward-logs reads its messages the same
+/// way).
+#[derive(Debug)]
+pub struct Obj<'a> {
     map: &'a Map<String, Value>,
     path: String,
 }
 
 impl<'a> Obj<'a> {
-    fn new(value: &'a Value, path: String) -> Result<Self, String> {
+    /// `value` as an object found at `path` (empty for the request).
+    pub fn new(value: &'a Value, path: String) -> Result<Self, String> {
         match value {
             Value::Object(map) => Ok(Self { map, path }),
             _ => Err(format!("{}: expected an object", display_path(&path))),
@@ -48,7 +52,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The field `camel` (or its snake_case spelling), `null` as absent.
-    fn get(&self, camel: &str) -> Option<(&'a Value, String)> {
+    pub fn get(&self, camel: &str) -> Option<(&'a Value, String)> {
         let found = self
             .map
             .get(camel)
@@ -68,11 +72,13 @@ impl<'a> Obj<'a> {
         Some((found.0, path))
     }
 
-    fn obj(&self, name: &str) -> Result<Option<Obj<'a>>, String> {
+    /// The object field `name`, if present.
+    pub fn obj(&self, name: &str) -> Result<Option<Obj<'a>>, String> {
         self.get(name).map(|(v, p)| Obj::new(v, p)).transpose()
     }
 
-    fn list<T>(
+    /// The array field `name` (empty when absent), each item an object.
+    pub fn list<T>(
         &self,
         name: &str,
         item: impl Fn(&Obj<'a>) -> Result<T, String>,
@@ -108,7 +114,8 @@ impl<'a> Obj<'a> {
             .collect()
     }
 
-    fn string(&self, name: &str) -> Result<String, String> {
+    /// The string field `name` (empty when absent).
+    pub fn string(&self, name: &str) -> Result<String, String> {
         match self.get(name) {
             None => Ok(String::new()),
             Some((Value::String(s), _)) => Ok(s.clone()),
@@ -124,7 +131,8 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn u64(&self, name: &str) -> Result<u64, String> {
+    /// The unsigned integer field `name` (0 when absent).
+    pub fn u64(&self, name: &str) -> Result<u64, String> {
         self.get(name).map_or(Ok(0), |(v, p)| u64_of(v, &p))
     }
 
@@ -132,14 +140,16 @@ impl<'a> Obj<'a> {
         self.get(name).map_or(Ok(0), |(v, p)| i64_of(v, &p))
     }
 
-    fn i32(&self, name: &str) -> Result<i32, String> {
+    /// The 32-bit integer field `name` (0 when absent).
+    pub fn i32(&self, name: &str) -> Result<i32, String> {
         let Some((v, path)) = self.get(name) else {
             return Ok(0);
         };
         i32::try_from(i64_of(v, &path)?).map_err(|_| format!("{path}: out of range"))
     }
 
-    fn u32(&self, name: &str) -> Result<u32, String> {
+    /// The unsigned 32-bit integer field `name` (0 when absent).
+    pub fn u32(&self, name: &str) -> Result<u32, String> {
         let Some((v, path)) = self.get(name) else {
             return Ok(0);
         };
@@ -244,14 +254,16 @@ fn scope_metrics(o: &Obj<'_>) -> Result<ScopeMetrics, String> {
     })
 }
 
-fn key_value(o: &Obj<'_>) -> Result<KeyValue, String> {
+/// A `KeyValue`.
+pub fn key_value(o: &Obj<'_>) -> Result<KeyValue, String> {
     Ok(KeyValue {
         key: o.string("key")?,
         value: o.obj("value")?.map(|v| any_value(&v)).transpose()?,
     })
 }
 
-fn any_value(o: &Obj<'_>) -> Result<AnyValue, String> {
+/// An `AnyValue` (empty when it holds none of the known kinds).
+pub fn any_value(o: &Obj<'_>) -> Result<AnyValue, String> {
     use any_value::Value as V;
     let value = if let Some((v, path)) = o.get("stringValue") {
         V::StringValue(

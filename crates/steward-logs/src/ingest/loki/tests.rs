@@ -1,0 +1,1 @@
+//! Tests of Loki push decoding: JSON, protobuf, validation, encoding.

@@ -1,0 +1,1 @@
+//! Tests of OTLP logs decoding and translation.

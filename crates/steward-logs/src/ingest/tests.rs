@@ -1,0 +1,1 @@
+//! Tests of the entry points: content types, encodings, limits.
