@@ -85,7 +85,7 @@ fn severity_number(o: &Obj<'_>) -> Result<i32, String> {
 }
 
 /// The number of a `SeverityNumber` name (`SEVERITY_NUMBER_INFO3`: 11).
-fn severity_by_name(name: &str) -> Option<i32> {
+pub(super) fn severity_by_name(name: &str) -> Option<i32> {
     let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
     if rest == "UNSPECIFIED" {
         return Some(0);
