@@ -10,6 +10,7 @@
 //! Every other part (ingest decoders, collection, storage, LogQL, the HTTP
 //! API) builds on these types only, so each is tested alone.
 
+pub mod collect;
 pub mod error;
 pub mod ingest;
 pub mod logql;
