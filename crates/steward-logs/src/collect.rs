@@ -4,6 +4,9 @@
 //!   plain-text level word), kept as structured metadata.
 //! - [`multiline`]: physical lines joined into entries (panics,
 //!   tracebacks, exceptions), flushed by the next entry, a wait or a size.
+//! - [`follow`]: a log file followed across copytruncate and rename
+//!   rotation, with positions a caller saves once lines are stored.
 
+pub mod follow;
 pub mod multiline;
 pub mod parse;
