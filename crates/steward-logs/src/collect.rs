@@ -6,7 +6,14 @@
 //!   tracebacks, exceptions), flushed by the next entry, a wait or a size.
 //! - [`follow`]: a log file followed across copytruncate and rename
 //!   rotation, with positions a caller saves once lines are stored.
+//! - [`pipeline`]: a replica stream's lines joined, annotated and labelled
+//!   (`service`, `version`, `replica`, `stream`) into
+//!   [`PushStream`](crate::PushStream)s, and [`collect_file`] that runs it
+//!   over a followed file.
 
 pub mod follow;
 pub mod multiline;
 pub mod parse;
+pub mod pipeline;
+
+pub use pipeline::{Collected, Origin, Pipeline, StreamName, collect_file};
