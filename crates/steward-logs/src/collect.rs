@@ -10,7 +10,10 @@
 //!   (`service`, `version`, `replica`, `stream`) into
 //!   [`PushStream`](crate::PushStream)s, and [`collect_file`] that runs it
 //!   over a followed file.
+//! - [`docker`]: a container's stdout and stderr streamed from the Docker
+//!   engine into the same pipelines.
 
+pub mod docker;
 pub mod follow;
 pub mod multiline;
 pub mod parse;
