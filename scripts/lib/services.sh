@@ -45,10 +45,10 @@ otel_venv_python() {
         mkdir -p "$(dirname "$venv")"
         python3 -m venv "$venv" >&2
     fi
-    if ! "$venv/bin/python" -c 'import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter, aiosmtpd' >/dev/null 2>&1; then
-        log "installing the OpenTelemetry Python SDK and aiosmtpd in $venv"
+    if ! "$venv/bin/python" -c 'import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter, opentelemetry.exporter.otlp.proto.http._log_exporter, aiosmtpd, logging_loki' >/dev/null 2>&1; then
+        log "installing the OpenTelemetry Python SDK, python-logging-loki and aiosmtpd in $venv"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input \
-            opentelemetry-sdk opentelemetry-exporter-otlp-proto-http aiosmtpd >&2
+            opentelemetry-sdk opentelemetry-exporter-otlp-proto-http aiosmtpd python-logging-loki >&2
     fi
     echo "$venv/bin/python"
 }

@@ -16,11 +16,13 @@ use serde::{Deserialize, Serialize};
 use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
 mod alerts;
+mod logs;
 mod metrics;
 mod rollout;
 mod rules;
 
 pub use alerts::{AlertsConfig, SEVERITY_LEVELS, SeverityRuleConfig};
+pub use logs::{LogsConfig, MultilineConfig};
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,
@@ -66,6 +68,10 @@ pub struct Config {
     /// Alertmanager sets by flags.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Logs: collection of the replicas' output, the embedded log store,
+    /// Loki's and OpenTelemetry's protocols.
+    #[serde(default)]
+    pub logs: LogsConfig,
 }
 
 impl Config {

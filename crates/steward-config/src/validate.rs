@@ -33,6 +33,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.metrics(&config.metrics);
     checker.rules(&config.rules, base_dir);
     checker.alerts(&config.alerts, base_dir);
+    checker.logs(&config.logs);
 }
 
 struct Checker<'t, 's, 'a> {
@@ -86,6 +87,33 @@ impl Checker<'_, '_, '_> {
     fn warning(&mut self, path: &[Segment], message: impl Into<String>, hint: Option<String>) {
         let origin = self.at(path);
         self.sink.warning(&origin, message, hint);
+    }
+
+    /// `[logs]`: the multiline start pattern compiles; sizes are usable.
+    fn logs(&mut self, logs: &crate::LogsConfig) {
+        if let Some(pattern) = &logs.multiline.start_pattern
+            && let Err(err) = regex::Regex::new(pattern)
+        {
+            // the regex crate's message spans lines (pattern, caret, reason): keep the reason
+            let full = err.to_string();
+            let reason = full.lines().last().unwrap_or_default().trim();
+            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+            self.error(
+                &path!["logs", "multiline", "start_pattern"],
+                format!("invalid regex `{pattern}`: {reason}"),
+                None,
+            );
+        }
+        if logs.flush_size.0 > logs.max_memory.0 {
+            self.error(
+                &path!["logs", "flush_size"],
+                format!(
+                    "`logs.flush_size` ({}) is larger than `logs.max_memory` ({})",
+                    logs.flush_size, logs.max_memory
+                ),
+                Some("lines in memory are flushed at flush_size; max_memory must hold at least that".into()),
+            );
+        }
     }
 
     fn unique_names(&mut self, config: &Config) {

@@ -156,6 +156,32 @@ pub trait Backend: Send + Sync + 'static {
     fn health_probe(&self) -> Option<Arc<dyn HealthProbe>> {
         None
     }
+
+    /// Where a replica's stdout and stderr can be read, for log
+    /// collection (`None`: this backend keeps no output, as the
+    /// in-memory test backend).
+    fn log_source(&self, replica: &Replica) -> Option<ReplicaLogs> {
+        let _ = replica;
+        None
+    }
+}
+
+/// Where a replica's output is, for the log collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaLogs {
+    /// Files the process backend appends to (rotated copytruncate-style:
+    /// copied to `.1`, then emptied in place).
+    Files {
+        /// The stdout file.
+        stdout: std::path::PathBuf,
+        /// The stderr file.
+        stderr: std::path::PathBuf,
+    },
+    /// A Docker container's log streams.
+    Container {
+        /// The container's name.
+        name: String,
+    },
 }
 
 /// Answers one health probe of a replica. The engine (rollouts, the

@@ -42,7 +42,7 @@ pub mod backend;
 pub use backend::HealthProbe;
 pub use backend::docker::DockerBackend;
 pub use backend::{
-    Backend, HostProcess, Replica, ReplicaEvent, ReplicaState, process::ProcessBackend,
+    Backend, HostProcess, Replica, ReplicaEvent, ReplicaLogs, ReplicaState, process::ProcessBackend,
 };
 pub use background::Background;
 pub use error::{Error, Result};

@@ -12,11 +12,15 @@
 //!   over a followed file.
 //! - [`docker`]: a container's stdout and stderr streamed from the Docker
 //!   engine into the same pipelines.
+//! - [`replicas`]: the [`ReplicaCollector`]: a task per output of every
+//!   replica steward runs, entries stored, positions saved after them.
 
 pub mod docker;
 pub mod follow;
 pub mod multiline;
 pub mod parse;
 pub mod pipeline;
+pub mod replicas;
 
 pub use pipeline::{Collected, Origin, Pipeline, StreamName, collect_file};
+pub use replicas::{ReplicaCollector, ReplicaOutput, ReplicaTarget};

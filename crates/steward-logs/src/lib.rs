@@ -4,12 +4,20 @@
 //!   timestamp, the line, its structured metadata) and a [`PushStream`]
 //!   (a label set and its entries), as Loki's push API carries them.
 //! - [`source`]: the [`LogSource`] trait the LogQL engine reads through,
-//!   which the embedded store implements (and an in-memory one for tests).
-//! - [`logql`]: LogQL's parser and engine over a [`LogSource`].
+//!   which the embedded store implements (and [`MemorySource`] for tests).
+//! - [`ingest`]: pushes decoded into streams: Loki's push API (JSON and
+//!   snappy protobuf) and OpenTelemetry logs (OTLP/HTTP, protobuf and
+//!   JSON), validated against [`ingest::Limits`].
+//! - [`store`]: the embedded store ([`LogStore`]): a WAL fsync'd before a
+//!   push is acknowledged, compressed segments per stream with bloom
+//!   filters, retention, backpressure.
+//! - [`logql`]: LogQL's parser and engine (log and metric queries).
+//! - [`api`]: Loki's HTTP API (push, query, labels, series, tail) and
+//!   `POST /v1/logs`, as axum routers ([`api::LokiApi`]).
 //!
-//! Every other part (ingest decoders, collection, storage, LogQL, the HTTP
-//! API) builds on these types only, so each is tested alone.
+//! Each part builds on the model only, so each is tested alone.
 
+pub mod api;
 pub mod collect;
 pub mod error;
 pub mod ingest;

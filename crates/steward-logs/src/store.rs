@@ -251,15 +251,20 @@ impl LogStore {
     /// Applies retention now (it also runs after every flush and every
     /// minute).
     pub fn apply_retention(&self) -> Result<usize> {
-        writer::retention(&self.inner, chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0))
+        writer::retention(
+            &self.inner,
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+        )
     }
 
     /// What the store holds.
     pub fn stats(&self) -> StoreStats {
         let state = self.inner.state.read();
         let mut stats = StoreStats {
-            head_lines: state.head.lines() + state.frozen.iter().map(|(_, h)| h.lines()).sum::<usize>(),
-            head_bytes: state.head.bytes() + state.frozen.iter().map(|(_, h)| h.bytes()).sum::<usize>(),
+            head_lines: state.head.lines()
+                + state.frozen.iter().map(|(_, h)| h.lines()).sum::<usize>(),
+            head_bytes: state.head.bytes()
+                + state.frozen.iter().map(|(_, h)| h.bytes()).sum::<usize>(),
             segments: state.segments.len(),
             ..StoreStats::default()
         };

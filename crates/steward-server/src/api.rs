@@ -208,6 +208,24 @@ pub fn router(state: AppState) -> (Router, DenialSummaries) {
                 .with_state(()),
         );
     }
+    if let Some(logs) = state.logs() {
+        // Loki's API and OpenTelemetry logs (not steward's own API, so
+        // outside the OpenAPI document), behind the same tokens: Grafana's
+        // Loki data source and Loki clients use steward's base URL with a
+        // bearer token or basic auth (the token as the password). Pushes
+        // need the operator role.
+        router = router.merge(
+            logs.api()
+                .router()
+                .merge(logs.api().otlp_router())
+                .route_layer(middleware::from_fn(auth::require_operator_to_push))
+                .route_layer(middleware::from_fn_with_state(
+                    (state.store().clone(), edge.clone()),
+                    auth::authenticate,
+                ))
+                .with_state(()),
+        );
+    }
     if let Some(alerts) = state.alerts() {
         // Alertmanager's API v2 (not steward's, so outside the OpenAPI
         // document) and the alert sources, behind the same tokens:

@@ -17,6 +17,7 @@ mod denied;
 mod limits;
 
 use std::{
+    borrow::Cow,
     net::{IpAddr, SocketAddr},
     sync::Arc,
 };
@@ -197,17 +198,35 @@ impl From<TokenInfo> for Principal {
 
 /// The bearer token of a request: `Ok(None)` without an `Authorization`
 /// header, `Err` when the header is not `Bearer <token>`.
-fn bearer(request: &Request) -> Result<Option<&str>, DenialReason> {
+fn bearer(request: &Request) -> Result<Option<Cow<'_, str>>, DenialReason> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| DenialReason::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(DenialReason::Malformed)?;
     let token = token.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        return basic_password(token).map(Some);
+    }
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(DenialReason::Malformed);
     }
-    Ok(Some(token))
+    Ok(Some(Cow::Borrowed(token)))
+}
+
+/// The password of HTTP basic credentials, which steward takes as a
+/// token (the user name is not read): what Loki clients and Grafana's
+/// data sources send when configured with basic auth.
+fn basic_password(credentials: &str) -> Result<Cow<'static, str>, DenialReason> {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .map_err(|_| DenialReason::Malformed)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| DenialReason::Malformed)?;
+    match decoded.split_once(':') {
+        Some((_, password)) if !password.is_empty() => Ok(Cow::Owned(password.to_owned())),
+        _ => Err(DenialReason::Malformed),
+    }
 }
 
 /// A request header as journaled: text, capped.
@@ -265,13 +284,13 @@ pub(crate) async fn require_operator_to_change(request: Request, next: Next) -> 
 /// operator role: they change what the store holds. Runs inside
 /// [`authenticate`], which put the [`Principal`] there.
 pub(crate) async fn require_operator_to_push(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
     let pushes = request.method() == Method::POST
-        && (request.uri().path().ends_with("/api/v1/write")
-            || request
-                .uri()
-                .path()
-                .ends_with(crate::api::OTLP_METRICS_PATH));
-    if pushes && let Some(refusal) = refuse_below_operator(&request, "pushing samples") {
+        && (path.ends_with("/api/v1/write")
+            || path.ends_with(crate::api::OTLP_METRICS_PATH)
+            || path == steward_logs::api::LOKI_PUSH_PATH
+            || path == steward_logs::api::OTLP_LOGS_PATH);
+    if pushes && let Some(refusal) = refuse_below_operator(&request, "pushing samples or logs") {
         return refusal;
     }
     next.run(request).await
@@ -295,7 +314,7 @@ pub(crate) async fn authenticate(
         Ok(None) => return edge.deny(DenialReason::Missing, &route, client_addr(&request)),
         Err(reason) => return edge.deny(reason, &route, client_addr(&request)),
     };
-    let principal = match store.authenticate(secret).await {
+    let principal = match store.authenticate(&secret).await {
         Ok(Some(info)) => Principal::from(info),
         Ok(None) => return edge.deny(DenialReason::Invalid, &route, client_addr(&request)),
         Err(err) => return ApiError::from(err).into_response(),
@@ -324,6 +343,8 @@ pub(crate) async fn authenticate(
     let status = response.status();
     let reads = path.starts_with(crate::api::PROMETHEUS_PREFIX)
         || path == crate::api::OTLP_METRICS_PATH
+        || path.starts_with(steward_logs::api::LOKI_PREFIX)
+        || path == steward_logs::api::OTLP_LOGS_PATH
         || (crate::alerts::is_alert_push(&path) && status != StatusCode::FORBIDDEN);
     if !reads && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let severity = match status {

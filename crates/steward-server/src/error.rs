@@ -69,6 +69,10 @@ pub enum Error {
     /// is invalid, or its state cannot be read.
     #[error("alerts: {0}")]
     Alerts(String),
+    /// The log subsystem could not start (its store under
+    /// `<data_dir>/logstore` could not be opened).
+    #[error("logs: {0}")]
+    Logs(#[from] steward_logs::Error),
 }
 
 impl ErrorCode for Error {
@@ -77,6 +81,7 @@ impl ErrorCode for Error {
             Error::Store(err) => err.code(),
             Error::Deploy(err) => err.code(),
             Error::Metrics(_) => "metrics_unavailable",
+            Error::Logs(_) => "logs_unavailable",
             Error::Rules(_) => "rules_invalid",
             Error::Alerts(_) => "alerts_invalid",
             Error::Bind { .. } => "bind_failed",
@@ -96,6 +101,7 @@ impl ErrorCode for Error {
             | Error::AdminToken { .. }
             | Error::DataDir { .. }
             | Error::Metrics(_)
+            | Error::Logs(_)
             | Error::Serve(_) => ErrorKind::Unavailable,
         }
     }

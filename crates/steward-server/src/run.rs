@@ -143,6 +143,7 @@ pub async fn start_with(
     };
     let mut state = AppState::new(store.clone(), config.clone(), registry, api.token());
     let collector = metrics::build(&config, state.metrics())?;
+    let logs = crate::logs::Logs::build(&config)?;
     let scheme = if listener.tls.is_some() {
         "https"
     } else {
@@ -169,6 +170,9 @@ pub async fn start_with(
     }
     if let Some(alerts) = &alerts {
         state = state.with_alerts(alerts.clone());
+    }
+    if let Some(logs) = &logs {
+        state = state.with_logs(logs.clone());
     }
     if let Some(deployments) = &deployments {
         state = state.with_deployments(deployments.manager().clone());
@@ -210,6 +214,12 @@ pub async fn start_with(
             background.token(),
         ));
     }
+    if let (Some(logs), Some(deployments)) = (&logs, &deployments)
+        && let Some(collection) =
+            logs.collection(&config, deployments.manager().clone(), background.token())?
+    {
+        background.spawn(collection);
+    }
     let manager = deployments.map(|deployments| {
         let manager = deployments.manager().clone();
         deployments.spawn(
@@ -228,6 +238,7 @@ pub async fn start_with(
         manager: manager.filter(|_| !options.keep_services),
         rules,
         alerts,
+        logs,
         store: store.clone(),
     };
     let task = tokio::spawn(stopping.run(shutdown.clone(), serving));
@@ -346,6 +357,8 @@ struct Stopping {
     /// The AlertManager, stopped after the rules (which feed it) and
     /// before the store closes.
     alerts: Option<Alerts>,
+    /// The log store, closed once nothing pushes to it any more.
+    logs: Option<crate::logs::Logs>,
     store: Store,
 }
 
@@ -390,6 +403,9 @@ impl Stopping {
             tracing::warn!(error = %err, "cannot journal the shutdown");
         }
         self.tasks.wait().await;
+        if let Some(logs) = self.logs {
+            logs.stop();
+        }
         self.store.close().await;
         match served {
             Ok(served) => served.map_err(Error::Serve),

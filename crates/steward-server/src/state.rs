@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use steward_metrics::MetricsCollector;
 
-use crate::{alerts::Alerts, http_metrics::HttpMetrics, reload::Reloader, rules::Rules};
+use crate::{
+    alerts::Alerts, http_metrics::HttpMetrics, logs::Logs, reload::Reloader, rules::Rules,
+};
 
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
@@ -29,6 +31,7 @@ pub struct AppState {
     metrics_collector: Option<MetricsCollector>,
     rules: Option<Rules>,
     alerts: Option<Alerts>,
+    logs: Option<Logs>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             metrics_collector: None,
             rules: None,
             alerts: None,
+            logs: None,
         }
     }
 
@@ -91,6 +95,19 @@ impl AppState {
     pub fn with_alerts(mut self, alerts: Alerts) -> Self {
         self.alerts = Some(alerts);
         self
+    }
+
+    /// This state with the log subsystem: the router serves Loki's API
+    /// under `/loki/api/v1` and OpenTelemetry logs at `/v1/logs`.
+    #[must_use]
+    pub fn with_logs(mut self, logs: Logs) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// The log subsystem, when this server runs it.
+    pub fn logs(&self) -> Option<&Logs> {
+        self.logs.as_ref()
     }
 
     /// The AlertManager, when this server runs it.

@@ -146,6 +146,10 @@ pub(crate) enum Command {
     /// Evaluate a PromQL expression on steward's metrics: a table of the
     /// series and their values, or with `--range` a chart over time.
     Query(QueryArgs),
+    /// Print the system's log lines from steward's log store, oldest
+    /// first: one service's (or every service's), those holding a text,
+    /// or those a LogQL query selects; `--follow` keeps printing new ones.
+    Logs(LogsArgs),
     /// The scrape targets: job, instance, health, last scrape and error.
     Targets,
     /// Alerting with Alertmanager 0.25's configuration: its routing tree,
@@ -245,6 +249,29 @@ pub(crate) struct QueryArgs {
     /// End of a range query: RFC 3339 or unix seconds (default: now).
     #[arg(long, value_name = "TIME", requires = "range")]
     pub(crate) end: Option<String>,
+}
+
+/// Which log lines to print.
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// Only this service's lines (default: every service's).
+    pub(crate) service: Option<String>,
+    /// Lines from this long ago.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub(crate) since: steward_core::HumanDuration,
+    /// Only lines containing this text (case-sensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) grep: Option<String>,
+    /// A LogQL log query instead of SERVICE and --grep, e.g.
+    /// `{service="worker"} | json | level="error"`.
+    #[arg(long, value_name = "LOGQL")]
+    pub(crate) query: Option<String>,
+    /// The most lines printed before following (the newest).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub(crate) limit: u32,
+    /// Keep printing new lines as they come.
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
 }
 
 /// What to deploy.

@@ -14,6 +14,7 @@ fn the_schema_documents_every_section() {
             "alerts",
             "databases",
             "deploy",
+            "logs",
             "metrics",
             "proxy",
             "retention",

@@ -345,6 +345,12 @@ impl DockerBackend {
 
 #[async_trait]
 impl Backend for DockerBackend {
+    fn log_source(&self, replica: &Replica) -> Option<super::ReplicaLogs> {
+        Some(super::ReplicaLogs::Container {
+            name: Self::container_name(&replica.id),
+        })
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }

@@ -386,6 +386,11 @@ enum Running {
 
 #[async_trait]
 impl Backend for ProcessBackend {
+    fn log_source(&self, replica: &Replica) -> Option<super::ReplicaLogs> {
+        let (stdout, stderr) = self.log_files(replica.service.as_str(), &replica.id);
+        Some(super::ReplicaLogs::Files { stdout, stderr })
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }

@@ -21,43 +21,11 @@
 use std::time::Duration;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
-use steward_core::{ByteSize, HumanDuration};
 use tokio::time::Instant;
 
 use crate::Entry;
 
-/// How lines are joined into entries (the `multiline` settings of a
-/// service's logs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MultilineConfig {
-    /// A regular expression that the first line of every entry matches
-    /// (say `^\d{4}-\d{2}-\d{2}` for lines that start with a date); other
-    /// lines continue the entry before them. Without it, built-in rules
-    /// recognise indented continuations, Rust panics, Python tracebacks
-    /// and Java exceptions.
-    pub start_pattern: Option<String>,
-    /// An entry is complete when no line came for this long.
-    pub max_wait: HumanDuration,
-    /// An entry is complete at this many lines.
-    pub max_lines: usize,
-    /// An entry is complete at this many bytes; a line that would make it
-    /// larger starts the next one.
-    pub max_bytes: ByteSize,
-}
-
-impl Default for MultilineConfig {
-    fn default() -> Self {
-        MultilineConfig {
-            start_pattern: None,
-            max_wait: HumanDuration::from_millis(500),
-            max_lines: 500,
-            // Loki's default limit of a line's size
-            max_bytes: ByteSize(256 * 1024),
-        }
-    }
-}
+pub use steward_config::MultilineConfig;
 
 /// A joined entry and the cursor after its last line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +89,9 @@ impl<C> Joiner<C> {
         Ok(Joiner {
             start,
             max_wait: config.max_wait.get(),
-            max_lines: config.max_lines.max(1),
+            max_lines: usize::try_from(config.max_lines)
+                .unwrap_or(usize::MAX)
+                .max(1),
             max_bytes: usize::try_from(config.max_bytes.bytes())
                 .unwrap_or(usize::MAX)
                 .max(1),

@@ -47,6 +47,7 @@ use steward_metrics::otlp::proto::KeyValue;
 use steward_metrics::otlp::translate::value_string;
 
 use super::{Limits, validate};
+use crate::collect::parse::Level;
 use crate::{Entry, PushStream};
 use proto::{ExportLogsServiceRequest, LogRecord};
 
@@ -198,7 +199,7 @@ fn entry(
         metadata.set_attribute(kv);
     }
     if let Some(level) = level(record) {
-        metadata.set("level", &level);
+        metadata.set(crate::collect::parse::LEVEL, &level);
     }
     if record.trace_id.iter().any(|&b| b != 0) {
         metadata.set("trace_id", &hex::encode(&record.trace_id));
@@ -218,7 +219,11 @@ fn entry(
 /// number's level.
 fn level(record: &LogRecord) -> Option<String> {
     if !record.severity_text.is_empty() {
-        return Some(record.severity_text.to_lowercase());
+        // the same names as levels collected from lines (`WARNING` is warn)
+        return Some(match Level::from_word(&record.severity_text) {
+            Some(level) => level.as_str().to_owned(),
+            None => record.severity_text.to_lowercase(),
+        });
     }
     let level = match record.severity_number {
         1..=4 => "trace",

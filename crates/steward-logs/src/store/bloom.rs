@@ -113,6 +113,7 @@ impl Bloom {
     }
 
     /// Size of the filter in bytes.
+    #[cfg(test)]
     pub(crate) fn len_bytes(&self) -> usize {
         self.words.len() * 8
     }

@@ -21,7 +21,8 @@ pub(crate) fn private_dir(dir: &Path) -> Result<()> {
 
 /// Makes `path` readable by steward's user only.
 pub(crate) fn private_file(path: &Path) -> Result<()> {
-    std::fs::set_permissions(path, Permissions::from_mode(0o600)).map_err(|err| Error::io(path, err))
+    std::fs::set_permissions(path, Permissions::from_mode(0o600))
+        .map_err(|err| Error::io(path, err))
 }
 
 /// Makes the directory's entries (a created or renamed file) durable.

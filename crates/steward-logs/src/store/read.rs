@@ -138,7 +138,9 @@ fn read_unit(unit: &Unit, selection: &Selection<'_>, finders: &[Finder<'_>]) -> 
             }
             Piece::Chunk(segment, i, j) => {
                 let chunk: &ChunkMeta = &segment.streams[*i].chunks[*j];
-                if !selection.contains.is_empty() && !segment.may_contain(chunk, selection.contains)? {
+                if !selection.contains.is_empty()
+                    && !segment.may_contain(chunk, selection.contains)?
+                {
                     continue;
                 }
                 let payload = segment.read_chunk(chunk)?;

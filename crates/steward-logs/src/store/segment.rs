@@ -305,6 +305,11 @@ impl Segment {
         }
         snap::raw::Decoder::new()
             .decompress_vec(&compressed)
-            .map_err(|err| corrupt(format!("chunk at {} does not decompress: {err}", chunk.offset)))
+            .map_err(|err| {
+                corrupt(format!(
+                    "chunk at {} does not decompress: {err}",
+                    chunk.offset
+                ))
+            })
     }
 }

@@ -39,7 +39,11 @@ fn read(store: &LogStore, matchers: &[Matcher], contains: &[String]) -> Vec<(Str
     store
         .select(&selection, &mut |labels, entries| {
             for e in entries {
-                out.push((labels.get("service").unwrap_or("").to_owned(), e.ts, e.line.clone()));
+                out.push((
+                    labels.get("service").unwrap_or("").to_owned(),
+                    e.ts,
+                    e.line.clone(),
+                ));
             }
             ControlFlow::Continue(())
         })
@@ -55,8 +59,14 @@ fn all() -> Vec<Matcher> {
 async fn acknowledged_lines_are_read_back_from_the_wal_and_from_segments() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = LogStore::open(options(dir.path())).expect("open");
-    store.push(push("api", &[(1, "one"), (2, "two")])).await.expect("push");
-    store.push(push("worker", &[(3, "three")])).await.expect("push");
+    store
+        .push(push("api", &[(1, "one"), (2, "two")]))
+        .await
+        .expect("push");
+    store
+        .push(push("worker", &[(3, "three")]))
+        .await
+        .expect("push");
     let expected = vec![
         ("api".to_owned(), 1, "one".to_owned()),
         ("api".to_owned(), 2, "two".to_owned()),
@@ -103,7 +113,10 @@ async fn wal_files_a_segment_covers_are_not_replayed_after_a_crash() {
         std::fs::copy(&path, wal.join(path.file_name().expect("name"))).expect("copy back");
     }
     let store = LogStore::open(options(dir.path())).expect("reopen");
-    assert_eq!(read(&store, &all(), &[]), vec![("api".to_owned(), 1, "one".to_owned())]);
+    assert_eq!(
+        read(&store, &all(), &[]),
+        vec![("api".to_owned(), 1, "one".to_owned())]
+    );
 }
 
 #[tokio::test]
@@ -123,7 +136,10 @@ async fn a_torn_wal_tail_is_cut_and_what_came_before_is_kept() {
     bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5]);
     std::fs::write(&path, &bytes).expect("write");
     let store = LogStore::open(options(dir.path())).expect("reopen");
-    assert_eq!(read(&store, &all(), &[]), vec![("api".to_owned(), 1, "one".to_owned())]);
+    assert_eq!(
+        read(&store, &all(), &[]),
+        vec![("api".to_owned(), 1, "one".to_owned())]
+    );
     assert_eq!(std::fs::metadata(&path).expect("meta").len(), intact);
     // and the store goes on writing after it
     store.push(push("api", &[(2, "two")])).await.expect("push");
@@ -137,13 +153,29 @@ async fn a_torn_wal_tail_is_cut_and_what_came_before_is_kept() {
 async fn line_filters_skip_chunks_whose_bloom_filter_rules_them_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = LogStore::open(options(dir.path())).expect("open");
-    let lines: Vec<String> = (0..200).map(|i| format!("request {i} served in {}ms", i % 7)).collect();
-    let entries: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_str())).collect();
+    let lines: Vec<String> = (0..200)
+        .map(|i| format!("request {i} served in {}ms", i % 7))
+        .collect();
+    let entries: Vec<(i64, &str)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as i64, l.as_str()))
+        .collect();
     store.push(push("api", &entries)).await.expect("push");
-    store.push(push("api", &[(500, "panic: database unreachable")])).await.expect("push");
+    store
+        .push(push("api", &[(500, "panic: database unreachable")]))
+        .await
+        .expect("push");
     store.flush().await.expect("flush");
     let found = read(&store, &all(), &["unreachable".to_owned()]);
-    assert_eq!(found, vec![("api".to_owned(), 500, "panic: database unreachable".to_owned())]);
+    assert_eq!(
+        found,
+        vec![(
+            "api".to_owned(),
+            500,
+            "panic: database unreachable".to_owned()
+        )]
+    );
     assert!(read(&store, &all(), &["nowhere to be found".to_owned()]).is_empty());
     // a hint is only a hint: short literals do not prune, the lines still match
     assert_eq!(read(&store, &all(), &["6ms".to_owned()]).len(), 28);
@@ -155,21 +187,41 @@ async fn line_filters_skip_chunks_whose_bloom_filter_rules_them_out() {
     assert!(chunks.len() > 10, "{} chunks", chunks.len());
     let skipped = chunks
         .iter()
-        .filter(|c| !segment.may_contain(c, &["unreachable".to_owned()]).expect("bloom"))
+        .filter(|c| {
+            !segment
+                .may_contain(c, &["unreachable".to_owned()])
+                .expect("bloom")
+        })
         .count();
-    assert!(skipped >= chunks.len() - 2, "{skipped} of {} skipped", chunks.len());
+    assert!(
+        skipped >= chunks.len() - 2,
+        "{skipped} of {} skipped",
+        chunks.len()
+    );
 }
 
 #[tokio::test]
 async fn late_lines_in_another_segment_are_merged_in_time_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = LogStore::open(options(dir.path())).expect("open");
-    store.push(push("api", &[(10, "a"), (30, "c"), (50, "e")])).await.expect("push");
+    store
+        .push(push("api", &[(10, "a"), (30, "c"), (50, "e")]))
+        .await
+        .expect("push");
     store.flush().await.expect("flush");
-    store.push(push("api", &[(20, "b"), (40, "d")])).await.expect("push");
+    store
+        .push(push("api", &[(20, "b"), (40, "d")]))
+        .await
+        .expect("push");
     store.flush().await.expect("flush");
-    store.push(push("api", &[(35, "late in the head"), (60, "f")])).await.expect("push");
-    let times: Vec<i64> = read(&store, &all(), &[]).into_iter().map(|(_, ts, _)| ts).collect();
+    store
+        .push(push("api", &[(35, "late in the head"), (60, "f")]))
+        .await
+        .expect("push");
+    let times: Vec<i64> = read(&store, &all(), &[])
+        .into_iter()
+        .map(|(_, ts, _)| ts)
+        .collect();
     assert_eq!(times, vec![10, 20, 30, 35, 40, 50, 60]);
 }
 
@@ -177,8 +229,14 @@ async fn late_lines_in_another_segment_are_merged_in_time_order() {
 async fn selections_respect_matchers_and_time_bounds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = LogStore::open(options(dir.path())).expect("open");
-    store.push(push("api", &[(1, "a1"), (5, "a5"), (9, "a9")])).await.expect("push");
-    store.push(push("worker", &[(2, "w2")])).await.expect("push");
+    store
+        .push(push("api", &[(1, "a1"), (5, "a5"), (9, "a9")]))
+        .await
+        .expect("push");
+    store
+        .push(push("worker", &[(2, "w2")]))
+        .await
+        .expect("push");
     store.flush().await.expect("flush");
     store.push(push("api", &[(12, "a12")])).await.expect("push");
     let api = [Matcher::equal("service", "api")];
@@ -200,7 +258,10 @@ async fn selections_respect_matchers_and_time_bounds() {
     assert_eq!(got, vec![5, 9]);
     let series = store.series(&all(), 0, 3).expect("series");
     assert_eq!(series, vec![labels("api"), labels("worker")]);
-    assert_eq!(store.series(&all(), 10, 20).expect("series"), vec![labels("api")]);
+    assert_eq!(
+        store.series(&all(), 10, 20).expect("series"),
+        vec![labels("api")]
+    );
 }
 
 #[tokio::test]
@@ -213,11 +274,28 @@ async fn a_full_store_refuses_pushes_with_backpressure() {
     })
     .expect("open");
     let line = "x".repeat(300);
-    store.push(push("api", &[(1, &line), (2, &line)])).await.expect("push");
-    let err = store.push(push("api", &[(3, &line), (4, &line)])).await.expect_err("full");
-    assert!(matches!(err, Error::Backpressure { retry_after_secs: 1 }), "{err}");
+    store
+        .push(push("api", &[(1, &line), (2, &line)]))
+        .await
+        .expect("push");
+    let err = store
+        .push(push("api", &[(3, &line), (4, &line)]))
+        .await
+        .expect_err("full");
+    assert!(
+        matches!(
+            err,
+            Error::Backpressure {
+                retry_after_secs: 1
+            }
+        ),
+        "{err}"
+    );
     store.flush().await.expect("flush");
-    store.push(push("api", &[(3, &line)])).await.expect("room again after a flush");
+    store
+        .push(push("api", &[(3, &line)]))
+        .await
+        .expect("room again after a flush");
 }
 
 #[tokio::test]
@@ -232,13 +310,19 @@ async fn retention_deletes_old_segments_then_the_oldest_beyond_the_size() {
     .expect("open");
     for (i, age) in [48, 10, 5, 1].into_iter().enumerate() {
         let line = format!("line {i}");
-        store.push(push("api", &[(now - age * hour, &line)])).await.expect("push");
+        store
+            .push(push("api", &[(now - age * hour, &line)]))
+            .await
+            .expect("push");
         store.flush().await.expect("flush");
     }
     // the flusher may have applied it already after a flush
     store.apply_retention().expect("retention");
     assert_eq!(store.stats().segments, 3);
-    let left: Vec<String> = read(&store, &all(), &[]).into_iter().map(|(_, _, l)| l).collect();
+    let left: Vec<String> = read(&store, &all(), &[])
+        .into_iter()
+        .map(|(_, _, l)| l)
+        .collect();
     assert_eq!(left, vec!["line 1", "line 2", "line 3"]);
     let size = store.stats().segment_bytes;
     drop(store);
@@ -248,7 +332,10 @@ async fn retention_deletes_old_segments_then_the_oldest_beyond_the_size() {
     })
     .expect("open");
     assert_eq!(store.apply_retention().expect("retention"), 1);
-    let left: Vec<String> = read(&store, &all(), &[]).into_iter().map(|(_, _, l)| l).collect();
+    let left: Vec<String> = read(&store, &all(), &[])
+        .into_iter()
+        .map(|(_, _, l)| l)
+        .collect();
     assert_eq!(left, vec!["line 2", "line 3"]);
 }
 
@@ -268,23 +355,37 @@ async fn a_damaged_segment_is_moved_aside_and_the_rest_is_read() {
     bytes[at] ^= 0xff;
     std::fs::write(&path, &bytes).expect("write");
     let store = LogStore::open(options(dir.path())).expect("reopen");
-    assert_eq!(read(&store, &all(), &[]), vec![("api".to_owned(), 2, "two".to_owned())]);
+    assert_eq!(
+        read(&store, &all(), &[]),
+        vec![("api".to_owned(), 2, "two".to_owned())]
+    );
     assert!(path.with_extension("seg.damaged").exists());
 }
 
 #[test]
 fn a_bloom_filter_never_rules_out_a_substring_of_its_lines() {
-    let lines = ["GET /api/v1/tasks 200 12ms", "tool call search failed: timeout after 30s"];
+    let lines = [
+        "GET /api/v1/tasks 200 12ms",
+        "tool call search failed: timeout after 30s",
+    ];
     let bloom = Bloom::build(lines.iter().map(|l| l.as_bytes()));
     for line in lines {
         for i in 0..line.len() {
             for j in i..=line.len() {
-                assert!(bloom.may_contain(line[i..j].as_bytes()), "{:?}", &line[i..j]);
+                assert!(
+                    bloom.may_contain(&line.as_bytes()[i..j]),
+                    "{:?}",
+                    &line[i..j]
+                );
             }
         }
     }
     assert!(!bloom.may_contain(b"database unreachable"));
     let back = Bloom::from_bytes(&bloom.to_bytes()).expect("round trip");
     assert_eq!(back, bloom);
-    assert!(bloom.len_bytes() <= 1024, "folded to {} bytes", bloom.len_bytes());
+    assert!(
+        bloom.len_bytes() <= 1024,
+        "folded to {} bytes",
+        bloom.len_bytes()
+    );
 }

@@ -78,7 +78,12 @@ pub(crate) fn start(
     Ok((commands, vec![writer, flusher]))
 }
 
-fn write_loop(inner: &Inner, mut wal: wal::WalFile, commands: &Receiver<Command>, jobs: &Sender<Job>) {
+fn write_loop(
+    inner: &Inner,
+    mut wal: wal::WalFile,
+    commands: &Receiver<Command>,
+    jobs: &Sender<Job>,
+) {
     let wal_dir: PathBuf = inner.options.dir.join("wal");
     let mut head_since: Option<Instant> = (!inner.state.read().head.is_empty()).then(Instant::now);
     let mut buf = Vec::new();
@@ -147,7 +152,9 @@ fn write_loop(inner: &Inner, mut wal: wal::WalFile, commands: &Receiver<Command>
                     // behind a damaged one (replay stops at damage).
                     match wal::WalFile::create(&wal_dir, wal.seq() + 1) {
                         Ok(next) => wal = next,
-                        Err(err) => tracing::error!(error = %err, "cannot start a new log wal file"),
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot start a new log wal file");
+                        }
                     }
                 }
             }

@@ -35,11 +35,17 @@ fn request(authorization: Option<&[u8]>) -> Request {
 
 #[test]
 fn bearer_tokens_are_missing_malformed_or_present() {
+    let token = |value: &[u8]| bearer(&request(Some(value))).map(|t| t.map(|t| t.into_owned()));
     assert_eq!(bearer(&request(None)), Ok(None));
-    assert_eq!(bearer(&request(Some(b"Bearer abc "))), Ok(Some("abc")));
-    assert_eq!(bearer(&request(Some(b"bearer abc"))), Ok(Some("abc")));
+    assert_eq!(token(b"Bearer abc "), Ok(Some("abc".to_owned())));
+    assert_eq!(token(b"bearer abc"), Ok(Some("abc".to_owned())));
+    // basic auth (Loki clients, Grafana): the password is the token
+    assert_eq!(token(b"Basic dXNlcjpwYXNz"), Ok(Some("pass".to_owned())));
+    assert_eq!(token(b"basic OnN0dy1hYmM="), Ok(Some("stw-abc".to_owned())));
     for malformed in [
-        &b"Basic dXNlcjpwYXNz"[..],
+        &b"Basic dXNlcg=="[..],
+        b"Basic dXNlcjo=",
+        b"Basic !!!",
         b"Bearer",
         b"Bearer   ",
         b"abc",

@@ -5,6 +5,7 @@ mod check_config;
 mod deploy;
 mod events;
 mod healthcheck;
+mod logs;
 mod migrate;
 mod prometheus;
 mod promql_test;
@@ -40,6 +41,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules(command) => rules::run(&global, command),
         Command::Reload => reload::run(&global).await,
         Command::Query(args) => query::run(&global, args).await,
+        Command::Logs(args) => logs::run(&global, args).await,
         Command::Targets => targets::run(&global).await,
         Command::Alerts(command) => alerts::run(&global, command).await,
     }

@@ -159,8 +159,17 @@ pub(crate) async fn get<T: DeserializeOwned>(
     path: &str,
     query: &[(&str, String)],
 ) -> anyhow::Result<T> {
-    let path = format!("{PREFIX}{path}");
-    let (status, body) = client.get_bytes(&path, query).await?;
+    get_at(client, &format!("{PREFIX}{path}"), query).await
+}
+
+/// [`get`] of a path outside `/prometheus` whose API answers in the same
+/// shape (Loki's, under `/loki/api/v1`).
+pub(crate) async fn get_at<T: DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    query: &[(&str, String)],
+) -> anyhow::Result<T> {
+    let (status, body) = client.get_bytes(path, query).await?;
     let answer = decode::<T>(&body).map_err(|err| crate::client::ClientError::Protocol {
         url: format!("{}{path}", client.base()),
         detail: format!(

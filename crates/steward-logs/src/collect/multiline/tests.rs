@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use steward_core::ByteSize;
+
 use super::*;
 
 /// Joins `text`'s lines with the default rules; the cursor is the line's

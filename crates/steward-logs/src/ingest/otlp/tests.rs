@@ -196,7 +196,8 @@ fn records_become_entries() {
                 ("scope_name", "app.http"),
                 ("scope_version", "1.2"),
                 ("http_method", "GET"),
-                ("level", "warning"),
+                ("level", "replaced by the severity"),
+                ("detected_level", "warn"),
                 ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
                 ("span_id", "00f067aa0ba902b7"),
                 ("event_name", "checkout.done"),
@@ -204,7 +205,7 @@ fn records_become_entries() {
         }
     );
     let mut with_level = meta(&scope);
-    with_level.push(("level".to_owned(), "info".to_owned()));
+    with_level.push(("detected_level".to_owned(), "info".to_owned()));
     assert_eq!(
         entries[1],
         Entry {
@@ -222,7 +223,7 @@ fn records_become_entries() {
         }
     );
     assert_eq!(entries[3].line, "AQID");
-    assert_eq!(entries[3].metadata("level"), Some("fatal"));
+    assert_eq!(entries[3].metadata("detected_level"), Some("fatal"));
 }
 
 #[test]
@@ -340,7 +341,7 @@ fn decodes_json_requests() {
                 ("retries", "3"),
                 ("scope_name", "lib"),
                 ("ok", "true"),
-                ("level", "warn"),
+                ("detected_level", "warn"),
                 ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
                 ("span_id", "00f067aa0ba902b7"),
             ]),
@@ -348,7 +349,7 @@ fn decodes_json_requests() {
     );
     assert_eq!(entries[1].ts, 1_700_000_000_000_000_002);
     assert_eq!(entries[1].line, "1.5");
-    assert_eq!(entries[1].metadata("level"), Some("info"));
+    assert_eq!(entries[1].metadata("detected_level"), Some("info"));
     assert_eq!(entries[1].metadata("event_name"), Some("e"));
 }
 

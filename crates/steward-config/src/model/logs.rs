@@ -1,0 +1,131 @@
+//! The `[logs]` section: the LogManager's collection, storage and limits.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use steward_core::{ByteSize, HumanDuration};
+
+/// How steward collects, stores and answers queries on logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Whether the log subsystem runs at all (the store under
+    /// `<data_dir>/logstore`, Loki's push and query API under `/loki`,
+    /// OpenTelemetry logs at `/v1/logs`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Collect every replica's stdout and stderr, labelled `service`,
+    /// `version`, `replica` and `stream`.
+    #[serde(default = "default_true")]
+    pub collect_replicas: bool,
+    /// Lines older than this are deleted (whole segments at a time).
+    #[serde(default = "default_retention_time")]
+    pub retention_time: HumanDuration,
+    /// The store's size limit on disk; the oldest segments go first. `0`
+    /// turns the size limit off.
+    #[serde(default)]
+    pub retention_size: ByteSize,
+    /// Memory the lines not yet written as a segment may take; beyond it
+    /// pushes are answered 429 with `Retry-After`.
+    #[serde(default = "default_max_memory")]
+    pub max_memory: ByteSize,
+    /// Lines in memory (and in the write-ahead log) are written as a
+    /// compressed segment once they take this much.
+    #[serde(default = "default_flush_size")]
+    pub flush_size: ByteSize,
+    /// A pushed line longer than this refuses its push (400).
+    #[serde(default = "default_max_line_size")]
+    pub max_line_size: ByteSize,
+    /// The most streams a query may return or aggregate.
+    #[serde(default = "default_query_max_series")]
+    pub query_max_series: u64,
+    /// How collected lines are joined into entries (stack traces).
+    #[serde(default)]
+    pub multiline: MultilineConfig,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            enabled: true,
+            collect_replicas: true,
+            retention_time: default_retention_time(),
+            retention_size: ByteSize(0),
+            max_memory: default_max_memory(),
+            flush_size: default_flush_size(),
+            max_line_size: default_max_line_size(),
+            query_max_series: default_query_max_series(),
+            multiline: MultilineConfig::default(),
+        }
+    }
+}
+
+/// How a collected replica's lines are joined: a new entry starts at a
+/// line matching `start_pattern`; the lines after it that do not are
+/// appended to it (a stack trace is one entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MultilineConfig {
+    /// A regular expression a line that starts an entry matches. Unset:
+    /// the built-in rules, which join Rust panics, Python tracebacks and
+    /// Java exceptions (indented and `Caused by:` lines continue an entry).
+    #[serde(default)]
+    pub start_pattern: Option<String>,
+    /// An entry with no new line for this long is complete.
+    #[serde(default = "default_max_wait")]
+    pub max_wait: HumanDuration,
+    /// The most lines joined into one entry.
+    #[serde(default = "default_max_lines")]
+    pub max_lines: u32,
+    /// The most bytes of one entry; a line that would make it larger
+    /// starts the next one.
+    #[serde(default = "default_max_entry_bytes")]
+    pub max_bytes: ByteSize,
+}
+
+impl Default for MultilineConfig {
+    fn default() -> Self {
+        MultilineConfig {
+            start_pattern: None,
+            max_wait: default_max_wait(),
+            max_lines: default_max_lines(),
+            max_bytes: default_max_entry_bytes(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_retention_time() -> HumanDuration {
+    HumanDuration::from_secs(7 * 24 * 3600)
+}
+
+fn default_max_memory() -> ByteSize {
+    ByteSize(256 << 20)
+}
+
+fn default_flush_size() -> ByteSize {
+    ByteSize(64 << 20)
+}
+
+fn default_max_line_size() -> ByteSize {
+    ByteSize(256 << 10)
+}
+
+fn default_query_max_series() -> u64 {
+    500
+}
+
+fn default_max_wait() -> HumanDuration {
+    HumanDuration::from_millis(500)
+}
+
+fn default_max_lines() -> u32 {
+    500
+}
+
+fn default_max_entry_bytes() -> ByteSize {
+    // Loki's default limit of a line's size
+    ByteSize(256 << 10)
+}

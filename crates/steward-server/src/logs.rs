@@ -1,0 +1,139 @@
+//! The log subsystem: the embedded log store under `<data_dir>/logstore`
+//! with `[logs]`' limits, Loki's API (`/loki/api/v1`) and OpenTelemetry
+//! logs (`/v1/logs`) over it, and the collection of the replicas' output.
+
+use steward_config::LoadedConfig;
+use steward_deploy::{DeploymentManager, ReplicaLogs};
+use steward_logs::{
+    LogStore, StoreOptions,
+    api::LokiApi,
+    collect::{ReplicaCollector, ReplicaOutput, ReplicaTarget},
+    ingest::Limits,
+    logql::Engine,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::Result;
+
+/// The running log subsystem; cheap to clone.
+#[derive(Clone)]
+pub struct Logs {
+    api: LokiApi,
+}
+
+impl Logs {
+    /// Opens the store with `[logs]`' settings (`None` when `[logs]
+    /// enabled = false`).
+    pub fn build(config: &LoadedConfig) -> Result<Option<Logs>> {
+        let logs = &config.config.logs;
+        if !logs.enabled {
+            return Ok(None);
+        }
+        let options = StoreOptions {
+            flush_bytes: clamp(logs.flush_size.0),
+            max_memory_bytes: clamp(logs.max_memory.0),
+            retention: Some(logs.retention_time.get()),
+            max_bytes: (logs.retention_size.0 > 0).then_some(logs.retention_size.0),
+            ..StoreOptions::new(config.data_dir().join("logstore"))
+        };
+        let store = LogStore::open(options)?;
+        let engine = Engine {
+            max_series: usize::try_from(logs.query_max_series).unwrap_or(usize::MAX),
+            ..Engine::default()
+        };
+        let limits = Limits {
+            max_line_bytes: clamp(logs.max_line_size.0),
+            ..Limits::default()
+        };
+        Ok(Some(Logs {
+            api: LokiApi::new(store, engine, limits),
+        }))
+    }
+
+    /// Loki's API and the OTLP endpoint over the store.
+    pub fn api(&self) -> &LokiApi {
+        &self.api
+    }
+
+    /// The store.
+    pub fn store(&self) -> &LogStore {
+        self.api.store()
+    }
+
+    /// Stops the store's threads (what was acknowledged is in its WAL).
+    pub fn stop(&self) {
+        self.api.store().close();
+    }
+}
+
+fn clamp(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+/// How often the collector is told which replicas run.
+const FEED_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Logs {
+    /// The collection of the replicas' output (when `[logs]
+    /// collect_replicas`): a future that tells the collector which
+    /// replicas `manager`'s backend runs every two seconds and stores what
+    /// it reads, until `stop`.
+    pub(crate) fn collection(
+        &self,
+        config: &LoadedConfig,
+        manager: DeploymentManager,
+        stop: CancellationToken,
+    ) -> Result<Option<impl Future<Output = ()> + Send + 'static>> {
+        let logs = &config.config.logs;
+        if !logs.collect_replicas {
+            return Ok(None);
+        }
+        let (collector, receivers) = ReplicaCollector::new(
+            self.api.clone(),
+            &config.data_dir().join("logstore"),
+            logs.multiline.clone(),
+            stop.clone(),
+        )?;
+        let feeding = collector.clone();
+        Ok(Some(async move {
+            let feed = async move {
+                loop {
+                    match manager.backend().list().await {
+                        Ok(replicas) => {
+                            let backend = manager.backend();
+                            feeding.set_replicas(
+                                replicas
+                                    .iter()
+                                    .filter_map(|r| {
+                                        let output = match backend.log_source(r)? {
+                                            ReplicaLogs::Files { stdout, stderr } => {
+                                                ReplicaOutput::Files { stdout, stderr }
+                                            }
+                                            ReplicaLogs::Container { name } => {
+                                                ReplicaOutput::Container { name }
+                                            }
+                                        };
+                                        Some(ReplicaTarget {
+                                            service: r.service.to_string(),
+                                            version: r.version.to_string(),
+                                            replica: r.id.clone(),
+                                            output,
+                                        })
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        Err(err) => {
+                            tracing::debug!(error = %err, "cannot list replicas for log collection");
+                        }
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(FEED_EVERY) => {}
+                    }
+                }
+            };
+            tokio::join!(feed, collector.run(receivers));
+        }))
+    }
+}
