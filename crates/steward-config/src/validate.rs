@@ -111,7 +111,10 @@ impl Checker<'_, '_, '_> {
                     "`logs.flush_size` ({}) is larger than `logs.max_memory` ({})",
                     logs.flush_size, logs.max_memory
                 ),
-                Some("lines in memory are flushed at flush_size; max_memory must hold at least that".into()),
+                Some(
+                    "lines in memory are flushed at flush_size; max_memory must hold at least that"
+                        .into(),
+                ),
             );
         }
     }

@@ -31,7 +31,9 @@ struct Data {
 #[derive(Debug, Deserialize)]
 struct StreamResult {
     stream: BTreeMap<String, String>,
-    values: Vec<(String, String)>,
+    /// `[ns, line]`, or `[ns, line, {"structuredMetadata": ...}]` (whose
+    /// metadata is also among the stream's labels).
+    values: Vec<Vec<serde_json::Value>>,
 }
 
 /// One printed line.
@@ -146,10 +148,13 @@ async fn fetch(
         .into_iter()
         .flat_map(|s| {
             let labels = s.stream;
-            s.values.into_iter().map(move |(ts, line)| Line {
-                ts,
-                labels: labels.clone(),
-                line,
+            s.values.into_iter().filter_map(move |value| {
+                let text = |i: usize| value.get(i)?.as_str().map(str::to_owned);
+                Some(Line {
+                    ts: text(0)?,
+                    labels: labels.clone(),
+                    line: text(1)?,
+                })
             })
         })
         .collect();

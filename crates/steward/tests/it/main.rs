@@ -9,6 +9,7 @@ mod check_config;
 mod cli;
 mod container;
 mod deploy;
+mod logs;
 mod metrics;
 mod migrate;
 mod prometheus_alerts;
