@@ -74,8 +74,12 @@ pub struct Enrichment {
     pub related: Vec<RelatedAlert>,
     /// The alert's expression evaluated now, for the alert's series.
     pub value: Option<f64>,
-    /// Links by name (`runbook_url`, `dashboard_url`).
+    /// Links by name (`runbook_url`, `dashboard_url`, `steward_logs_url`).
     pub links: Vec<(String, String)>,
+    /// The last log lines of the alert's service (its replica's, when the
+    /// alert names one) in the minute before the alert started, oldest
+    /// first, each already rendered (`time replica stream line`).
+    pub logs: Vec<String>,
 }
 
 impl Enrichment {
@@ -83,7 +87,8 @@ impl Enrichment {
     /// change a line: time, kind, service, summary), `steward_related`
     /// (one alert a line, [`RelatedAlert::line`], then `and N more` past
     /// [`MAX_LISTED`]), `steward_value` (as Prometheus prints a sample
-    /// value), and each link under its own name.
+    /// value), `steward_logs` (one log line a line), and each link under
+    /// its own name.
     pub fn annotations(&self) -> LabelSet {
         let mut out = LabelSet::new();
         if let Some(version) = &self.version {
@@ -123,6 +128,9 @@ impl Enrichment {
         }
         if let Some(v) = self.value {
             out.insert("steward_value".into(), sample_value(v));
+        }
+        if !self.logs.is_empty() {
+            out.insert("steward_logs".into(), self.logs.join("\n"));
         }
         for (name, url) in &self.links {
             out.insert(name.clone(), url.clone());

@@ -50,6 +50,8 @@ pub const LOKI_PUSH_PATH: &str = "/loki/api/v1/push";
 /// Where OpenTelemetry logs are pushed (OTLP/HTTP's default path).
 pub const OTLP_LOGS_PATH: &str = "/v1/logs";
 
+/// Bytes of a line [`LokiApi::lines`] shows, at most.
+pub const SHOWN_LINE_BYTES: usize = 300;
 /// Loki's default `limit` of a log query.
 const DEFAULT_LIMIT: u64 = 100;
 /// The most entries one log query may return.
@@ -93,6 +95,58 @@ impl LokiApi {
             self.tail.publish(streams);
         }
         Ok(())
+    }
+
+    /// The last `limit` lines a log query selects within `[start, end)`,
+    /// oldest first, each rendered as `time replica stream line` (a line
+    /// cut at [`SHOWN_LINE_BYTES`]): what an alert's details show.
+    /// Synchronous: it reads the store.
+    pub fn lines(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> crate::Result<Vec<String>> {
+        let logql::Expr::Log(log) = logql::parse(query)? else {
+            return Err(Error::InvalidQuery(format!("{query:?} is not a log query")));
+        };
+        let streams = self.engine.query_logs(
+            &self.store,
+            &log,
+            &RangeParams {
+                start,
+                end,
+                step: 1,
+                limit,
+                direction: Direction::Backward,
+            },
+        )?;
+        let mut lines: Vec<(i64, String)> = streams
+            .iter()
+            .flat_map(|stream| {
+                let source = [stream.labels.get("replica"), stream.labels.get("stream")]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                stream.entries.iter().map(move |entry| {
+                    let time = chrono::DateTime::from_timestamp_nanos(entry.ts)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    let mut line = entry.line.as_str();
+                    if line.len() > SHOWN_LINE_BYTES {
+                        let mut cut = SHOWN_LINE_BYTES;
+                        while !line.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        line = &line[..cut];
+                    }
+                    (entry.ts, format!("{time} {source} {line}"))
+                })
+            })
+            .collect();
+        lines.sort_by_key(|(ts, _)| *ts);
+        Ok(lines.into_iter().map(|(_, line)| line).collect())
     }
 
     /// Loki's routes, with their full paths (`/loki/api/v1/...`).

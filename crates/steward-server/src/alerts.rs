@@ -141,6 +141,9 @@ struct Parts {
     metrics: Option<MetricsCollector>,
     /// The AlertManager, once started, for the enricher's related alerts.
     manager: Arc<OnceLock<WeakAlertManager>>,
+    /// Where the enricher finds the lines before an alert, when steward
+    /// keeps logs.
+    logs: Option<steward_logs::api::LokiApi>,
 }
 
 /// `[alerts]` built: what the AlertManager runs, and the policies set on it.
@@ -184,6 +187,8 @@ impl Parts {
             manager: self.manager.clone(),
             metrics: self.metrics.clone(),
             budget: enrich::VALUE_BUDGET,
+            logs: self.logs.clone(),
+            api_url: self.api_url.clone(),
         };
         let configured = steward_alert::build::configured_enriched(
             &am,
@@ -211,12 +216,14 @@ impl Alerts {
     /// AlertManager over `store`; links in notifications point at `[alerts]
     /// external_url`, else `api_url`; notifications carry the current
     /// value of their alert's expression, evaluated over `metrics` when
-    /// given. `None` when `[alerts]` is not enabled.
+    /// given, and the log lines of its service before it fired, from
+    /// `logs` when given. `None` when `[alerts]` is not enabled.
     pub async fn start(
         config: &LoadedConfig,
         store: &Store,
         api_url: &str,
         metrics: Option<&MetricsCollector>,
+        logs: Option<&crate::logs::Logs>,
     ) -> Result<Option<Alerts>> {
         let section = &config.config.alerts;
         if !section.enabled() {
@@ -235,6 +242,7 @@ impl Alerts {
             }),
             metrics: metrics.cloned(),
             manager: Arc::default(),
+            logs: logs.map(|l| l.api().clone()),
         };
         let Some(built) = parts.build(config).map_err(Error::Alerts)? else {
             return Ok(None);

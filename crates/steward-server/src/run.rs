@@ -150,7 +150,7 @@ pub async fn start_with(
         "http"
     };
     let url = format!("{scheme}://{}", listener.local_addr);
-    let alerts = Alerts::start(&config, &store, &url, collector.as_ref()).await?;
+    let alerts = Alerts::start(&config, &store, &url, collector.as_ref(), logs.as_ref()).await?;
     let rules = match &collector {
         Some(collector) => {
             let local = alerts

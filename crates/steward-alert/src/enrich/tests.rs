@@ -56,6 +56,10 @@ fn each_part_becomes_an_annotation_and_own_ones_win() {
                 "https://grafana.example/d/agents".into(),
             ),
         ],
+        logs: vec![
+            "2026-12-01T09:54:10.000Z worker-1 stderr tool call failed".into(),
+            "2026-12-01T09:54:50.000Z worker-1 stderr task failed".into(),
+        ],
     };
     let mut a = alert();
     enrichment.apply(&mut a);
@@ -71,6 +75,10 @@ fn each_part_becomes_an_annotation_and_own_ones_win() {
         "ReplicaDown{service=\"agent-worker\"} since 2026-12-01T09:55:00Z"
     );
     assert_eq!(a.annotations["steward_value"], "0.31");
+    assert_eq!(
+        a.annotations["steward_logs"],
+        "2026-12-01T09:54:10.000Z worker-1 stderr tool call failed\n2026-12-01T09:54:50.000Z worker-1 stderr task failed"
+    );
     assert_eq!(
         a.annotations["dashboard_url"],
         "https://grafana.example/d/agents"

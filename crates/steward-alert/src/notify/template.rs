@@ -6,7 +6,8 @@
 //! `steward.default.text` (and `steward.default.html`, every value
 //! escaped), which a receiver's own template may call; they show what
 //! enrichment added (`steward_value`, `steward_version`, `steward_changes`,
-//! `steward_related`) under each alert that has it.
+//! `steward_related`, `steward_logs`, `steward_logs_url`) under each
+//! alert that has it.
 
 use steward_template::{FuncMap, Templates, Value, funcs};
 
@@ -35,6 +36,9 @@ const DEFINITIONS: &str = r#"
 {{ reReplaceAll "(?m)^" "    " . }}
 {{ end }}{{ with .Annotations.steward_related }}  also firing:
 {{ reReplaceAll "(?m)^" "    " . }}
+{{ end }}{{ with .Annotations.steward_logs }}  logs before it fired:
+{{ reReplaceAll "(?m)^" "    " . }}
+{{ end }}{{ with .Annotations.steward_logs_url }}  all its logs: {{ . }}
 {{ end }}  source: {{ .GeneratorURL }}
 {{ end -}}
 {{- end -}}
@@ -49,6 +53,8 @@ const DEFINITIONS: &str = r#"
 {{ end }}{{ with .Annotations.steward_version }}running: {{ . | html }}<br>
 {{ end }}{{ with .Annotations.steward_changes }}changes:<pre>{{ . | html }}</pre>
 {{ end }}{{ with .Annotations.steward_related }}also firing:<pre>{{ . | html }}</pre>
+{{ end }}{{ with .Annotations.steward_logs }}logs before it fired:<pre>{{ . | html }}</pre>
+{{ end }}{{ with .Annotations.steward_logs_url }}<a href="{{ . | html }}">all its logs</a><br>
 {{ end }}<a href="{{ .GeneratorURL | html }}">source</a></p>
 {{ end }}</body></html>
 {{- end -}}

@@ -128,15 +128,21 @@ fn default_texts_show_what_enrichment_added() {
             starts_at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 58, 0).unwrap(),
         }],
         value: Some(0.42),
+        logs: vec!["2026-12-01T09:57:59.000Z worker-1 stderr task failed".into()],
+        links: vec![("steward_logs_url".into(), "http://steward/loki/q".into())],
         ..crate::enrich::Enrichment::default()
     };
     enrichment.apply(&mut n.alerts[0]);
     let text = r.render(DEFAULT_TEXT, &n).unwrap();
+    assert!(
+        text.contains("  logs before it fired:\n    2026-12-01T09:57:59.000Z worker-1 stderr task failed\n  all its logs: http://steward/loki/q\n"),
+        "{text}"
+    );
     assert!(text.contains("  value now: 0.42\n"), "{text}");
     assert!(text.contains("  running: 2.1.0\n"), "{text}");
     assert!(
         text.contains(
-            "  also firing:\n    DiskFull{service=\"db\"} since 2026-12-01T09:58:00Z\n  source: "
+            "  also firing:\n    DiskFull{service=\"db\"} since 2026-12-01T09:58:00Z\n  logs before"
         ),
         "{text}"
     );

@@ -65,6 +65,10 @@ pub(crate) struct StewardEnricher {
     pub(crate) metrics: Option<MetricsCollector>,
     /// How long evaluating a notification's expressions may take.
     pub(crate) budget: Duration,
+    /// The log store, to show the service's lines before the alert fired.
+    pub(crate) logs: Option<steward_logs::api::LokiApi>,
+    /// steward's API URL, for the link to an alert's logs.
+    pub(crate) api_url: String,
 }
 
 impl StewardEnricher {
@@ -230,6 +234,83 @@ fn expr_result(value: Value) -> Option<ExprResult> {
     }
 }
 
+impl StewardEnricher {
+    /// For each alert on a service, the last [`LOG_LINES`] lines of the
+    /// service (of its replica when the alert names one) in the
+    /// [`LOG_WINDOW`] before the alert started, and the link to query
+    /// them, by fingerprint; within the budget.
+    async fn logs_before(
+        &self,
+        alerts: &[NotifiedAlert],
+    ) -> HashMap<String, (Vec<String>, String)> {
+        let Some(api) = &self.logs else {
+            return HashMap::new();
+        };
+        let wanted: Vec<(String, String, i64)> = alerts
+            .iter()
+            .filter_map(|alert| {
+                let service = alert.labels.get(SERVICE_LABEL)?;
+                let mut query = format!("{{service={}}}", logql_string(service));
+                if let Some(replica) = alert.labels.get("replica") {
+                    query.insert_str(
+                        query.len() - 1,
+                        &format!(", replica={}", logql_string(replica)),
+                    );
+                }
+                let at = alert.starts_at.timestamp_nanos_opt()?;
+                Some((alert.fingerprint.clone(), query, at))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return HashMap::new();
+        }
+        let (api, base) = (api.clone(), self.api_url.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let mut out = HashMap::new();
+            for (fingerprint, query, at) in wanted {
+                let start = at.saturating_sub(LOG_WINDOW_NS);
+                let Ok(lines) = api.lines(&query, start, at.saturating_add(1), LOG_LINES) else {
+                    continue;
+                };
+                let link = format!(
+                    "{base}/loki/api/v1/query_range?query={}&start={start}&end={}&direction=forward",
+                    url_encode(&query),
+                    at.saturating_add(1)
+                );
+                if !lines.is_empty() {
+                    out.insert(fingerprint, (lines, link));
+                }
+            }
+            out
+        });
+        match tokio::time::timeout(self.budget, read).await {
+            Ok(Ok(found)) => found,
+            _ => HashMap::new(),
+        }
+    }
+}
+
+/// Lines shown with an alert, at most.
+const LOG_LINES: usize = 20;
+/// How far before an alert started its lines are looked for.
+const LOG_WINDOW_NS: i64 = 60_000_000_000;
+
+/// A LogQL string literal.
+fn logql_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl Enricher for StewardEnricher {
     async fn enrich(&self, alert: &NotifiedAlert, now: DateTime<Utc>) -> Enrichment {
@@ -264,11 +345,12 @@ impl Enricher for StewardEnricher {
         }
         // the sources are independent: a notification waits for the
         // slowest, not for their sum
-        let (values, versions, changes, firing) = tokio::join!(
+        let (values, versions, changes, firing, mut logs) = tokio::join!(
             self.values(exprs_wanted, now),
             self.versions(),
             self.changes_of(&concerned, now),
             self.firing(&concerned),
+            self.logs_before(alerts),
         );
         alerts
             .iter()
@@ -291,6 +373,10 @@ impl Enricher for StewardEnricher {
                     .collect();
                 out.changes.sort_by_key(|c| std::cmp::Reverse(c.at));
                 out.related = enrich::related(alert, &services, &firing);
+                if let Some((lines, link)) = logs.remove(&alert.fingerprint) {
+                    out.logs = lines;
+                    out.links.push(("steward_logs_url".to_owned(), link));
+                }
                 out
             })
             .collect()

@@ -184,6 +184,7 @@ impl App {
             &store,
             "http://127.0.0.1:7400",
             collector.as_ref(),
+            None,
         )
         .await
         .expect("alerts");

@@ -59,6 +59,8 @@ async fn the_value_is_the_alerts_series_now_within_the_budget() {
         manager: Arc::default(),
         metrics,
         budget,
+        logs: None,
+        api_url: "http://steward:7400".to_owned(),
     };
     let api = alert(
         &[("alertname", "Backlog"), ("service", "api")],
@@ -84,4 +86,104 @@ async fn the_value_is_the_alerts_series_now_within_the_budget() {
     );
     let without = enricher(None, VALUE_BUDGET);
     assert_eq!(without.enrich(&api, now).await.value, None);
+}
+
+/// The lines of an alert's service (its replica's when it names one) in
+/// the minute before it started, oldest first, with a link to query them.
+#[tokio::test]
+async fn an_alert_shows_its_services_lines_from_the_minute_before_it_fired() {
+    use steward_logs::{
+        Entry, LogStore, PushStream, StoreOptions, api::LokiApi, ingest::Limits, logql::Engine,
+    };
+    let test = steward_store::testing::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = steward_config::load_str(
+        "test.toml",
+        "[server]\nlisten = \"127.0.0.1:0\"\n",
+        dir.path(),
+        &Environment::default(),
+    )
+    .unwrap();
+    let store = LogStore::open(StoreOptions::new(dir.path().join("logs"))).unwrap();
+    let api = LokiApi::new(store, Engine::default(), Limits::default());
+    let fired = Utc::now() - chrono::Duration::seconds(5);
+    let ns = |before_secs: i64| fired.timestamp_nanos_opt().unwrap() - before_secs * 1_000_000_000;
+    let stream = |service: &str, replica: &str, lines: &[(i64, &str)]| PushStream {
+        labels: steward_metrics::Labels::from_pairs([
+            ("service", service),
+            ("replica", replica),
+            ("stream", "stderr"),
+        ]),
+        entries: lines.iter().map(|(t, l)| Entry::new(ns(*t), *l)).collect(),
+    };
+    api.push(vec![
+        stream(
+            "worker",
+            "worker-1",
+            &[
+                (90, "too early"),
+                (30, "tool call failed: timeout"),
+                (10, "task t-7 failed"),
+            ],
+        ),
+        stream("worker", "worker-2", &[(20, "healthy replica line")]),
+        stream("gateway", "gateway-1", &[(15, "another service")]),
+    ])
+    .await
+    .unwrap();
+    let enricher = StewardEnricher {
+        store: test.store.clone(),
+        config: Arc::new(config.clone()),
+        lookback: ENRICH_LOOKBACK,
+        manager: Arc::default(),
+        metrics: None,
+        budget: VALUE_BUDGET,
+        logs: Some(api),
+        api_url: "http://steward:7400".to_owned(),
+    };
+    let mut on_replica = alert(
+        &[
+            ("alertname", "ErrorRate"),
+            ("service", "worker"),
+            ("replica", "worker-1"),
+        ],
+        "x",
+    );
+    on_replica.starts_at = fired;
+    let mut on_service = alert(&[("alertname", "ErrorRate"), ("service", "worker")], "x");
+    on_service.starts_at = fired;
+    on_service.fingerprint = "1".into();
+    let found = enricher
+        .enrich_all(&[on_replica, on_service], Utc::now())
+        .await;
+
+    let shown: Vec<&str> = found[0]
+        .logs
+        .iter()
+        .map(|l| l.split_once(" stderr ").unwrap().1)
+        .collect();
+    assert_eq!(shown, vec!["tool call failed: timeout", "task t-7 failed"]);
+    assert!(
+        found[0].logs[0].contains(" worker-1 stderr "),
+        "{:?}",
+        found[0].logs
+    );
+    let annotations = found[0].annotations();
+    assert_eq!(annotations["steward_logs"], found[0].logs.join("\n"));
+    let link = &annotations["steward_logs_url"];
+    assert!(link.starts_with("http://steward:7400/loki/api/v1/query_range?query=%7Bservice%3D%22worker%22%2C%20replica%3D%22worker-1%22%7D"), "{link}");
+
+    let shown: Vec<&str> = found[1]
+        .logs
+        .iter()
+        .map(|l| l.split_once(" stderr ").unwrap().1)
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            "tool call failed: timeout",
+            "healthy replica line",
+            "task t-7 failed"
+        ]
+    );
 }
