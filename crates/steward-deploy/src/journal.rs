@@ -313,10 +313,26 @@ fn replica_event(event: &ReplicaEvent) -> NewEvent {
             json!({"replica": id}),
         ),
     };
+    let mut payload = payload;
+    let id = match event {
+        ReplicaEvent::Exited { id, .. }
+        | ReplicaEvent::Restarted { id, .. }
+        | ReplicaEvent::Adopted { id, .. } => id,
+    };
+    // The link to the replica's lines: a LogQL query that `steward logs
+    // --query` and Loki's query API take as is.
+    payload["logs_query"] = json!(replica_logs_query(service.as_str(), id));
     NewEvent::new(kind.kind(), Actor::system(), summary)
         .service(service.clone())
         .severity(severity)
         .payload(payload)
+}
+
+/// The LogQL stream selector of one replica's lines (the labels the log
+/// collector gives them).
+pub(crate) fn replica_logs_query(service: &str, replica: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!("{{service={}, replica={}}}", quote(service), quote(replica))
 }
 
 /// Journals what a backend reports about replicas on its own (crashes,
@@ -358,3 +374,6 @@ async fn journal_one(store: &dyn DeployStore, event: &ReplicaEvent) {
         tracing::warn!(error = %err, "cannot journal a replica event");
     }
 }
+
+#[cfg(test)]
+mod tests;
