@@ -299,6 +299,42 @@ async fn a_full_store_refuses_pushes_with_backpressure() {
 }
 
 #[tokio::test]
+async fn a_replayed_head_beyond_the_memory_bound_is_flushed_without_waiting_for_a_push() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    let lines: Vec<String> = (0..100).map(|i| format!("line {i:>40}")).collect();
+    let entries: Vec<(i64, &str)> = lines
+        .iter()
+        .zip(1..)
+        .map(|(l, t)| (t, l.as_str()))
+        .collect();
+    store.push(push("api", &entries)).await.expect("push");
+    store.close();
+    drop(store);
+
+    // what the WAL holds is over both bounds: pushes are refused until the
+    // replayed head is a segment, so that must not wait for a push
+    let store = LogStore::open(StoreOptions {
+        flush_bytes: 1000,
+        max_memory_bytes: 2000,
+        ..options(dir.path())
+    })
+    .expect("reopen");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.push(push("api", &[(1000, "after the crash")])).await {
+            Ok(()) => break,
+            Err(Error::Backpressure { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(err) => panic!("the reopened store takes no push: {err}"),
+        }
+    }
+    assert!(store.stats().segments >= 1);
+    assert_eq!(read(&store, &all(), &[]).len(), 101);
+}
+
+#[tokio::test]
 async fn retention_deletes_old_segments_then_the_oldest_beyond_the_size() {
     let dir = tempfile::tempdir().expect("tempdir");
     let now = chrono::Utc::now().timestamp_nanos_opt().expect("now");

@@ -86,6 +86,14 @@ fn write_loop(
 ) {
     let wal_dir: PathBuf = inner.options.dir.join("wal");
     let mut head_since: Option<Instant> = (!inner.state.read().head.is_empty()).then(Instant::now);
+    // A head replayed from the WAL may be due already. Freeze it now: a
+    // push is what makes the writer look, and while the head holds more
+    // than `max_memory_bytes` every push is refused, so only its age
+    // would flush it (minutes without ingestion after a crash).
+    if inner.state.read().head.bytes() >= inner.options.flush_bytes {
+        freeze(inner, &wal_dir, &mut wal, jobs, Vec::new());
+        head_since = None;
+    }
     let mut buf = Vec::new();
     loop {
         let first = match commands.recv_timeout(TICK) {
