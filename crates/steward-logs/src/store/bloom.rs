@@ -45,10 +45,17 @@ fn grams(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
 }
 
 impl Bloom {
-    /// A filter of every 4-gram of `lines`, folded to its size.
-    pub(crate) fn build<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Bloom {
-        let mut words = vec![0u64; MAX_BITS / 64];
-        let mask = MAX_BITS - 1;
+    /// A filter of every 4-gram of `lines` (`bytes` long in all), folded
+    /// to its size. It starts at 16 bits per byte of lines (there are no
+    /// more grams than bytes) up to [`MAX_BITS`], so that a small chunk
+    /// does not clear and fold a large filter.
+    pub(crate) fn build<'a>(lines: impl IntoIterator<Item = &'a [u8]>, bytes: usize) -> Bloom {
+        let bits = bytes
+            .saturating_mul(16)
+            .next_power_of_two()
+            .clamp(MIN_BITS, MAX_BITS);
+        let mut words = vec![0u64; bits / 64];
+        let mask = bits - 1;
         for line in lines {
             for gram in grams(line) {
                 let (a, b) = probes(gram);

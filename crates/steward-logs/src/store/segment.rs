@@ -118,7 +118,7 @@ pub(crate) fn write(dir: &Path, wal_seq: u64, head: &Head, chunk_bytes: usize) -
                 })?;
             let offset = out.len() as u64;
             out.extend_from_slice(&compressed);
-            let bloom = Bloom::build(part.iter().map(|e| e.line.as_bytes())).to_bytes();
+            let bloom = Bloom::build(part.iter().map(|e| e.line.as_bytes()), raw).to_bytes();
             let bloom_offset = out.len() as u64;
             out.extend_from_slice(&bloom);
             chunks.push(ChunkMeta {

@@ -404,7 +404,10 @@ fn a_bloom_filter_never_rules_out_a_substring_of_its_lines() {
         "GET /api/v1/tasks 200 12ms",
         "tool call search failed: timeout after 30s",
     ];
-    let bloom = Bloom::build(lines.iter().map(|l| l.as_bytes()));
+    let bloom = Bloom::build(
+        lines.iter().map(|l| l.as_bytes()),
+        lines.iter().map(|l| l.len()).sum(),
+    );
     for line in lines {
         for i in 0..line.len() {
             for j in i..=line.len() {
