@@ -66,10 +66,21 @@ fn logs_until(server: &Server, args: &[&str], needle: &str) -> Vec<Value> {
         {
             return lines;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no line with {needle:?}: {lines:?}"
-        );
+        if Instant::now() >= deadline {
+            let all = server.cli(&["logs", "--since", "1h"]);
+            let positions =
+                std::fs::read_to_string(server.dir.path().join(".steward/logstore/positions.json"))
+                    .unwrap_or_default();
+            let files: Vec<_> = std::fs::read_dir(server.dir.path().join(".steward/logs"))
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            panic!(
+                "no line with {needle:?}: {lines:?}\nevery line:\n{}{}\npositions: {positions}\nlogs: {files:?}\nconfig: {}",
+                stdout(&all),
+                stderr(&all),
+                std::fs::read_to_string(&server.config).unwrap_or_default()
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -171,4 +182,134 @@ fn python_clients_push_and_their_lines_are_found() {
             .status()
     });
     assert_eq!(refused.as_u16(), 401);
+}
+
+/// A real `steward up` running the demo agent with every task failing:
+/// its replica's output is collected with the replica's labels, and an
+/// error-rate alert on its metrics reaches a webhook with the replica's
+/// log lines from the minute before it fired.
+#[test]
+fn an_error_rate_alert_shows_the_failing_replicas_log_lines() {
+    let (hook, notifications) = crate::support::receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let agent_port = free_port();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: agent\n    interval: 1s\n    rules:\n      - alert: AgentTasksFailing\n        expr: sum by (service) (rate(demo_agent_tasks_total{outcome=\"error\"}[5s])) > 0\n        labels: {severity: page}\n        annotations: {summary: 'tasks of {{ $labels.service }} fail'}\n",
+    )
+    .unwrap();
+    let mut config = crate::deploy::agent_config(
+        free_port(),
+        agent_port,
+        1,
+        ", DEMO_AGENT_ERROR_RATE = \"1.0\"",
+    );
+    config = config.replacen(
+        "[deploy]",
+        &format!(
+            "[metrics]\nscrape_interval = \"300ms\"\nscrape_timeout = \"250ms\"\n\n[rules]\nfiles = [\"{}\"]\nevaluation_interval = \"1s\"\n\n[alerts]\nconfig_yaml = '''\nroute:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n'''\n\n[deploy]",
+            rules.display()
+        ),
+        1,
+    );
+    config = config.replace("port = ", "metrics_path = \"/metrics\"\nport = ");
+    // every task fails, so the deployment's smoke task would too
+    let smoke = config.find(", smoke = [").expect("a smoke check");
+    let end = config[smoke..].find("}] }").expect("its end") + smoke;
+    config.replace_range(smoke..end + 2, "");
+    let path = dir.path().join("steward.toml");
+    std::fs::write(&path, config).unwrap();
+    let server = Server::spawn(dir, path);
+
+    // the agent's tasks fail, and it says so on its stderr
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::deploy::http_status(agent_port, "/healthz") != Some(200) {
+        assert!(Instant::now() < deadline, "the agent never became healthy");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let failing = std::thread::spawn(move || {
+        (0..40)
+            .map(|_| {
+                let status = post_task(agent_port);
+                std::thread::sleep(Duration::from_millis(250));
+                status
+            })
+            .collect::<Vec<_>>()
+    });
+
+    // collected: the replica's lines with its labels
+    let lines = logs_until(&server, &["agent", "--grep", "task failed"], "task failed");
+    let labels = &lines[0]["labels"];
+    assert_eq!(labels["service"], "agent");
+    assert_eq!(labels["version"], "1.0.0");
+    assert_eq!(labels["stream"], "stderr");
+    let replica = labels["replica"]
+        .as_str()
+        .expect("a replica label")
+        .to_owned();
+    assert!(replica.starts_with("agent-"), "{replica}");
+    assert_eq!(labels["detected_level"], "warn", "{labels}");
+
+    // the alert's notification carries them
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let body = notifications
+            .recv_timeout(left)
+            .expect("a notification of AgentTasksFailing");
+        if body["status"] == "firing" {
+            break body["alerts"][0].clone();
+        }
+    };
+    let statuses = failing.join().unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == Some(500) || *s == Some(502) || *s == Some(503)),
+        "{statuses:?}"
+    );
+    assert_eq!(alert["labels"]["alertname"], "AgentTasksFailing");
+    let shown = alert["annotations"]["steward_logs"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains(&format!(" {replica} stderr ")) && l.contains("task failed")),
+        "{alert}"
+    );
+    let started =
+        chrono::DateTime::parse_from_rfc3339(alert["startsAt"].as_str().unwrap()).unwrap();
+    for line in shown.lines() {
+        let at = chrono::DateTime::parse_from_rfc3339(line.split(' ').next().unwrap()).unwrap();
+        assert!(
+            at <= started && started - at <= chrono::Duration::seconds(60),
+            "{line} vs {started}"
+        );
+    }
+    assert!(
+        alert["annotations"]["steward_logs_url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/loki/api/v1/query_range?query="),
+        "{alert}"
+    );
+}
+
+/// Posts one task to the agent; its status.
+fn post_task(port: u16) -> Option<u16> {
+    use std::io::{Read, Write};
+    let body = r#"{"prompt": "plan a trip", "model": "demo-pro"}"#;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "POST /v1/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
 }
