@@ -11,7 +11,11 @@
 //! - [`store`]: the embedded store ([`LogStore`]): a WAL fsync'd before a
 //!   push is acknowledged, compressed segments per stream with bloom
 //!   filters, retention, backpressure.
+//! - [`collect`]: the replicas' output followed (files across rotation,
+//!   Docker), lines parsed (level, trace ids) and joined (stack traces),
+//!   and the [`collect::ReplicaCollector`] that stores them.
 //! - [`logql`]: LogQL's parser and engine (log and metric queries).
+//! - [`own`]: steward's own logs, queued by a tracing layer for the store.
 //! - [`api`]: Loki's HTTP API (push, query, labels, series, tail) and
 //!   `POST /v1/logs`, as axum routers ([`api::LokiApi`]).
 //!
@@ -23,6 +27,7 @@ pub mod error;
 pub mod ingest;
 pub mod logql;
 pub mod model;
+pub mod own;
 pub mod source;
 pub mod store;
 

@@ -137,3 +137,52 @@ impl Logs {
         }))
     }
 }
+
+/// How often steward's own queued log lines are stored.
+const OWN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most of steward's own lines stored in one push.
+const OWN_BATCH: usize = 1024;
+
+impl Logs {
+    /// Stores steward's own log lines (queued by the binary's tracing
+    /// layer, `steward_logs::own`) every second as
+    /// `{service="steward", stream="stderr"}`, until `stop` (then once
+    /// more). `None` when another server in this process took the queue.
+    pub(crate) fn own_logs(
+        &self,
+        stop: CancellationToken,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let lines = steward_logs::own::take_lines()?;
+        let api = self.api.clone();
+        let labels =
+            steward_metrics::Labels::from_pairs([("service", "steward"), ("stream", "stderr")]);
+        Some(async move {
+            loop {
+                let stopping = tokio::select! {
+                    () = stop.cancelled() => true,
+                    () = tokio::time::sleep(OWN_EVERY) => false,
+                };
+                let mut entries = Vec::new();
+                while entries.len() < OWN_BATCH {
+                    let Ok((ts, line)) = lines.try_recv() else {
+                        break;
+                    };
+                    let mut entry = steward_logs::Entry::new(ts, line);
+                    steward_logs::collect::parse::annotate(&mut entry);
+                    entries.push(entry);
+                }
+                if !entries.is_empty() {
+                    let stream = steward_logs::PushStream {
+                        labels: labels.clone(),
+                        entries,
+                    };
+                    // Not logged when it fails: that line would come back here.
+                    let _ = api.push(vec![stream]).await;
+                }
+                if stopping {
+                    return;
+                }
+            }
+        })
+    }
+}

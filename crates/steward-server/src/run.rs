@@ -214,6 +214,9 @@ pub async fn start_with(
             background.token(),
         ));
     }
+    if let Some(own) = logs.as_ref().and_then(|l| l.own_logs(background.token())) {
+        background.spawn(own);
+    }
     if let (Some(logs), Some(deployments)) = (&logs, &deployments)
         && let Some(collection) =
             logs.collection(&config, deployments.manager().clone(), background.token())?

@@ -76,6 +76,10 @@ fn init_logging(cli: &Cli) {
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
+    if let Command::Up(_) = cli.command {
+        init_server_logging(filter, ansi, cli.global.log_format, default);
+        return;
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -88,6 +92,33 @@ fn init_logging(cli: &Cli) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// The server's logs: to stderr as for every command, and also, as JSON
+/// lines, into steward's own log store (`steward_logs::own`), at the same
+/// level, so `steward logs steward` shows them.
+fn init_server_logging(filter: EnvFilter, ansi: bool, format: LogFormat, default: &str) {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .log_internal_errors(false);
+    let stderr = match format {
+        LogFormat::Text => stderr.boxed(),
+        LogFormat::Json => stderr.json().boxed(),
+    };
+    let own_filter =
+        EnvFilter::try_from_env("STEWARD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let own = tracing_subscriber::fmt::layer()
+        .json()
+        .with_ansi(false)
+        .with_writer(steward_logs::own::OwnWriter::new)
+        .log_internal_errors(false)
+        .with_filter(own_filter);
+    tracing_subscriber::registry()
+        .with(stderr.with_filter(filter))
+        .with(own)
+        .init();
 }
 
 /// Prints an error: a configuration report as rendered, a failure the

@@ -313,3 +313,35 @@ fn post_task(port: u16) -> Option<u16> {
     stream.read_to_string(&mut response).ok()?;
     response.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// steward's own logs are in its store: `steward logs steward` shows the
+/// line it logs when it starts listening, with its level.
+#[test]
+fn stewards_own_logs_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("steward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{}\"\n\n[metrics]\nenabled = false\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let server = Server::spawn_logging(dir, config, "info");
+    let lines = logs_until(&server, &["steward"], "steward listening");
+    let listening = lines
+        .iter()
+        .find(|l| {
+            l["line"]
+                .as_str()
+                .unwrap_or("")
+                .contains("steward listening")
+        })
+        .unwrap();
+    assert_eq!(listening["labels"]["service"], "steward");
+    assert_eq!(listening["labels"]["detected_level"], "info");
+    let json: Value =
+        serde_json::from_str(listening["line"].as_str().unwrap()).expect("a json line");
+    assert_eq!(json["fields"]["message"], "steward listening");
+}

@@ -40,12 +40,17 @@ impl Server {
     /// Starts `steward up` on an existing configuration and waits until it
     /// prints its listening line.
     pub(crate) fn spawn(dir: tempfile::TempDir, config: PathBuf) -> Self {
+        Self::spawn_logging(dir, config, "warn")
+    }
+
+    /// [`Server::spawn`] logging at `level` (`STEWARD_LOG`).
+    pub(crate) fn spawn_logging(dir: tempfile::TempDir, config: PathBuf, level: &str) -> Self {
         let mut child = Command::new(BIN)
             .args(["up"])
             .arg(&config)
             .env_remove("STEWARD_TOKEN")
             .env_remove("STEWARD_SERVER")
-            .env("STEWARD_LOG", "warn")
+            .env("STEWARD_LOG", level)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
