@@ -310,3 +310,59 @@ async fn otlp_json_logs_are_stored_with_the_service_as_a_label() {
     assert_eq!(stream["trace_id"], "5b8efff798038103d269b633813fc60c");
     assert_eq!(body["data"]["result"][0]["values"][0][1], "plan failed");
 }
+
+#[tokio::test]
+async fn a_tail_sends_the_backlog_then_each_push_its_query_selects() {
+    use futures::StreamExt;
+    let f = fixture(|o| o);
+    let now = chrono::Utc::now().timestamp_nanos_opt().expect("now");
+    let push = |service: &str, ts: i64, line: &str| {
+        vec![PushStream {
+            labels: steward_metrics::Labels::from_pairs([("service", service)]),
+            entries: vec![Entry::new(ts, line)],
+        }]
+    };
+    f.api
+        .push(push("api", now - 1_000_000_000, "before the tail"))
+        .await
+        .expect("push");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = f.api.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let query: String =
+        url::form_urlencoded::byte_serialize(br#"{service="api"} != "noise""#).collect();
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/loki/api/v1/tail?query={query}"))
+            .await
+            .expect("websocket");
+    let mut next = async || -> Value {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("a message");
+        serde_json::from_str(message.to_text().expect("text")).expect("json frame")
+    };
+    let backlog = next().await;
+    assert_eq!(
+        backlog["streams"][0]["values"][0][1], "before the tail",
+        "{backlog}"
+    );
+
+    f.api
+        .push(push("worker", now, "another service"))
+        .await
+        .expect("push");
+    f.api.push(push("api", now, "noise")).await.expect("push");
+    f.api
+        .push(push("api", now + 1, "live line"))
+        .await
+        .expect("push");
+    let live = next().await;
+    assert_eq!(live["streams"][0]["stream"]["service"], "api", "{live}");
+    assert_eq!(live["streams"][0]["values"][0][1], "live line", "{live}");
+    assert_eq!(live["streams"].as_array().map(Vec::len), Some(1), "{live}");
+}
