@@ -366,3 +366,15 @@ async fn a_tail_sends_the_backlog_then_each_push_its_query_selects() {
     assert_eq!(live["streams"][0]["values"][0][1], "live line", "{live}");
     assert_eq!(live["streams"].as_array().map(Vec::len), Some(1), "{live}");
 }
+
+/// What Grafana's Loki data source asks when it tests its connection.
+#[tokio::test]
+async fn grafanas_health_check_query_is_answered() {
+    let f = fixture(|o| o);
+    let (status, body) = get_json(app(&f), "/loki/api/v1/query?query=vector(1)%2Bvector(1)").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["resultType"], "vector", "{body}");
+    assert_eq!(body["data"]["result"][0]["value"][1], "2", "{body}");
+    let (status, body) = get_json(app(&f), "/loki/api/v1/labels").await;
+    assert_eq!((status, &body["data"]), (StatusCode::OK, &json!([])));
+}
