@@ -33,18 +33,21 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# steward_binaries BUILD: builds steward and steward-demo-agent in $PROFILE
-# when BUILD is true (and BIN_DIR is unset), then sets bin_dir to where
-# they are ($BIN_DIR, else $CARGO_TARGET_DIR/$PROFILE, else target/$PROFILE)
+# steward_binaries BUILD [steward-only]: builds steward and
+# steward-demo-agent (only steward with steward-only) in $PROFILE when
+# BUILD is true (and BIN_DIR is unset), then sets bin_dir to where they
+# are ($BIN_DIR, else $CARGO_TARGET_DIR/$PROFILE, else target/$PROFILE)
 # and steward to its binary.
 steward_binaries() {
-    local build=$1 profile_dir
+    local build=$1 only=${2:-} profile_dir names="steward and steward-demo-agent"
+    local packages=(-p steward -p steward-demo-agent)
+    [ "$only" != steward-only ] || { packages=(-p steward); names=steward; }
     [ -z "${BIN_DIR:-}" ] || build=false
     if $build; then
-        log "building steward and steward-demo-agent ($PROFILE)"
+        log "building $names ($PROFILE)"
         case "$PROFILE" in
-            debug | dev) cargo build -p steward -p steward-demo-agent --quiet ;;
-            *) cargo build --profile "$PROFILE" -p steward -p steward-demo-agent --quiet ;;
+            debug | dev) cargo build "${packages[@]}" --quiet ;;
+            *) cargo build --profile "$PROFILE" "${packages[@]}" --quiet ;;
         esac
     fi
     case "$PROFILE" in
@@ -55,7 +58,7 @@ steward_binaries() {
         die "${BIN_DIR:-$profile_dir} does not exist (build first, or drop --no-build)"
     steward=$bin_dir/steward
     [ -x "$steward" ] || die "$steward is missing (build it, or drop --no-build)"
-    [ -x "$bin_dir/steward-demo-agent" ] || die "$bin_dir/steward-demo-agent is missing (build it, or drop --no-build)"
+    [ "$only" = steward-only ] || [ -x "$bin_dir/steward-demo-agent" ] || die "$bin_dir/steward-demo-agent is missing (build it, or drop --no-build)"
 }
 
 # prometheus_binary: sets prometheus to $PROMETHEUS, else the one on PATH,
