@@ -128,7 +128,7 @@ if [ -z "$rg" ]; then
         die "cannot install ripgrep with apt-get"
     rg=$(command -v rg)
 fi
-rg_version=$("$rg" --version | head -1)
+rg_version=$("$rg" --version | sed -n 1p)
 steward_binaries "$build" steward-only
 pusher_dir=${CARGO_TARGET_DIR:-$repo/target}/bench-logs-pusher
 pusher=$pusher_dir/release/steward-bench-logs-pusher
