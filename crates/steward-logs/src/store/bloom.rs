@@ -12,14 +12,18 @@
 //! power-of-two size, OR-ing the upper half onto the lower half gives the
 //! filter a half-size build would have given, because positions are taken
 //! modulo the size. It is folded while at most [`MAX_FILL`] of the bits
-//! would be set (about 1.5% false positives per probe with two hashes).
+//! would be set (about 9% false positives per gram with two probes).
+//!
+//! A query does not read a whole filter: [`Bloom::positions`] says which
+//! bits a literal needs, and the segment reads only the words that hold
+//! them.
 
 /// Bits of the filter a chunk starts with.
 const MAX_BITS: usize = 1 << 22;
 /// Fewest bits a filter keeps (small chunks).
 const MIN_BITS: usize = 1 << 10;
 /// Largest share of set bits a fold may reach.
-const MAX_FILL: f64 = 0.12;
+const MAX_FILL: f64 = 0.3;
 
 /// A bloom filter of 4-grams, two probes per gram.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +50,16 @@ fn grams(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
 
 impl Bloom {
     /// A filter of every 4-gram of `lines` (`bytes` long in all), folded
-    /// to its size. It starts at 16 bits per byte of lines (there are no
-    /// more grams than bytes) up to [`MAX_BITS`], so that a small chunk
-    /// does not clear and fold a large filter.
+    /// to its size. It starts at one bit per byte of lines (up to
+    /// [`MAX_BITS`]): at most an eighth of the chunk's lines, whatever
+    /// their grams. Lines full of ids have nearly as many distinct grams
+    /// as bytes, which fills such a filter to about 60% (each gram a
+    /// 40% false positive); a literal is ruled out when any of its grams
+    /// is, so a literal of a dozen bytes still prunes all but a chunk in
+    /// ten thousand, and a filter never outweighs its chunk (the first
+    /// version, at 16 bits a byte, made segments twice their data).
     pub(crate) fn build<'a>(lines: impl IntoIterator<Item = &'a [u8]>, bytes: usize) -> Bloom {
-        let bits = bytes
-            .saturating_mul(16)
-            .next_power_of_two()
-            .clamp(MIN_BITS, MAX_BITS);
+        let bits = bytes.next_power_of_two().clamp(MIN_BITS, MAX_BITS);
         let mut words = vec![0u64; bits / 64];
         let mask = bits - 1;
         for line in lines {
@@ -89,15 +95,25 @@ impl Bloom {
         }
     }
 
-    /// Whether a line holding `literal` may be in the chunk. Literals of
-    /// fewer than four bytes always may.
-    pub(crate) fn may_contain(&self, literal: &[u8]) -> bool {
-        let mask = self.words.len() * 64 - 1;
-        grams(literal).all(|gram| {
+    /// The bit positions a line holding `literal` sets in a filter of
+    /// `bits` bits (a power of two): every one must be set for the chunk
+    /// to hold it. None for literals of fewer than four bytes.
+    pub(crate) fn positions(literal: &[u8], bits: usize) -> impl Iterator<Item = usize> + '_ {
+        let mask = bits.wrapping_sub(1);
+        grams(literal).flat_map(move |gram| {
             let (a, b) = probes(gram);
-            let (a, b) = (a & mask, b & mask);
-            self.words[a / 64] & (1 << (a % 64)) != 0 && self.words[b / 64] & (1 << (b % 64)) != 0
+            [a & mask, b & mask]
         })
+    }
+
+    /// Whether a line holding `literal` may be in the chunk (what
+    /// [`Segment::may_contain`](super::segment::Segment::may_contain)
+    /// answers from the stored words). Literals of fewer than four bytes
+    /// always may.
+    #[cfg(test)]
+    pub(crate) fn may_contain(&self, literal: &[u8]) -> bool {
+        Self::positions(literal, self.words.len() * 64)
+            .all(|bit| self.words[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
     /// The filter's bytes, as stored in a segment.
@@ -107,6 +123,7 @@ impl Bloom {
 
     /// A filter read back from its bytes; `None` unless their length is
     /// a power of two of at least [`MIN_BITS`] bits.
+    #[cfg(test)]
     pub(crate) fn from_bytes(bytes: &[u8]) -> Option<Bloom> {
         let bits = bytes.len().checked_mul(8)?;
         if bits < MIN_BITS || !bits.is_power_of_two() || bits > MAX_BITS {

@@ -269,22 +269,38 @@ impl Segment {
     }
 
     /// Whether the chunk may hold a line containing every literal
-    /// (`false` only when its bloom filter rules one out).
+    /// (`false` only when its bloom filter rules one out). Reads only the
+    /// filter's words the literals' grams fall in.
     pub(crate) fn may_contain(&self, chunk: &ChunkMeta, literals: &[String]) -> Result<bool> {
-        if literals.iter().all(|l| l.len() < 4) {
-            return Ok(true);
-        }
-        let mut bytes = vec![0u8; chunk.bloom_len as usize];
-        self.file
-            .read_exact_at(&mut bytes, chunk.bloom_offset)
-            .map_err(|err| Error::io(&self.path, err))?;
-        let Some(bloom) = Bloom::from_bytes(&bytes) else {
+        let bits = chunk.bloom_len as usize * 8;
+        if !bits.is_power_of_two() || bits < 64 {
             return Err(Error::Corrupt {
                 path: self.path.clone(),
                 reason: format!("bloom filter at {} has a bad size", chunk.bloom_offset),
             });
-        };
-        Ok(literals.iter().all(|l| bloom.may_contain(l.as_bytes())))
+        }
+        let mut words: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+        for literal in literals {
+            for bit in Bloom::positions(literal.as_bytes(), bits) {
+                let index = bit / 64;
+                let word = match words.get(&index) {
+                    Some(word) => *word,
+                    None => {
+                        let mut bytes = [0u8; 8];
+                        self.file
+                            .read_exact_at(&mut bytes, chunk.bloom_offset + index as u64 * 8)
+                            .map_err(|err| Error::io(&self.path, err))?;
+                        let word = u64::from_le_bytes(bytes);
+                        words.insert(index, word);
+                        word
+                    }
+                };
+                if word & (1 << (bit % 64)) == 0 {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// The chunk's decompressed payload (`codec` entries).
