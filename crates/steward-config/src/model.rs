@@ -22,7 +22,7 @@ mod rollout;
 mod rules;
 
 pub use alerts::{AlertsConfig, SEVERITY_LEVELS, SeverityRuleConfig};
-pub use logs::{LogsConfig, MultilineConfig};
+pub use logs::{LogForward, LogsConfig, MultilineConfig};
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,

@@ -50,6 +50,7 @@ macro_rules! path {
 
 // Declared after `path!`, which it uses.
 mod metrics;
+mod log_forward;
 mod remote_write;
 mod rollout;
 mod rules;
@@ -117,6 +118,7 @@ impl Checker<'_, '_, '_> {
                 ),
             );
         }
+        self.log_forward(&logs.forward);
     }
 
     fn unique_names(&mut self, config: &Config) {

@@ -15,6 +15,9 @@
 //! Queries read the store synchronously and may be long, so they run on
 //! tokio's blocking pool; a push's write goes on in the store's writer if
 //! the client goes away, so a client cannot leave half a push behind.
+//! With forwarders ([`LokiApi::with_forwarders`]) a push is stored, then
+//! queued for each destination, in a task of its own that a client going
+//! away does not stop.
 
 mod params;
 mod tail;
@@ -37,6 +40,7 @@ use steward_metrics::{Labels, Matcher};
 
 use crate::{
     Error, LogSource, LogStore, PushStream,
+    forward::{self, Forwarder},
     ingest::{self, Limits, OtlpEncoding},
     logql::{self, Direction, Engine, RangeParams},
 };
@@ -68,6 +72,7 @@ pub struct LokiApi {
     engine: Arc<Engine>,
     limits: Arc<Limits>,
     tail: tail::Hub,
+    forwarders: Arc<[Arc<Forwarder>]>,
 }
 
 impl LokiApi {
@@ -78,7 +83,22 @@ impl LokiApi {
             engine: Arc::new(engine),
             limits: Arc::new(limits),
             tail: tail::Hub::default(),
+            forwarders: Arc::new([]),
         }
+    }
+
+    /// The same API, every push of which is also queued for `forwarders`
+    /// (`[[logs.forward]]`); their senders run apart
+    /// ([`Forwarder::run`]).
+    #[must_use]
+    pub fn with_forwarders(mut self, forwarders: Vec<Arc<Forwarder>>) -> Self {
+        self.forwarders = forwarders.into();
+        self
+    }
+
+    /// The forward destinations.
+    pub fn forwarders(&self) -> &[Arc<Forwarder>] {
+        &self.forwarders
     }
 
     /// The store.
@@ -86,11 +106,27 @@ impl LokiApi {
         &self.store
     }
 
-    /// Stores streams that did not come through the API (collection,
-    /// steward's own logs) and shows them to live tails.
+    /// Stores streams (every push goes through here: Loki's API, OTLP,
+    /// collection, steward's own logs), queues them durably for each
+    /// forward destination, and shows them to live tails. With forwarders
+    /// the work runs in a task of its own: if the caller stops waiting it
+    /// still completes, so the store and the queues never disagree.
     pub async fn push(&self, streams: Vec<PushStream>) -> crate::Result<()> {
         let shown = self.tail.wants().then(|| streams.clone());
-        self.store.push(streams).await?;
+        let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
+        if self.forwarders.is_empty() || lines == 0 {
+            self.store.push(streams).await?;
+        } else {
+            let body = forward::encode_push(&streams);
+            let (store, forwarders) = (self.store.clone(), Arc::clone(&self.forwarders));
+            let work = tokio::spawn(async move {
+                store.push(streams).await?;
+                tokio::task::spawn_blocking(move || forward::append_all(&forwarders, &body, lines))
+                    .await
+                    .unwrap_or(Err(Error::Closed))
+            });
+            work.await.unwrap_or(Err(Error::Closed))?;
+        }
         if let Some(streams) = shown {
             self.tail.publish(streams);
         }
@@ -211,6 +247,7 @@ impl From<Error> for ApiError {
             Error::Io { .. } | Error::Corrupt { .. } | Error::Closed => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
+            Error::InvalidForward(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let retry_after = match &err {
             Error::Backpressure { retry_after_secs } => Some(*retry_after_secs),

@@ -46,6 +46,10 @@ pub enum Error {
     /// The store is closed.
     #[error("log store is closed")]
     Closed,
+    /// A `[[logs.forward]]` destination cannot be set up (a header or its
+    /// HTTP client).
+    #[error("invalid log forward: {0}")]
+    InvalidForward(String),
 }
 
 impl Error {
@@ -69,6 +73,7 @@ impl ErrorCode for Error {
             Error::Backpressure { .. } => "too_many_requests",
             Error::Corrupt { .. } => "logs_corrupt",
             Error::Closed => "logs_closed",
+            Error::InvalidForward(_) => "invalid_forward",
         }
     }
 
@@ -77,7 +82,8 @@ impl ErrorCode for Error {
             Error::InvalidPush(_)
             | Error::UnsupportedMediaType(_)
             | Error::InvalidQuery(_)
-            | Error::Limit(_) => ErrorKind::InvalidInput,
+            | Error::Limit(_)
+            | Error::InvalidForward(_) => ErrorKind::InvalidInput,
             // the HTTP API answers 429 with Retry-After for this one itself
             Error::Backpressure { .. }
             | Error::Io { .. }

@@ -16,6 +16,9 @@
 //!   and the [`collect::ReplicaCollector`] that stores them.
 //! - [`logql`]: LogQL's parser and engine (log and metric queries).
 //! - [`own`]: steward's own logs, queued by a tracing layer for the store.
+//! - [`forward`]: every stored line pushed on to Loki-compatible
+//!   endpoints (`[[logs.forward]]`) through a queue on disk, with
+//!   batching and retries.
 //! - [`api`]: Loki's HTTP API (push, query, labels, series, tail) and
 //!   `POST /v1/logs`, as axum routers ([`api::LokiApi`]).
 //!
@@ -24,6 +27,7 @@
 pub mod api;
 pub mod collect;
 pub mod error;
+pub mod forward;
 pub mod ingest;
 pub mod logql;
 pub mod model;

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use base64_free::basic_auth_value;
+pub use base64_free::basic_auth_value;
 use parking_lot::Mutex;
 use steward_config::RemoteWrite;
 use tokio_util::sync::CancellationToken;
@@ -82,12 +82,13 @@ fn request_headers(remote: &RemoteWrite) -> Result<HeaderMap> {
     Ok(headers)
 }
 
-/// Base64 for basic authentication, without a dependency for twenty lines.
+/// Base64 for basic authentication, without a dependency for twenty lines
+/// (steward-logs' forwarding uses it too).
 mod base64_free {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     /// `Basic base64(user:password)`.
-    pub(super) fn basic_auth_value(user: &str, password: &str) -> String {
+    pub fn basic_auth_value(user: &str, password: &str) -> String {
         let input = format!("{user}:{password}");
         let mut out = String::from("Basic ");
         for chunk in input.as_bytes().chunks(3) {

@@ -1,12 +1,17 @@
 //! The log subsystem: the embedded log store under `<data_dir>/logstore`
 //! with `[logs]`' limits, Loki's API (`/loki/api/v1`) and OpenTelemetry
-//! logs (`/v1/logs`) over it, and the collection of the replicas' output.
+//! logs (`/v1/logs`) over it, the collection of the replicas' output,
+//! and the forwarding of every stored line to `[[logs.forward]]`'s
+//! Loki-compatible endpoints (queues under `<data_dir>/logstore/forward`).
 
 use steward_config::LoadedConfig;
 use steward_deploy::{DeploymentManager, ReplicaLogs};
+use std::sync::Arc;
+
 use steward_logs::{
     LogStore, StoreOptions,
     api::LokiApi,
+    forward::{FORWARD_DIR, ForwardConfig, Forwarder},
     collect::{ReplicaCollector, ReplicaOutput, ReplicaTarget},
     ingest::Limits,
     logql::Engine,
@@ -36,6 +41,7 @@ impl Logs {
             max_bytes: (logs.retention_size.0 > 0).then_some(logs.retention_size.0),
             ..StoreOptions::new(config.data_dir().join("logstore"))
         };
+        let forward_dir = options.dir.join(FORWARD_DIR);
         let store = LogStore::open(options)?;
         let engine = Engine {
             max_series: usize::try_from(logs.query_max_series).unwrap_or(usize::MAX),
@@ -45,8 +51,13 @@ impl Logs {
             max_line_bytes: clamp(logs.max_line_size.0),
             ..Limits::default()
         };
+        let forwarders = logs
+            .forward
+            .iter()
+            .map(|f| Ok(Arc::new(Forwarder::open(ForwardConfig::from_config(f)?, &forward_dir)?)))
+            .collect::<steward_logs::Result<Vec<_>>>()?;
         Ok(Some(Logs {
-            api: LokiApi::new(store, engine, limits),
+            api: LokiApi::new(store, engine, limits).with_forwarders(forwarders),
         }))
     }
 
@@ -58,6 +69,26 @@ impl Logs {
     /// The store.
     pub fn store(&self) -> &LogStore {
         self.api.store()
+    }
+
+    /// The senders of `[[logs.forward]]` (none without forwarders): a
+    /// future that sends each destination's queue until `stop`, then
+    /// flushes for a few seconds (what is left stays queued on disk).
+    pub(crate) fn forwarding(
+        &self,
+        stop: CancellationToken,
+    ) -> Result<Option<impl Future<Output = ()> + Send + 'static>> {
+        let forwarders = self.api.forwarders().to_vec();
+        if forwarders.is_empty() {
+            return Ok(None);
+        }
+        let transport = steward_logs::forward::http_transport()?;
+        Ok(Some(async move {
+            let senders = forwarders
+                .into_iter()
+                .map(|f| f.run(Arc::clone(&transport), stop.clone()));
+            futures::future::join_all(senders).await;
+        }))
     }
 
     /// Stops the store's threads (what was acknowledged is in its WAL).

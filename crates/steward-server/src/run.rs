@@ -217,6 +217,11 @@ pub async fn start_with(
     if let Some(own) = logs.as_ref().and_then(|l| l.own_logs(background.token())) {
         background.spawn(own);
     }
+    if let Some(logs) = &logs
+        && let Some(forwarding) = logs.forwarding(background.token())?
+    {
+        background.spawn(forwarding);
+    }
     if let (Some(logs), Some(deployments)) = (&logs, &deployments)
         && let Some(collection) =
             logs.collection(&config, deployments.manager().clone(), background.token())?

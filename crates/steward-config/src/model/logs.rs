@@ -1,8 +1,12 @@
 //! The `[logs]` section: the LogManager's collection, storage and limits.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use steward_core::{ByteSize, HumanDuration};
+use steward_core::{ByteSize, HumanDuration, Secret};
+
+use super::metrics::BasicAuth;
 
 /// How steward collects, stores and answers queries on logs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -41,6 +45,9 @@ pub struct LogsConfig {
     /// How collected lines are joined into entries (stack traces).
     #[serde(default)]
     pub multiline: MultilineConfig,
+    /// Loki-compatible endpoints every stored line is also pushed to.
+    #[serde(default)]
+    pub forward: Vec<LogForward>,
 }
 
 impl Default for LogsConfig {
@@ -55,8 +62,59 @@ impl Default for LogsConfig {
             max_line_size: default_max_line_size(),
             query_max_series: default_query_max_series(),
             multiline: MultilineConfig::default(),
+            forward: Vec::new(),
         }
     }
+}
+
+/// A Loki-compatible endpoint every line steward stores is pushed to
+/// (`[[logs.forward]]`), as Promtail's client does: batched, queued on
+/// disk under `<data_dir>/logstore/forward/<name>` (so an outage of the
+/// endpoint or a restart of steward loses nothing), retried with backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogForward {
+    /// The destination's name: the directory of its queue and the
+    /// `destination` of its metrics. Letters, digits, `_` and `-`.
+    pub name: String,
+    /// The push endpoint (`http` or `https`), e.g.
+    /// `http://loki:3100/loki/api/v1/push`.
+    pub url: String,
+    /// The tenant, sent as `X-Scope-OrgID` (unset: no header).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Headers sent with every request (not `Authorization` and the others
+    /// the protocol sets); values may be `${ENV_VAR}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret<String>>,
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// A bearer token sent as `Authorization: Bearer <token>`; write it as
+    /// `${ENV_VAR}` to keep it out of the file.
+    #[serde(default)]
+    pub bearer_token: Option<Secret<String>>,
+    /// The most bytes of lines in one push (Promtail's `batchsize`).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: ByteSize,
+    /// How long a line waits for its push to fill before it is sent anyway
+    /// (Promtail's `batchwait`).
+    #[serde(default = "default_batch_wait")]
+    pub batch_wait: HumanDuration,
+    /// The first retry delay after a failure (doubled up to `max_backoff`,
+    /// with jitter; a `Retry-After` answer is obeyed instead).
+    #[serde(default = "default_min_backoff")]
+    pub min_backoff: HumanDuration,
+    /// The longest retry delay.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// How long one push may take.
+    #[serde(default = "default_forward_timeout")]
+    pub timeout: HumanDuration,
+    /// The queue's size limit on disk: past it the oldest queued lines are
+    /// dropped unsent (with a warning, and counted).
+    #[serde(default = "default_max_queue_size")]
+    pub max_queue_size: ByteSize,
 }
 
 /// How a collected replica's lines are joined: a new entry starts at a
@@ -128,4 +186,29 @@ fn default_max_lines() -> u32 {
 fn default_max_entry_bytes() -> ByteSize {
     // Loki's default limit of a line's size
     ByteSize(256 << 10)
+}
+
+fn default_batch_size() -> ByteSize {
+    // Promtail's default
+    ByteSize(1 << 20)
+}
+
+fn default_batch_wait() -> HumanDuration {
+    HumanDuration::from_secs(1)
+}
+
+fn default_min_backoff() -> HumanDuration {
+    HumanDuration::from_millis(500)
+}
+
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration::from_secs(300)
+}
+
+fn default_forward_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+fn default_max_queue_size() -> ByteSize {
+    ByteSize(1 << 30)
 }

@@ -10,7 +10,7 @@ use crate::{RemoteWrite, node::Segment};
 
 /// Headers the protocol or the client sets, which Prometheus refuses in
 /// `headers` (lowercase).
-const RESERVED_HEADERS: [&str; 14] = [
+pub(super) const RESERVED_HEADERS: [&str; 14] = [
     "authorization",
     "host",
     "content-encoding",
@@ -173,7 +173,7 @@ impl Checker<'_, '_, '_> {
 }
 
 /// Why `url` cannot be a remote write endpoint.
-fn check_url(url: &str) -> Result<(), String> {
+pub(super) fn check_url(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("is invalid: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
@@ -188,7 +188,7 @@ fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// Letters, digits, `_` and `-`, not empty: safe as a directory name.
-fn is_queue_name(name: &str) -> bool {
+pub(super) fn is_queue_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -197,7 +197,7 @@ fn is_queue_name(name: &str) -> bool {
 }
 
 /// An HTTP token (RFC 9110): what a header name may be.
-fn is_header_name(name: &str) -> bool {
+pub(super) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()

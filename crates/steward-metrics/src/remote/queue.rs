@@ -2,10 +2,17 @@
 //! still has to reach one remote end, so a restart or an outage of the
 //! remote loses nothing.
 //!
+//! The queue itself is generic over bytes: [`Queue::append_raw`] and
+//! [`QueueReader::read_raw`] take and give opaque payloads with a count
+//! (samples here; steward-logs' forwarding queues Loki pushes and counts
+//! lines with the same code). [`Queue::append`] and [`QueueReader::read`]
+//! are the remote write form, a protobuf `WriteRequest` per record.
+//!
 //! A directory of numbered segment files (`00000001`, ...) of records and a
 //! `position` file. A record is `len u32 | crc32 u32 | body`, the body
-//! `samples u32 | protobuf WriteRequest`, little-endian, the CRC over the
-//! body. [`Queue::append`] writes a record and syncs it before returning,
+//! `count u32 | payload` (for remote write, the payload is a protobuf
+//! `WriteRequest` and the count its samples), little-endian, the CRC over
+//! the body. [`Queue::append`] writes a record and syncs it before returning,
 //! then publishes the new end, so a reader never sees half a record.
 //! Each open starts a fresh segment, so a torn tail left by a crash is
 //! only ever at the end of an older segment, where the reader skips it.
@@ -47,6 +54,17 @@ pub struct Position {
     pub segment: u64,
     /// The offset in bytes.
     pub offset: u64,
+}
+
+/// One record read back as bytes ([`QueueReader::read_raw`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    /// Where the record ends: committing this position acknowledges it.
+    pub end: Position,
+    /// The count it was appended with (samples, lines...).
+    pub count: usize,
+    /// The payload it was appended with.
+    pub payload: Vec<u8>,
 }
 
 /// One record read back.
@@ -258,11 +276,26 @@ impl Queue {
     /// Appends `request` (holding `samples` samples) durably. Errors leave
     /// the queue as it was.
     pub fn append(&self, request: &WriteRequest, samples: usize) -> Result<()> {
-        let mut body = Vec::with_capacity(4 + request.encoded_len());
-        body.extend_from_slice(&(samples as u32).to_le_bytes());
+        let mut payload = Vec::with_capacity(request.encoded_len());
         request
-            .encode(&mut body)
+            .encode(&mut payload)
             .map_err(|e| corrupt(&self.dir, e.to_string()))?;
+        self.append_raw(&payload, samples)
+    }
+
+    /// Appends `payload` (holding `count` items: samples, lines...)
+    /// durably: it is synced before this returns. Errors leave the queue
+    /// as it was.
+    pub fn append_raw(&self, payload: &[u8], count: usize) -> Result<()> {
+        let too_big = || corrupt(&self.dir, "record larger than the queue takes");
+        let len = u32::try_from(4 + payload.len()).map_err(|_| too_big())?;
+        if len > MAX_RECORD {
+            return Err(too_big());
+        }
+        let samples = count;
+        let mut body = Vec::with_capacity(4 + payload.len());
+        body.extend_from_slice(&(u32::try_from(count).unwrap_or(u32::MAX)).to_le_bytes());
+        body.extend_from_slice(payload);
         let mut record = Vec::with_capacity(HEADER + body.len());
         record.extend_from_slice(&(body.len() as u32).to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -323,8 +356,9 @@ impl Queue {
             tracing::warn!(
                 queue = %self.dir.display(),
                 segment = n,
-                samples = info.samples,
-                "remote write queue over its size limit: oldest samples dropped"
+                count = info.samples,
+                bytes = info.size,
+                "queue over its size limit: its oldest records are dropped unsent"
             );
         }
     }
@@ -367,6 +401,11 @@ impl Queue {
             }
         }
         Ok(())
+    }
+
+    /// Bytes of the queue's segments on disk.
+    pub fn size(&self) -> u64 {
+        self.writer.lock().segments.values().map(|s| s.size).sum()
     }
 
     /// Samples appended and not yet committed.
@@ -418,9 +457,34 @@ impl QueueReader {
     /// The records from the cursor on, until at least `max_samples` samples
     /// were read or the durable end is reached.
     pub fn read(&mut self, queue: &Queue, max_samples: usize) -> Result<Vec<Record>> {
+        let raw = self.read_raw(queue, max_samples, usize::MAX)?;
+        let mut out = Vec::with_capacity(raw.len());
+        for r in raw {
+            let request = WriteRequest::decode(r.payload.as_slice()).map_err(|e| {
+                corrupt(&segment_path(&queue.dir, r.end.segment), e.to_string())
+            })?;
+            out.push(Record {
+                end: r.end,
+                samples: r.count,
+                request,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The records from the cursor on as bytes, until at least `max_count`
+    /// items or `max_bytes` bytes of payload were read, or the durable end
+    /// is reached (at least one record when there is one).
+    pub fn read_raw(
+        &mut self,
+        queue: &Queue,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<RawRecord>> {
         let mut out = Vec::new();
         let mut samples = 0;
-        while samples < max_samples {
+        let mut bytes = 0usize;
+        while samples < max_count && bytes < max_bytes {
             let (end, next) = queue.end_and_next(self.cursor.segment);
             if self.cursor >= end {
                 break;
@@ -466,15 +530,15 @@ impl QueueReader {
                 break;
             };
             match read_record(file, &path)? {
-                Some((n, body, len)) if self.cursor.offset + len <= limit => {
+                Some((n, mut body, len)) if self.cursor.offset + len <= limit => {
                     self.cursor.offset += len;
-                    let request = WriteRequest::decode(&body[4..])
-                        .map_err(|e| corrupt(&path, e.to_string()))?;
+                    body.drain(..4);
                     samples += n;
-                    out.push(Record {
+                    bytes = bytes.saturating_add(body.len());
+                    out.push(RawRecord {
                         end: self.cursor,
-                        samples: n,
-                        request,
+                        count: n,
+                        payload: body,
                     });
                 }
                 _ if seg == end.segment => {
