@@ -49,8 +49,8 @@ macro_rules! path {
 }
 
 // Declared after `path!`, which it uses.
-mod metrics;
 mod log_forward;
+mod metrics;
 mod remote_write;
 mod rollout;
 mod rules;

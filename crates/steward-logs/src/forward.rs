@@ -119,7 +119,9 @@ impl ForwardConfig {
             max_backoff: forward.max_backoff.0,
             timeout: forward.timeout.0,
             max_queue_bytes: forward.max_queue_size.0,
-            segment_bytes: DEFAULT_SEGMENT_SIZE.min(forward.max_queue_size.0 / 4).max(4096),
+            segment_bytes: DEFAULT_SEGMENT_SIZE
+                .min(forward.max_queue_size.0 / 4)
+                .max(4096),
         })
     }
 }
@@ -181,8 +183,8 @@ impl Forwarder {
     /// (`<data_dir>/logstore/forward`), resuming after its last commit.
     pub fn open(config: ForwardConfig, dir: &Path) -> Result<Forwarder> {
         let dir = dir.join(&config.name);
-        let queue = Queue::open(&dir, config.segment_bytes, config.max_queue_bytes)
-            .map_err(queue_error)?;
+        let queue =
+            Queue::open(&dir, config.segment_bytes, config.max_queue_bytes).map_err(queue_error)?;
         let pending = queue.pending();
         if pending > 0 {
             tracing::info!(destination = %config.name, lines = pending, "log forward queue resumed");

@@ -4,15 +4,15 @@
 //! and the forwarding of every stored line to `[[logs.forward]]`'s
 //! Loki-compatible endpoints (queues under `<data_dir>/logstore/forward`).
 
+use std::sync::Arc;
 use steward_config::LoadedConfig;
 use steward_deploy::{DeploymentManager, ReplicaLogs};
-use std::sync::Arc;
 
 use steward_logs::{
     LogStore, StoreOptions,
     api::LokiApi,
-    forward::{FORWARD_DIR, ForwardConfig, Forwarder},
     collect::{ReplicaCollector, ReplicaOutput, ReplicaTarget},
+    forward::{FORWARD_DIR, ForwardConfig, Forwarder},
     ingest::Limits,
     logql::Engine,
 };
@@ -54,7 +54,12 @@ impl Logs {
         let forwarders = logs
             .forward
             .iter()
-            .map(|f| Ok(Arc::new(Forwarder::open(ForwardConfig::from_config(f)?, &forward_dir)?)))
+            .map(|f| {
+                Ok(Arc::new(Forwarder::open(
+                    ForwardConfig::from_config(f)?,
+                    &forward_dir,
+                )?))
+            })
             .collect::<steward_logs::Result<Vec<_>>>()?;
         Ok(Some(Logs {
             api: LokiApi::new(store, engine, limits).with_forwarders(forwarders),

@@ -26,8 +26,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Counters, ForwardConfig, Forwarder};
-use crate::ingest::{Limits, encode_push, loki};
 use crate::PushStream;
+use crate::ingest::{Limits, encode_push, loki};
 
 /// How long a stopping sender keeps sending what is queued.
 pub const FLUSH_DEADLINE: Duration = Duration::from_secs(5);

@@ -28,10 +28,7 @@ use crate::{Entry, LogStore, PushStream, StoreOptions};
 fn push(app: &str, lines: &[&str]) -> Vec<PushStream> {
     vec![PushStream {
         labels: steward_metrics::Labels::from_pairs([("app", app)]),
-        entries: lines
-            .iter()
-            .map(|l| Entry::new(now_ns(), *l))
-            .collect(),
+        entries: lines.iter().map(|l| Entry::new(now_ns(), *l)).collect(),
     }]
 }
 
@@ -120,8 +117,20 @@ fn reads_stop_at_the_byte_bound_but_take_at_least_one_record() {
         f.append_streams(&push("web", &[line])).expect("append");
     }
     let mut reader = QueueReader::new(f.queue.committed());
-    assert_eq!(reader.read_raw(&f.queue, usize::MAX, 1).expect("read").len(), 1);
-    assert_eq!(reader.read_raw(&f.queue, usize::MAX, usize::MAX).expect("read").len(), 2);
+    assert_eq!(
+        reader
+            .read_raw(&f.queue, usize::MAX, 1)
+            .expect("read")
+            .len(),
+        1
+    );
+    assert_eq!(
+        reader
+            .read_raw(&f.queue, usize::MAX, usize::MAX)
+            .expect("read")
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -179,9 +188,10 @@ async fn record_tenant(
 async fn serve(api: LokiApi, addr: &str, tenants: Arc<Mutex<Vec<String>>>) -> Node {
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app: Router = api
-        .router()
-        .layer(middleware::from_fn_with_state(Arc::clone(&tenants), record_tenant));
+    let app: Router = api.router().layer(middleware::from_fn_with_state(
+        Arc::clone(&tenants),
+        record_tenant,
+    ));
     let stop = CancellationToken::new();
     let served = tokio::spawn({
         let stop = stop.clone();
@@ -275,7 +285,10 @@ async fn until_lines(client: &reqwest::Client, node: &Node, want: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lines_pushed_to_one_steward_are_queried_on_another_also_after_an_outage() {
     let client = reqwest::Client::new();
-    let dirs = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let dirs = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
     let api = |s: LogStore| LokiApi::new(s, Engine::default(), Limits::default());
 
     // the second steward, the destination
@@ -316,7 +329,11 @@ async fn lines_pushed_to_one_steward_are_queried_on_another_also_after_an_outage
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(forwarder.stats().retried_lines > 0, "{:?}", forwarder.stats());
+    assert!(
+        forwarder.stats().retried_lines > 0,
+        "{:?}",
+        forwarder.stats()
+    );
     // ... and is killed meanwhile, then starts again from its queue on disk
     sender_a.abort();
     let _ = sender_a.await;
@@ -332,6 +349,13 @@ async fn lines_pushed_to_one_steward_are_queried_on_another_also_after_an_outage
     let b = serve(api_b, &addr_b.to_string(), tenants_b).await;
     until_lines(&client, &b, &["one", "two", "three", "four"]).await;
     assert!(b.tenants.lock().iter().all(|t| t == "team-a"));
+    // the commit follows the destination's answer
+    for _ in 0..300 {
+        if a.api.forwarders()[0].stats().pending_lines == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let stats = a.api.forwarders()[0].stats();
     assert_eq!(
         (stats.pending_lines, stats.failed_lines, stats.dropped_lines),
@@ -339,7 +363,10 @@ async fn lines_pushed_to_one_steward_are_queried_on_another_also_after_an_outage
         "{stats:?}"
     );
     // the first still answers its own queries
-    assert_eq!(query(&client, &a).await, vec!["one", "two", "three", "four"]);
+    assert_eq!(
+        query(&client, &a).await,
+        vec!["one", "two", "three", "four"]
+    );
     shutdown_a.cancel();
     sender_a.await.expect("sender");
 }

@@ -460,9 +460,8 @@ impl QueueReader {
         let raw = self.read_raw(queue, max_samples, usize::MAX)?;
         let mut out = Vec::with_capacity(raw.len());
         for r in raw {
-            let request = WriteRequest::decode(r.payload.as_slice()).map_err(|e| {
-                corrupt(&segment_path(&queue.dir, r.end.segment), e.to_string())
-            })?;
+            let request = WriteRequest::decode(r.payload.as_slice())
+                .map_err(|e| corrupt(&segment_path(&queue.dir, r.end.segment), e.to_string()))?;
             out.push(Record {
                 end: r.end,
                 samples: r.count,

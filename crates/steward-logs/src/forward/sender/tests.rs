@@ -176,7 +176,10 @@ async fn a_400_drops_the_batch_counts_it_and_goes_on() {
     run.forwarder
         .append_streams(&streams("web", &["bad", "worse"]))
         .expect("append");
-    until("the batch dropped", || run.forwarder.stats().failed_lines == 2).await;
+    until("the batch dropped", || {
+        run.forwarder.stats().failed_lines == 2
+    })
+    .await;
     run.forwarder
         .append_streams(&streams("web", &["good"]))
         .expect("append");
@@ -223,7 +226,11 @@ async fn a_batch_merges_the_pushes_queued_within_batch_wait() {
     until("the batch sent", || run.forwarder.stats().sent_lines == 3).await;
     let got = receiver.got.lock().clone();
     assert_eq!(got.len(), 1, "one push for the three");
-    assert_eq!(got[0].1, vec!["1", "3", "2"], "streams merged, in queue order");
+    assert_eq!(
+        got[0].1,
+        vec!["1", "3", "2"],
+        "streams merged, in queue order"
+    );
     run.shutdown.cancel();
     run.task.await.expect("sender");
 }
