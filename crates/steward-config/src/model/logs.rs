@@ -94,7 +94,9 @@ pub struct LogForward {
     /// `${ENV_VAR}` to keep it out of the file.
     #[serde(default)]
     pub bearer_token: Option<Secret<String>>,
-    /// The most bytes of lines in one push (Promtail's `batchsize`).
+    /// The most bytes of one push, counted as the queued pushes'
+    /// compressed bodies (Promtail's `batchsize` counts the lines' bytes).
+    /// A single larger push queued as one is sent alone.
     #[serde(default = "default_batch_size")]
     pub batch_size: ByteSize,
     /// How long a line waits for its push to fill before it is sent anyway
