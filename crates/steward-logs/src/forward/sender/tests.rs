@@ -128,7 +128,11 @@ async fn a_500_is_retried_until_the_204_and_headers_are_sent() {
     run.forwarder
         .append_streams(&streams("web", &["one", "two"]))
         .expect("append");
-    until("the batch sent", || run.forwarder.stats().sent_lines == 2).await;
+    until("the batch sent and committed", || {
+        let stats = run.forwarder.stats();
+        stats.sent_lines == 2 && stats.pending_lines == 0
+    })
+    .await;
     let got = receiver.got.lock().clone();
     assert_eq!(got.len(), 2, "one refused request, one accepted");
     assert_eq!(got[0].1, got[1].1);
@@ -183,7 +187,11 @@ async fn a_400_drops_the_batch_counts_it_and_goes_on() {
     run.forwarder
         .append_streams(&streams("web", &["good"]))
         .expect("append");
-    until("the next sent", || run.forwarder.stats().sent_lines == 1).await;
+    until("the next sent and committed", || {
+        let stats = run.forwarder.stats();
+        stats.sent_lines == 1 && stats.pending_lines == 0
+    })
+    .await;
     let got: Vec<Vec<String>> = receiver.got.lock().iter().map(|g| g.1.clone()).collect();
     assert_eq!(got, vec![vec!["bad", "worse"], vec!["good"]]);
     let stats = run.forwarder.stats();
