@@ -10,6 +10,7 @@ use std::time::Instant;
 use steward_metrics::{Labels, MatchOp, Matcher, STALE_NAN, Sample, is_stale_nan};
 
 use crate::metrics::RuleMetrics;
+use crate::querier::{PROMQL, RuleQuerier};
 use crate::rule::{Alert, EvalEnv, Health, Rule};
 use crate::rulefmt::RuleGroup;
 use crate::sink::AlertTransition;
@@ -43,6 +44,8 @@ pub struct Group {
     pub(crate) metrics: Option<Arc<RuleMetrics>>,
     /// Alert state changes not yet taken.
     transitions: Vec<AlertTransition>,
+    /// Runs the expressions instead of the PromQL engine (LogQL rules).
+    querier: Option<Arc<dyn RuleQuerier>>,
 }
 
 /// An alert due to be sent, with the expression of its rule.
@@ -83,7 +86,22 @@ impl Group {
             last_duration: std::time::Duration::ZERO,
             metrics: None,
             transitions: Vec::new(),
+            querier: None,
         }
+    }
+
+    /// This group with its expressions run by `querier` (e.g. LogQL)
+    /// instead of the PromQL engine.
+    #[must_use]
+    pub fn with_querier(mut self, querier: Option<Arc<dyn RuleQuerier>>) -> Self {
+        self.querier = querier;
+        self
+    }
+
+    /// The language of its expressions (`promql` unless its querier
+    /// says otherwise).
+    pub fn language(&self) -> &'static str {
+        self.querier.as_ref().map_or(PROMQL, |q| q.language())
     }
 
     /// `file;name`: the group's key and its `rule_group` label.
@@ -94,7 +112,10 @@ impl Group {
     /// Whether `other` describes the same group (a reload keeps this one
     /// running, state and all).
     pub(crate) fn same_as(&self, other: &Group) -> bool {
-        self.file == other.file && self.interval_ms == other.interval_ms && self.spec == other.spec
+        self.file == other.file
+            && self.interval_ms == other.interval_ms
+            && self.spec == other.spec
+            && self.language() == other.language()
     }
 
     /// The first evaluation timestamp at or after `now_ms` in this group's
@@ -113,6 +134,11 @@ impl Group {
     /// Evaluates every rule at `ts_ms`, in order, appending each rule's
     /// output before the next; returns the alerts due to be sent.
     pub fn eval(&mut self, env: &EvalEnv<'_>, ts_ms: i64, resend_delay_ms: i64) -> Vec<DueAlert> {
+        let querier = self.querier.clone();
+        let env = &EvalEnv {
+            querier: querier.as_deref().or(env.querier),
+            ..*env
+        };
         let started = Instant::now();
         let key = self.key();
         let mut due = Vec::new();

@@ -7,6 +7,8 @@
 //!   after a restart);
 //! - [`manager`]: groups on tokio timers, reloads, alerts to an
 //!   [`AlertSink`], and the engine's [`metrics`];
+//! - [`querier`]: the language of a group's expressions: PromQL, or a
+//!   [`RuleQuerier`] the server passes (LogQL for `[rules] log_files`);
 //! - [`unittest`]: `promtool test rules`;
 //! - [`template`]: alert labels and annotations expanded as Prometheus
 //!   does ([`TemplateExpander`]);
@@ -26,6 +28,7 @@ pub mod expand;
 pub mod group;
 pub mod manager;
 pub mod metrics;
+pub mod querier;
 pub mod rule;
 pub mod rulefmt;
 pub mod sink;
@@ -36,6 +39,7 @@ pub use alertmanager::{AlertmanagerAuth, AlertmanagerConfig, AlertmanagerSink, N
 pub use error::{Error, Result};
 pub use events::{AlertEvent, RulesEvent};
 pub use expand::{AnnotationExpander, Verbatim};
-pub use manager::{ManagerOptions, RuleManager};
+pub use manager::{ManagerOptions, RuleFiles, RuleManager};
+pub use querier::RuleQuerier;
 pub use sink::{AlertListener, AlertSink, AlertTransition, DiscardSink, NotifiedAlert};
 pub use template::{SyntaxChecker, TemplateExpander};

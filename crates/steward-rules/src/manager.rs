@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::group::{DueAlert, Group};
 use crate::metrics::RuleMetrics;
+use crate::querier::{PROMQL, RuleQuerier};
 use crate::rule::{EvalEnv, Rule};
 use crate::sink::{AlertListener, AlertSink, NotifiedAlert};
 use crate::{AnnotationExpander, Error, Result, rulefmt};
@@ -113,6 +114,16 @@ impl GroupHandle {
     }
 }
 
+/// Rule files whose expressions one querier checks and runs.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFiles {
+    /// The files, in load order.
+    pub files: Vec<PathBuf>,
+    /// Their language: `None` is PromQL over the manager's store, else
+    /// e.g. the server's LogQL querier.
+    pub querier: Option<Arc<dyn RuleQuerier>>,
+}
+
 /// A group's state as the API shows it.
 #[derive(Debug, Clone)]
 pub struct GroupView {
@@ -130,6 +141,8 @@ pub struct GroupView {
     pub last_duration: Duration,
     /// Its rules with their state and alerts.
     pub rules: Vec<Rule>,
+    /// The language of its expressions (`promql`, `logql`).
+    pub language: &'static str,
 }
 
 /// Runs rule groups.
@@ -198,17 +211,48 @@ impl RuleManager {
         self.shared.metrics.render()
     }
 
-    /// Loads `files` and replaces the running groups with theirs. When a
-    /// file is unreadable or invalid, nothing changes and every problem is
-    /// returned.
+    /// Loads `files` (PromQL rules) and replaces the running groups with
+    /// theirs. When a file is unreadable or invalid, nothing changes and
+    /// every problem is returned.
     pub async fn update(&self, files: &[PathBuf]) -> Result<()> {
+        self.update_all(&[RuleFiles {
+            files: files.to_vec(),
+            querier: None,
+        }])
+        .await
+    }
+
+    /// As [`update`](Self::update), with files of several languages:
+    /// each set's expressions are checked and run by its querier. A file
+    /// in two sets is an error (its groups would be one group twice).
+    pub async fn update_all(&self, sets: &[RuleFiles]) -> Result<()> {
         let mut errors = Vec::new();
         let mut specs = Vec::new();
-        for f in files {
-            match rulefmt::parse_file(f, self.shared.expander.as_ref()) {
-                Ok(g) => specs.push((f.display().to_string(), g)),
-                Err(Error::Invalid { errors: e }) => errors.extend(e),
-                Err(e) => errors.push(e.to_string()),
+        let mut seen: BTreeMap<&PathBuf, usize> = BTreeMap::new();
+        for (index, set) in sets.iter().enumerate() {
+            let language = set.querier.as_ref().map_or(PROMQL, |q| q.language());
+            for f in &set.files {
+                match seen.insert(f, index) {
+                    Some(before) if before == index => continue,
+                    Some(before) => {
+                        let other = sets[before]
+                            .querier
+                            .as_ref()
+                            .map_or(PROMQL, |q| q.language());
+                        errors.push(format!(
+                            "{}: listed as both {other} and {language} rules",
+                            f.display()
+                        ));
+                        continue;
+                    }
+                    None => {}
+                }
+                let querier = set.querier.as_deref();
+                match rulefmt::parse_file_with(f, self.shared.expander.as_ref(), querier) {
+                    Ok(g) => specs.push((f.display().to_string(), g, set.querier.clone())),
+                    Err(Error::Invalid { errors: e }) => errors.extend(e),
+                    Err(e) => errors.push(e.to_string()),
+                }
             }
         }
         if !errors.is_empty() {
@@ -224,9 +268,10 @@ impl RuleManager {
         let default_interval = ms(self.shared.opts.evaluation_interval);
         let mut map = self.groups.lock().await;
         let mut old = std::mem::take(&mut *map);
-        for (file, groups) in specs {
+        for (file, groups, querier) in specs {
             for spec in &groups.groups {
-                let mut g = Group::new(&file, spec, default_interval, restored);
+                let mut g = Group::new(&file, spec, default_interval, restored)
+                    .with_querier(querier.clone());
                 let key = g.key();
                 if let Some(h) = old.remove(&key) {
                     if h.group.lock().same_as(&g) {
@@ -265,6 +310,7 @@ impl RuleManager {
                     last_evaluation_ms: g.last_evaluation_ms,
                     last_duration: g.last_duration,
                     rules: g.rules.clone(),
+                    language: g.language(),
                 }
             })
             .collect()
@@ -382,6 +428,7 @@ fn env(shared: &Shared) -> EvalEnv<'_> {
     EvalEnv {
         storage: shared.storage.as_ref(),
         engine: &shared.engine,
+        querier: None,
         expander: shared.expander.as_ref(),
         external_labels: &shared.opts.external_labels,
     }

@@ -51,11 +51,16 @@ pub struct EvalStatus {
 
 /// What a rule's evaluation may read: the store, the engine, and what
 /// alert templates see.
+#[derive(Clone, Copy)]
 pub struct EvalEnv<'a> {
     /// The store queried (and later written).
     pub storage: &'a dyn Storage,
     /// The PromQL engine.
     pub engine: &'a Engine,
+    /// Runs the expressions instead of the PromQL engine (a group's
+    /// [`RuleQuerier`](crate::RuleQuerier), e.g. LogQL); results are
+    /// still written to `storage`.
+    pub querier: Option<&'a dyn crate::RuleQuerier>,
     /// Expands alert labels and annotations.
     pub expander: &'a dyn crate::AnnotationExpander,
     /// The external labels templates see as `$externalLabels`.
@@ -63,12 +68,16 @@ pub struct EvalEnv<'a> {
 }
 
 /// Runs `expr` at `ts_ms`: an instant vector, or a scalar as one sample
-/// without labels; anything else is an error, as in Prometheus.
+/// without labels; anything else is an error, as in Prometheus. The
+/// env's querier runs it when there is one, else the PromQL engine.
 pub(crate) fn query(
     env: &EvalEnv<'_>,
     expr: &str,
     ts_ms: i64,
 ) -> Result<Vec<(Labels, f64)>, String> {
+    if let Some(querier) = env.querier {
+        return querier.instant(expr, ts_ms);
+    }
     let res = env
         .engine
         .instant_query(env.storage, expr, ts_ms)

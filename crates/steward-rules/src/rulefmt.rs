@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::PromDuration;
 use crate::expand::AnnotationExpander;
+use crate::querier::{RuleQuerier, check_promql};
 use crate::{Error, Result};
 
 /// The content of one rule file.
@@ -74,7 +75,7 @@ pub struct RuleNode {
     /// The name of an alerting rule (its alerts' `alertname`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
-    /// The PromQL expression.
+    /// The expression (PromQL, or the language of the file's querier).
     #[serde(default)]
     pub expr: String,
     /// How long an alert stays pending before it fires.
@@ -104,22 +105,43 @@ impl RuleNode {
 
 /// Reads and validates the rule file at `path`.
 pub fn parse_file(path: &Path, expander: &dyn AnnotationExpander) -> Result<RuleGroups> {
+    parse_file_with(path, expander, None)
+}
+
+/// Reads and validates the rule file at `path`, its expressions in
+/// `querier`'s language (PromQL when `None`).
+pub fn parse_file_with(
+    path: &Path,
+    expander: &dyn AnnotationExpander,
+    querier: Option<&dyn RuleQuerier>,
+) -> Result<RuleGroups> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
     })?;
-    parse_str(&path.display().to_string(), &text, expander)
+    parse_str_with(&path.display().to_string(), &text, expander, querier)
 }
 
 /// Parses and validates a rule file's text; `file` names it in errors.
 pub fn parse_str(file: &str, text: &str, expander: &dyn AnnotationExpander) -> Result<RuleGroups> {
+    parse_str_with(file, text, expander, None)
+}
+
+/// As [`parse_str`], the expressions in `querier`'s language (PromQL
+/// when `None`).
+pub fn parse_str_with(
+    file: &str,
+    text: &str,
+    expander: &dyn AnnotationExpander,
+    querier: Option<&dyn RuleQuerier>,
+) -> Result<RuleGroups> {
     // `Option` so that an empty file (no document) is a file without groups
     let groups = serde_yaml_ng::from_str::<Option<RuleGroups>>(text)
         .map_err(|e| Error::Invalid {
             errors: vec![format!("{file}: {e}")],
         })?
         .unwrap_or_default();
-    let errors = validate(&groups, expander);
+    let errors = validate_with(&groups, expander, querier);
     if errors.is_empty() {
         Ok(groups)
     } else {
@@ -131,6 +153,20 @@ pub fn parse_str(file: &str, text: &str, expander: &dyn AnnotationExpander) -> R
 
 /// Every problem of a parsed file, in promtool's order and wording.
 pub fn validate(groups: &RuleGroups, expander: &dyn AnnotationExpander) -> Vec<String> {
+    validate_with(groups, expander, None)
+}
+
+/// As [`validate`], the expressions checked by `querier` (PromQL when
+/// `None`).
+pub fn validate_with(
+    groups: &RuleGroups,
+    expander: &dyn AnnotationExpander,
+    querier: Option<&dyn RuleQuerier>,
+) -> Vec<String> {
+    let check = |expr: &str| match querier {
+        Some(q) => q.check(expr),
+        None => check_promql(expr),
+    };
     let mut errs = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for g in &groups.groups {
@@ -144,7 +180,7 @@ pub fn validate(groups: &RuleGroups, expander: &dyn AnnotationExpander) -> Vec<S
             ));
         }
         for (i, r) in g.rules.iter().enumerate() {
-            for e in validate_rule(r, expander) {
+            for e in validate_rule(r, expander, &check) {
                 errs.push(format!(
                     "group {:?}, rule {}, {:?}: {e}",
                     g.name,
@@ -157,7 +193,11 @@ pub fn validate(groups: &RuleGroups, expander: &dyn AnnotationExpander) -> Vec<S
     errs
 }
 
-fn validate_rule(r: &RuleNode, expander: &dyn AnnotationExpander) -> Vec<String> {
+fn validate_rule(
+    r: &RuleNode,
+    expander: &dyn AnnotationExpander,
+    check: &dyn Fn(&str) -> std::result::Result<(), String>,
+) -> Vec<String> {
     let mut errs = Vec::new();
     let record = r.record.as_deref().unwrap_or("");
     let alert = r.alert.as_deref().unwrap_or("");
@@ -169,8 +209,8 @@ fn validate_rule(r: &RuleNode, expander: &dyn AnnotationExpander) -> Vec<String>
     }
     if r.expr.is_empty() {
         errs.push("field 'expr' must be set in rule".into());
-    } else if let Err(e) = steward_metrics::promql::format_query(&r.expr) {
-        errs.push(format!("could not parse expression: {e}"));
+    } else if let Err(e) = check(&r.expr) {
+        errs.push(e);
     }
     if !record.is_empty() {
         if !r.annotations.is_empty() {

@@ -314,6 +314,7 @@ fn run_group(
     let env = EvalEnv {
         storage: storage.as_ref(),
         engine: &engine,
+        querier: None,
         expander: &expander,
         external_labels: &external_labels,
     };

@@ -38,6 +38,7 @@ fn run(g: &mut Group, s: &MemoryStorage, ts: i64) -> Vec<DueAlert> {
     let env = EvalEnv {
         storage: s,
         engine: &engine,
+        querier: None,
         expander: &Verbatim,
         external_labels: &ext,
     };
@@ -152,6 +153,7 @@ fn restored_active_at(s: &MemoryStorage, yaml: &str, now: i64) -> i64 {
     let env = EvalEnv {
         storage: s,
         engine: &engine,
+        querier: None,
         expander: &Verbatim,
         external_labels: &ext,
     };

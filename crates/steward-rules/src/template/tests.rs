@@ -103,6 +103,7 @@ fn alerting_rules_show_expansion_errors_in_place() {
     let env = EvalEnv {
         storage: x.storage.as_ref(),
         engine: &engine,
+        querier: None,
         expander: &x,
         external_labels: &Labels::empty(),
     };
