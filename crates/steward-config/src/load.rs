@@ -184,7 +184,12 @@ fn resolve_paths(config: &mut Config, base_dir: &Path) {
     if let Some(file) = &mut config.alerts.config {
         resolve(file);
     }
-    for pattern in &mut config.rules.files {
+    for pattern in config
+        .rules
+        .files
+        .iter_mut()
+        .chain(config.rules.log_files.iter_mut())
+    {
         *pattern = base_dir.join(&*pattern).display().to_string();
     }
     if let Some(url) = &config.server.state_url {

@@ -32,6 +32,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.deploy(config);
     checker.metrics(&config.metrics);
     checker.rules(&config.rules, base_dir);
+    checker.log_rules(config);
     checker.alerts(&config.alerts, base_dir);
     checker.logs(&config.logs);
 }

@@ -24,6 +24,8 @@ use crate::Result;
 #[derive(Clone)]
 pub struct Logs {
     api: LokiApi,
+    /// The engine with `[logs]`' limits (the API's; LogQL rules use it).
+    engine: Engine,
 }
 
 impl Logs {
@@ -62,7 +64,8 @@ impl Logs {
             })
             .collect::<steward_logs::Result<Vec<_>>>()?;
         Ok(Some(Logs {
-            api: LokiApi::new(store, engine, limits).with_forwarders(forwarders),
+            api: LokiApi::new(store, engine.clone(), limits).with_forwarders(forwarders),
+            engine,
         }))
     }
 
@@ -94,6 +97,11 @@ impl Logs {
                 .map(|f| f.run(Arc::clone(&transport), stop.clone()));
             futures::future::join_all(senders).await;
         }))
+    }
+
+    /// The LogQL engine with `[logs]`' limits.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Stops the store's threads (what was acknowledged is in its WAL).

@@ -1,15 +1,17 @@
 //! The rules subsystem: the rule manager evaluating `[rules] files` over
-//! the metrics store, alerts expanded with Prometheus' templates and sent
+//! the metrics store and `[rules] log_files` over the log store (LogQL
+//! rules, `logql.rs`: their results and alerts go where PromQL rules'
+//! go), alerts expanded with Prometheus' templates and sent
 //! to `[[rules.alertmanagers]]`, every alert state change journaled
 //! (`alert.pending`, `alert.firing`, `alert.resolved`), and reloads.
 //!
 //! A reload (`reload.rs`, which reads the configuration file again) takes
-//! `[rules] files` from it, expands the patterns, and hands the files to
+//! `[rules] files` and `log_files` from it, expands the patterns, and hands the files to
 //! the manager, which keeps the running rules when any file is invalid.
 //! One load runs at a time, on the reload's own task: a client that hangs
 //! up mid-reload does not leave the groups half replaced.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,12 +20,15 @@ use steward_core::{Actor, Name, NewEvent, Severity};
 use steward_metrics::{Labels, MetricsCollector};
 use steward_rules::{
     AlertEvent, AlertListener, AlertSink, AlertTransition, AlertmanagerAuth, AlertmanagerConfig,
-    AlertmanagerSink, DiscardSink, ManagerOptions, NotifierOptions, RuleManager, RulesEvent,
-    TemplateExpander, rule::AlertState,
+    AlertmanagerSink, DiscardSink, ManagerOptions, NotifierOptions, RuleFiles, RuleManager,
+    RuleQuerier, RulesEvent, TemplateExpander, rule::AlertState,
 };
 use steward_store::Store;
 
 use crate::{Error, Result, events::bounded, reload::ReloadError};
+pub use logql::LogQlQuerier;
+
+mod logql;
 
 /// The longest journaled summary, and label or annotation value, of an
 /// alert (series labels come from scraped targets, unbounded).
@@ -34,6 +39,9 @@ const MAX_JOURNALED: usize = 1024;
 pub struct RulesLoaded {
     /// The rule files read, in order.
     pub rule_files: Vec<String>,
+    /// The LogQL rule files read, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_rule_files: Vec<String>,
     /// The rule groups now running.
     pub groups: usize,
     /// Their rules.
@@ -50,6 +58,8 @@ struct Inner {
     manager: Arc<RuleManager>,
     sink: Option<Arc<AlertmanagerSink>>,
     store: Store,
+    /// Runs `log_files`' expressions (`None` without `[logs]`).
+    log_querier: Option<Arc<dyn RuleQuerier>>,
     patterns: tokio::sync::Mutex<Vec<String>>,
 }
 
@@ -60,11 +70,13 @@ impl Rules {
     /// start, unlike a reload, there are no previous rules to keep).
     /// `api_url` is the external URL unless `[rules]` sets one. Alerts go
     /// to `local` (steward's own AlertManager) when given, and to
-    /// `[[rules.alertmanagers]]` when there are any.
+    /// `[[rules.alertmanagers]]` when there are any. `logs` runs the
+    /// LogQL rules of `[rules] log_files` (which need it).
     pub async fn start(
         config: &LoadedConfig,
         store: &Store,
         collector: &MetricsCollector,
+        logs: Option<&crate::logs::Logs>,
         api_url: &str,
         local: Option<Arc<dyn AlertSink>>,
     ) -> Result<Rules> {
@@ -106,10 +118,16 @@ impl Rules {
                 manager: Arc::new(manager),
                 sink,
                 store: store.clone(),
+                log_querier: logs.map(|logs| {
+                    Arc::new(LogQlQuerier::new(
+                        logs.store().clone(),
+                        logs.engine().clone(),
+                    )) as Arc<dyn RuleQuerier>
+                }),
                 patterns: tokio::sync::Mutex::new(rules.files.clone()),
             }),
         };
-        if rules.files.is_empty() {
+        if rules.files.is_empty() && rules.log_files.is_empty() {
             return Ok(this);
         }
         match this.load(Ok(rules), Actor::system()).await {
@@ -151,9 +169,9 @@ impl Rules {
     ) -> Result<RulesLoaded, ReloadError> {
         let mut patterns = self.inner.patterns.lock().await;
         let loaded = match rules {
-            Ok(rules) => match rules.rule_files() {
-                Ok(files) => match self.inner.manager.update(&files).await {
-                    Ok(()) => Ok((rules, files)),
+            Ok(rules) => match self.rule_files(rules) {
+                Ok(sets) => match self.inner.manager.update_all(&sets).await {
+                    Ok(()) => Ok((rules, sets)),
                     Err(steward_rules::Error::Invalid { errors }) => {
                         Err(ReloadError::Invalid(errors.join("\n")))
                     }
@@ -164,9 +182,9 @@ impl Rules {
             Err(err) => Err(err),
         };
         let event = match &loaded {
-            Ok((rules, files)) => {
+            Ok((rules, sets)) => {
                 *patterns = rules.files.clone();
-                let outcome = self.outcome(files).await;
+                let outcome = self.outcome(sets).await;
                 NewEvent::new(
                     RulesEvent::Reloaded.kind(),
                     actor,
@@ -174,7 +192,7 @@ impl Rules {
                         "loaded {} rule groups ({} rules) from {} files",
                         outcome.groups,
                         outcome.rules,
-                        outcome.rule_files.len()
+                        outcome.rule_files.len() + outcome.log_rule_files.len()
                     ),
                 )
                 .payload(json!(outcome))
@@ -191,15 +209,43 @@ impl Rules {
             tracing::warn!(error = %err, "cannot journal a rules reload");
         }
         match loaded {
-            Ok((_, files)) => Ok(self.outcome(&files).await),
+            Ok((_, sets)) => Ok(self.outcome(&sets).await),
             Err(err) => Err(err),
         }
     }
 
-    async fn outcome(&self, files: &[PathBuf]) -> RulesLoaded {
+    /// The PromQL files and the LogQL files `rules` names now; LogQL
+    /// files without `[logs]` are an error.
+    fn rule_files(&self, rules: &RulesConfig) -> std::result::Result<Vec<RuleFiles>, String> {
+        let mut sets = vec![RuleFiles {
+            files: rules.rule_files()?,
+            querier: None,
+        }];
+        let log_files = rules.log_rule_files()?;
+        if !rules.log_files.is_empty() {
+            let Some(querier) = &self.inner.log_querier else {
+                return Err(
+                    "[rules] log_files needs the log store: set `[logs] enabled = true` or remove `[rules] log_files`".into(),
+                );
+            };
+            sets.push(RuleFiles {
+                files: log_files,
+                querier: Some(querier.clone()),
+            });
+        }
+        Ok(sets)
+    }
+
+    async fn outcome(&self, sets: &[RuleFiles]) -> RulesLoaded {
         let groups = self.inner.manager.groups().await;
+        let names = |files: Option<&RuleFiles>| -> Vec<String> {
+            files
+                .map(|set| set.files.iter().map(|f| f.display().to_string()).collect())
+                .unwrap_or_default()
+        };
         RulesLoaded {
-            rule_files: files.iter().map(|f| f.display().to_string()).collect(),
+            rule_files: names(sets.first()),
+            log_rule_files: names(sets.get(1)),
             groups: groups.len(),
             rules: groups.iter().map(|g| g.rules.len()).sum(),
         }

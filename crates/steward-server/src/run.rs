@@ -156,11 +156,13 @@ pub async fn start_with(
             let local = alerts
                 .as_ref()
                 .map(|a| a.sink(crate::rules::external_labels(&config.config.rules)));
-            Some(Rules::start(&config, &store, collector, &url, local).await?)
+            Some(Rules::start(&config, &store, collector, logs.as_ref(), &url, local).await?)
         }
-        None if !config.config.rules.files.is_empty() => {
+        None if !config.config.rules.files.is_empty()
+            || !config.config.rules.log_files.is_empty() =>
+        {
             return Err(Error::Rules(
-                "[rules] needs the metrics subsystem: set `[metrics] enabled = true` or remove `[rules] files`".into(),
+                "[rules] needs the metrics subsystem: set `[metrics] enabled = true` or remove `[rules] files` and `log_files`".into(),
             ));
         }
         None => None,

@@ -21,6 +21,13 @@ pub struct RulesConfig {
     /// reload` reads them again.
     #[serde(default)]
     pub files: Vec<String>,
+    /// Rule files in the same format whose expressions are LogQL metric
+    /// queries over the log store (as Grafana Loki's ruler reads them),
+    /// as paths or glob patterns relative to this configuration file.
+    /// Their recording rules write to the metrics store and their alerts
+    /// go where PromQL rules' alerts go; needs `[logs]` and `[metrics]`.
+    #[serde(default)]
+    pub log_files: Vec<String>,
     /// The interval of groups that set none.
     #[serde(default = "default_evaluation_interval")]
     pub evaluation_interval: HumanDuration,
@@ -52,6 +59,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             files: Vec::new(),
+            log_files: Vec::new(),
             evaluation_interval: default_evaluation_interval(),
             external_labels: BTreeMap::new(),
             external_url: None,
@@ -69,26 +77,35 @@ impl RulesConfig {
     /// patterns of a loaded configuration are absolute; an invalid one is
     /// an error naming it.
     pub fn rule_files(&self) -> Result<Vec<PathBuf>, String> {
-        let mut files: Vec<PathBuf> = Vec::new();
-        for pattern in &self.files {
-            let paths = glob::glob(pattern)
-                .map_err(|err| format!("rule file pattern `{pattern}` is invalid: {}", err.msg))?;
-            let mut matched: Vec<PathBuf> = paths
-                .map(|path| {
-                    path.map_err(|err| {
-                        format!("cannot read {}: {}", err.path().display(), err.error())
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-            matched.sort();
-            for path in matched {
-                if !files.contains(&path) {
-                    files.push(path);
-                }
+        expand(&self.files)
+    }
+
+    /// The LogQL rule files `log_files` matches now, as
+    /// [`rule_files`](Self::rule_files) expands `files`.
+    pub fn log_rule_files(&self) -> Result<Vec<PathBuf>, String> {
+        expand(&self.log_files)
+    }
+}
+
+/// The files `patterns` match, in pattern order, each listed once.
+fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for pattern in patterns {
+        let paths = glob::glob(pattern)
+            .map_err(|err| format!("rule file pattern `{pattern}` is invalid: {}", err.msg))?;
+        let mut matched: Vec<PathBuf> = paths
+            .map(|path| {
+                path.map_err(|err| format!("cannot read {}: {}", err.path().display(), err.error()))
+            })
+            .collect::<Result<_, _>>()?;
+        matched.sort();
+        for path in matched {
+            if !files.contains(&path) {
+                files.push(path);
             }
         }
-        Ok(files)
     }
+    Ok(files)
 }
 
 /// Alertmanagers sharing a scheme, path prefix, timeout and credentials,

@@ -3,7 +3,8 @@
 //! names, an external URL with a scheme, and `[[rules.alertmanagers]]`
 //! with usable targets and one kind of authentication. The rule files'
 //! own contents are checked where they are loaded (`steward rules check`,
-//! the server at start and reload), with their own file:line. `[alerts]`
+//! the server at start and reload), with their own file:line;
+//! `log_files` (LogQL rules) need `[logs]` and `[metrics]`. `[alerts]`
 //! is checked here too (the same concerns: files, URLs, durations).
 
 use std::path::Path;
@@ -29,22 +30,24 @@ impl Checker<'_, '_, '_> {
                 );
             }
         }
-        for (index, pattern) in rules.files.iter().enumerate() {
-            let full = base_dir.join(pattern);
-            let full = full.to_string_lossy();
-            match glob::glob(&full) {
-                Err(err) => self.error(
-                    &path!["rules", "files", index],
-                    format!("rule file pattern `{pattern}` is invalid: {}", err.msg),
-                    Some("write a path or a glob such as rules/*.yml".into()),
-                ),
-                Ok(paths) => {
-                    if paths.filter_map(std::result::Result::ok).next().is_none() {
-                        self.warning(
-                            &path!["rules", "files", index],
-                            format!("rule file pattern `{pattern}` matches no file"),
-                            Some("paths are relative to the configuration file".into()),
-                        );
+        for (key, patterns) in [("files", &rules.files), ("log_files", &rules.log_files)] {
+            for (index, pattern) in patterns.iter().enumerate() {
+                let full = base_dir.join(pattern);
+                let full = full.to_string_lossy();
+                match glob::glob(&full) {
+                    Err(err) => self.error(
+                        &path!["rules", key, index],
+                        format!("rule file pattern `{pattern}` is invalid: {}", err.msg),
+                        Some("write a path or a glob such as rules/*.yml".into()),
+                    ),
+                    Ok(paths) => {
+                        if paths.filter_map(std::result::Result::ok).next().is_none() {
+                            self.warning(
+                                &path!["rules", key, index],
+                                format!("rule file pattern `{pattern}` matches no file"),
+                                Some("paths are relative to the configuration file".into()),
+                            );
+                        }
                     }
                 }
             }
@@ -96,6 +99,30 @@ impl Checker<'_, '_, '_> {
                     &at("bearer_token"),
                     "an alertmanagers entry has both `basic_auth` and `bearer_token`",
                     Some("a request sends one Authorization header; keep one".into()),
+                );
+            }
+        }
+    }
+}
+
+impl Checker<'_, '_, '_> {
+    /// `[rules] log_files` read the log store and write the metrics store:
+    /// both subsystems must be enabled.
+    pub(super) fn log_rules(&mut self, config: &crate::Config) {
+        if config.rules.log_files.is_empty() {
+            return;
+        }
+        for (enabled, section) in [
+            (config.logs.enabled, "logs"),
+            (config.metrics.enabled, "metrics"),
+        ] {
+            if !enabled {
+                self.error(
+                    &path!["rules", "log_files"],
+                    format!("`rules.log_files` needs `[{section}] enabled = true`"),
+                    Some(format!(
+                        "LogQL rules read the log store and write their results and ALERTS to the metrics store; enable [{section}] or remove `log_files`"
+                    )),
                 );
             }
         }

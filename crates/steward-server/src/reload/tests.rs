@@ -7,6 +7,7 @@ use super::*;
 fn rules() -> RulesLoaded {
     RulesLoaded {
         rule_files: vec!["rules/a.yml".into()],
+        log_rule_files: Vec::new(),
         groups: 2,
         rules: 5,
     }

@@ -148,3 +148,75 @@ async fn alert_state_changes_are_journaled_and_alerts_served() {
         "{metrics}"
     );
 }
+
+const LOG_GROUP: &str = "groups:\n  - name: worker-logs\n    interval: 1s\n    rules:\n      - alert: WorkerErrors\n        expr: sum by (service) (count_over_time({service=\"worker\"} |= \"error\" [1m])) > 2\n        for: 1s\n";
+
+#[tokio::test]
+async fn log_rules_are_listed_and_reloaded_with_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("log-rules")).unwrap();
+    std::fs::write(dir.path().join("agent.yml"), ONE_GROUP).unwrap();
+    let log_file = dir.path().join("log-rules/worker.yml");
+    std::fs::write(&log_file, LOG_GROUP).unwrap();
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[rules]\nfiles = [\"{}\"]\nlog_files = [\"{}\"]\nevaluation_interval = \"1s\"\n",
+        dir.path().join("*.yml").display(),
+        dir.path().join("log-rules/*.yml").display()
+    );
+    let app = App::with_deployments(&toml).await;
+    let listed = groups(&app).await;
+    let names: Vec<&str> = listed.iter().filter_map(|g| g["name"].as_str()).collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        names.contains(&"always") && names.contains(&"worker-logs"),
+        "{names:?}"
+    );
+    let log_group = listed.iter().find(|g| g["name"] == "worker-logs").unwrap();
+    assert!(log_group["file"].as_str().unwrap().ends_with("worker.yml"));
+    assert_eq!(log_group["rules"][0]["name"], "WorkerErrors");
+
+    // a log query is not a rule's expression: the reload changes nothing
+    std::fs::write(
+        &log_file,
+        "groups:\n  - name: worker-logs\n    rules:\n      - alert: WorkerErrors\n        expr: '{service=\"worker\"} |= \"error\"'\n",
+    )
+    .unwrap();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/reload",
+            Some(&app.operator),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "rules_invalid");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("worker.yml: group \"worker-logs\", rule 1, \"WorkerErrors\"")
+            && message.contains("is a log query, not a metric query"),
+        "{message}"
+    );
+    assert_eq!(groups(&app).await.len(), 2, "the previous rules run on");
+
+    // fixed: reloaded with the PromQL files
+    std::fs::write(&log_file, LOG_GROUP.replace("> 2", "> 5")).unwrap();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/reload",
+            Some(&app.operator),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = groups(&app).await;
+    let log_group = listed.iter().find(|g| g["name"] == "worker-logs").unwrap();
+    assert!(
+        log_group["rules"][0]["query"]
+            .as_str()
+            .unwrap()
+            .ends_with("> 5"),
+        "{log_group}"
+    );
+}

@@ -214,10 +214,18 @@ impl App {
             state = state.with_deployments(manager);
             // the full application also evaluates rules over a metrics store
             let collector = collector.clone().expect("a metrics store with deployments");
+            // a log store when LogQL rules read one (its API with it)
+            let logs = (!state.config().config.rules.log_files.is_empty())
+                .then(|| steward_server::logs::Logs::build(state.config()).expect("log store"))
+                .flatten();
+            if let Some(logs) = &logs {
+                state = state.with_logs(logs.clone());
+            }
             let rules = steward_server::rules::Rules::start(
                 state.config(),
                 &store,
                 &collector,
+                logs.as_ref(),
                 "http://127.0.0.1:7400",
                 alerts.as_ref().map(|a| {
                     a.sink(steward_server::rules::external_labels(
