@@ -44,7 +44,7 @@ use crate::{
     ingest::{self, Limits, OtlpEncoding},
     logql::{self, Direction, Engine, RangeParams},
 };
-use params::{Params, invalid_param};
+use params::{LokiParams, Params, invalid_param};
 
 /// Where Loki's API is mounted: a Grafana data source or a client's URL
 /// is steward's base URL.
@@ -414,7 +414,7 @@ fn limit(params: &Params) -> Result<usize, ApiError> {
 
 async fn query(State(api): State<LokiApi>, params: Params) -> Result<Response, ApiError> {
     let expr = parse_query(&params)?;
-    let time = params.time("time", now_ns())?;
+    let time = params.time_ns("time", now_ns())?;
     let limit = limit(&params)?;
     let direction = direction(&params)?;
     let engine = api.engine.clone();
@@ -441,16 +441,16 @@ async fn query(State(api): State<LokiApi>, params: Params) -> Result<Response, A
 
 async fn query_range(State(api): State<LokiApi>, params: Params) -> Result<Response, ApiError> {
     let expr = parse_query(&params)?;
-    let end = params.time("end", now_ns())?;
-    let since = params.duration("since")?.unwrap_or(DEFAULT_SINCE_NS);
-    let start = params.time("start", end.saturating_sub(since))?;
+    let end = params.time_ns("end", now_ns())?;
+    let since = params.duration_ns("since")?.unwrap_or(DEFAULT_SINCE_NS);
+    let start = params.time_ns("start", end.saturating_sub(since))?;
     if end < start {
         return Err(invalid_param(
             "end",
             "the end of the range is before its start",
         ));
     }
-    let step = match params.duration("step")? {
+    let step = match params.duration_ns("step")? {
         Some(0) => {
             return Err(invalid_param(
                 "step",
@@ -484,9 +484,9 @@ async fn query_range(State(api): State<LokiApi>, params: Params) -> Result<Respo
 
 /// The `[start, end)` of the label and series endpoints.
 fn label_range(params: &Params) -> Result<(i64, i64), ApiError> {
-    let end = params.time("end", now_ns())?;
-    let since = params.duration("since")?.unwrap_or(LABELS_SINCE_NS);
-    let start = params.time("start", end.saturating_sub(since))?;
+    let end = params.time_ns("end", now_ns())?;
+    let since = params.duration_ns("since")?.unwrap_or(LABELS_SINCE_NS);
+    let start = params.time_ns("start", end.saturating_sub(since))?;
     Ok((start, end.saturating_add(1)))
 }
 

@@ -47,6 +47,13 @@ use steward_metrics::Matcher;
 
 use crate::Result;
 
+/// `text` as a LogQL string literal (double-quoted, escaped as Go and
+/// JSON strings are, which LogQL's lexer reads back unchanged): what
+/// builds a selector or a line filter from a value.
+pub fn string_literal(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
 /// Parses a LogQL query. Errors are [`Error::InvalidQuery`](crate::Error::InvalidQuery)
 /// saying what was expected at which column (1-based, in characters).
 pub fn parse(query: &str) -> Result<Expr> {

@@ -23,7 +23,7 @@
 //! Queries and store reads are synchronous and may be long, so they run on
 //! tokio's blocking pool.
 
-mod params;
+pub mod params;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -22,7 +22,11 @@ use axum::{
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::{ApiError, DEFAULT_SINCE_NS, LokiApi, limit, now_ns, params::Params, parse_query};
+use super::{
+    ApiError, DEFAULT_SINCE_NS, LokiApi, limit, now_ns,
+    params::{LokiParams, Params},
+    parse_query,
+};
 use crate::{
     MemorySource, PushStream,
     logql::{Direction, Expr, LogExpr, QueryResult, RangeParams},
@@ -66,7 +70,7 @@ pub(crate) async fn tail(
         return Err(ApiError::bad_data("only log queries can be tailed"));
     };
     let limit = limit(&params)?;
-    let start = params.time("start", now_ns().saturating_sub(DEFAULT_SINCE_NS))?;
+    let start = params.time_ns("start", now_ns().saturating_sub(DEFAULT_SINCE_NS))?;
     Ok(ws.on_upgrade(move |socket| run(api, log, start, limit, socket)))
 }
 

@@ -22,11 +22,11 @@ pub(super) const MAX_TIME_MS: i64 = (i64::MAX / 1000 - 62_135_596_801) * 1000 + 
 /// Every parameter of a request, body parameters first so they win over
 /// the URL's, as Go's `Request.FormValue` does.
 #[derive(Debug, Default)]
-pub(super) struct Params(Vec<(String, String)>);
+pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Parameters from a URL query string and a form body.
-    pub(super) fn parse(query: Option<&str>, body: &[u8]) -> Self {
+    pub fn parse(query: Option<&str>, body: &[u8]) -> Self {
         let mut out: Vec<(String, String)> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -41,7 +41,7 @@ impl Params {
 
     /// The first value of `key`, if present and non-empty (Prometheus treats
     /// an empty parameter as missing).
-    pub(super) fn get(&self, key: &str) -> Option<&str> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -50,7 +50,7 @@ impl Params {
     }
 
     /// Every value of `key`, in order.
-    pub(super) fn all(&self, key: &str) -> Vec<&str> {
+    pub fn all(&self, key: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)

@@ -250,11 +250,14 @@ impl StewardEnricher {
             .iter()
             .filter_map(|alert| {
                 let service = alert.labels.get(SERVICE_LABEL)?;
-                let mut query = format!("{{service={}}}", logql_string(service));
+                let mut query = format!(
+                    "{{service={}}}",
+                    steward_logs::logql::string_literal(service)
+                );
                 if let Some(replica) = alert.labels.get("replica") {
                     query.insert_str(
                         query.len() - 1,
-                        &format!(", replica={}", logql_string(replica)),
+                        &format!(", replica={}", steward_logs::logql::string_literal(replica)),
                     );
                 }
                 let at = alert.starts_at.timestamp_nanos_opt()?;
@@ -274,7 +277,7 @@ impl StewardEnricher {
                 };
                 let link = format!(
                     "{base}/loki/api/v1/query_range?query={}&start={start}&end={}&direction=forward",
-                    url_encode(&query),
+                    url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>(),
                     at.saturating_add(1)
                 );
                 if !lines.is_empty() {
@@ -294,22 +297,6 @@ impl StewardEnricher {
 const LOG_LINES: usize = 20;
 /// How far before an alert started its lines are looked for.
 const LOG_WINDOW_NS: i64 = 60_000_000_000;
-
-/// A LogQL string literal.
-fn logql_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 #[async_trait::async_trait]
 impl Enricher for StewardEnricher {

@@ -7,6 +7,8 @@ use std::{collections::BTreeMap, io::IsTerminal, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+use steward_logs::logql::string_literal;
+
 use super::prometheus;
 use crate::{
     UsageError,
@@ -62,18 +64,13 @@ pub(crate) fn query_of(args: &LogsArgs) -> Result<String, UsageError> {
         return Ok(query.clone());
     }
     let mut query = match &args.service {
-        Some(service) => format!("{{service={}}}", quote(service)),
+        Some(service) => format!("{{service={}}}", string_literal(service)),
         None => "{service=~\".+\"}".to_owned(),
     };
     if let Some(text) = &args.grep {
-        query.push_str(&format!(" |= {}", quote(text)));
+        query.push_str(&format!(" |= {}", string_literal(text)));
     }
     Ok(query)
-}
-
-/// A LogQL string literal.
-fn quote(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 pub(crate) async fn run(global: &Global, args: LogsArgs) -> anyhow::Result<()> {

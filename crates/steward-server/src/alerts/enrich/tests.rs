@@ -171,7 +171,7 @@ async fn an_alert_shows_its_services_lines_from_the_minute_before_it_fired() {
     let annotations = found[0].annotations();
     assert_eq!(annotations["steward_logs"], found[0].logs.join("\n"));
     let link = &annotations["steward_logs_url"];
-    assert!(link.starts_with("http://steward:7400/loki/api/v1/query_range?query=%7Bservice%3D%22worker%22%2C%20replica%3D%22worker-1%22%7D"), "{link}");
+    assert!(link.starts_with("http://steward:7400/loki/api/v1/query_range?query=%7Bservice%3D%22worker%22%2C+replica%3D%22worker-1%22%7D"), "{link}");
 
     let shown: Vec<&str> = found[1]
         .logs
