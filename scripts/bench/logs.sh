@@ -47,14 +47,25 @@
 #                      {service=~".+"} |= "error" [1h]))   vs rg -c -F error
 #      Counts are checked against the generator's (a query that misses
 #      lines fails the run).
+#   5. With --index, after steward is stopped: the index measurement
+#      (scripts/bench/logs/index, a standalone Rust program with its own
+#      workspace) on the same lines, the two ways to skip what cannot
+#      match a line filter: a tantivy index (Quickwit's approach: words,
+#      the service and timestamp as fast fields) against per-chunk bloom
+#      filters of 4-grams (Loki's and steward's, reimplemented there):
+#      build time, size on disk, and the queries above (and substrings
+#      that are not words); with --index-ngram also a tantivy index of
+#      4-grams. Its counts are checked against a scan of the lines.
 #
-# Results: target/bench/logs.json, and a table followed by the JSON
-# document on one line (--output json: only the JSON) on stdout; progress
-# on stderr. Exit status 0: measured (whether or not the targets are met;
-# see .targets); 1: a count was wrong; 2: it could not run.
+# Results: target/bench/logs.json (under .index: the index measurement),
+# and a table followed by the JSON document on one line (--output json:
+# only the JSON) on stdout; progress on stderr. Exit status 0: measured
+# (whether or not the targets are met; see .targets); 1: a count was
+# wrong; 2: it could not run.
 #
 # Usage: scripts/bench/logs.sh [--size 1G] [--output table|json]
-#                              [--no-build] [--keep]
+#                              [--no-build] [--keep] [--index]
+#                              [--index-ngram]
 #   --size S       the dataset's size (K, M or G: powers of 1024; at least
 #                  8M); generated once per size
 #   --output F     table (default: the table, then the JSON on one line)
@@ -62,6 +73,8 @@
 #   --no-build     use the steward binary already in target/$PROFILE (the
 #                  client is still built when it is missing)
 #   --keep         keep the temporary directory (steward's store, its log)
+#   --index        also the index measurement (step 5)
+#   --index-ngram  the same, with the ngram index too (minutes at 1G)
 # Environment: PROFILE (release), CONNECTIONS (8), BATCH_BYTES (1048576),
 #   MAX_MEMORY (1GiB), BIN_DIR, CARGO_TARGET_DIR.
 #
@@ -84,6 +97,8 @@ size_arg=1G
 output=table
 build=true
 keep=false
+index=false
+index_args=()
 
 bytes_of() { # bytes_of 512M|1G|100K|12345
     [[ $1 =~ ^([0-9]+)([KMG]?)$ ]] || return 1
@@ -107,6 +122,8 @@ while [ $# -gt 0 ]; do
             shift ;;
         --no-build) build=false ;;
         --keep) keep=true ;;
+        --index) index=true ;;
+        --index-ngram) index=true; index_args=(--ngram) ;;
         -h | --help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -135,6 +152,12 @@ pusher=$pusher_dir/release/steward-bench-logs-pusher
 if $build || [ ! -x "$pusher" ]; then
     log "building the client (scripts/bench/logs/pusher)"
     cargo build --release --quiet --manifest-path scripts/bench/logs/pusher/Cargo.toml --target-dir "$pusher_dir"
+fi
+indexer_dir=${CARGO_TARGET_DIR:-$repo/target}/bench-logs-index
+indexer=$indexer_dir/release/steward-bench-logs-index
+if $index && { $build || [ ! -x "$indexer" ]; }; then
+    log "building the index measurement (scripts/bench/logs/index; tantivy takes minutes the first time)"
+    cargo build --release --quiet --manifest-path scripts/bench/logs/index/Cargo.toml --target-dir "$indexer_dir"
 fi
 
 # --- the dataset ------------------------------------------------------------------
@@ -266,7 +289,7 @@ query_time=$(((end_ns / 1000000000) + 1))
 
 now() { date +%s%N; }
 best_of_3() { # best_of_3 FILE CMD...: runs CMD four times, the first untimed; writes the best seconds to FILE.time
-    local file=$1 best= t s
+    local file=$1 best='' t s
     shift
     "$@" >"$file" || return 1
     for _ in 1 2 3; do
@@ -334,13 +357,28 @@ for name in rare common common_count service service_count errors; do
 done
 kill -0 "$steward_pid" 2>/dev/null || { show_log "$bench/steward.log"; die "steward exited during the queries"; }
 
+# --- the index measurement (--index) ----------------------------------------------
+report_index=()
+if $index; then
+    # the machine to itself (steward's exit status is not what is measured)
+    stop "$steward_pid" steward || true
+    steward_pid=
+    log "index measurement: tantivy against per-chunk 4-gram bloom filters on the same lines"
+    index_status=0
+    "$indexer" --data "$dataset" --work "$bench/index" --output json "${index_args[@]}" \
+        >"$bench/out/index.json" || index_status=$?
+    # 1: a count was wrong, which report.py reports (from the JSON)
+    [ "$index_status" -le 1 ] || die "the index measurement failed"
+    report_index=(--index "$bench/out/index.json")
+fi
+
 # --- report -----------------------------------------------------------------------
 status=0
 python3 scripts/bench/logs/report.py --manifest "$manifest" --output "$output" --out "$results/logs.json" \
     --append "$bench/out/append-fdatasync.json" --append "$bench/out/append-shared.json" \
     --append "$bench/out/append-nosync.json" --push "$bench/out/push.json" \
     --store-bytes "$store_bytes" --wal-bytes "$wal_bytes" --segments "$segment_files" --flushed-after "$flushed_after" --rg-version "$rg_version" \
-    --errors-by-service "$bench/out/q-errors.result" \
+    --errors-by-service "$bench/out/q-errors.result" "${report_index[@]}" \
     "$bench"/out/q-*.json || status=$?
 [ "$status" -gt 1 ] || log "results in target/bench/logs.json ($(nproc) cores)"
 exit "$status"

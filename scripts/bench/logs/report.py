@@ -4,6 +4,10 @@ ingest and append runs and the timed queries as one JSON document (written
 to --out) and a table on stdout, followed by the document on one line
 (--output json: only the document).
 
+With --index, the index measurement (scripts/bench/logs/index: tantivy
+against per-chunk 4-gram bloom filters) goes under "index" and in a second
+table; its counts, checked there, count here too.
+
 Checks every count against the generator's manifest; exit status 1 when
 one is wrong, 0 otherwise (whether or not the targets are met).
 """
@@ -38,6 +42,7 @@ def main():
     parser.add_argument("--flushed-after", type=float, required=True)
     parser.add_argument("--rg-version", default="")
     parser.add_argument("--errors-by-service")
+    parser.add_argument("--index", help="the index measurement's JSON (scripts/bench/logs/index)")
     parser.add_argument("queries", nargs="+")
     args = parser.parse_args()
 
@@ -104,12 +109,19 @@ def main():
             doc["errors_by_service"] = load(args.errors_by_service)
         except (OSError, ValueError):
             pass
+    if args.index:
+        doc["index"] = load(args.index)
+        wrong += [f"index: {w}" for w in doc["index"].get("counts_wrong", [])]
+        doc["counts_wrong"] = wrong
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
 
     if args.output == "table":
         print(table(doc, manifest))
+        if "index" in doc:
+            print()
+            print(index_table(doc["index"]))
     print(json.dumps(doc, separators=(",", ":")))
     for w in wrong:
         print(f"report.py: wrong count: {w}", file=sys.stderr)
@@ -163,6 +175,74 @@ def table(doc, manifest):
     rows += ["", "| target | measured | met |", "|---|---:|:-:|"]
     for t in doc["targets"].values():
         rows.append(f"| {t['text']} | {t['ratio']:.2f}x | {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(rows)
+
+
+def index_table(index):
+    """The index measurement: builds (time, size) and queries, tantivy
+    against the bloom filters."""
+    rows = [
+        f"Index measurement ({index['tantivy']['version']}): skipping what cannot match a line filter",
+        "",
+        "| build | wall s | CPU s | MB/s | on disk MB | vs data | segments / chunks |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def build_row(name, b, parts, rate=True):
+        # the rate only for what reads the lines (not for merges)
+        mb_per_s = f"{b['mb_per_s']:.1f}" if rate else "-"
+        return (f"| {name} | {b['wall_seconds']:.2f} | {b['cpu_seconds']:.2f} | {mb_per_s} | "
+                f"{b['bytes'] / 1e6:,.1f} | {b['vs_data']:.2f}x | {parts} |")
+
+    def tantivy_rows(what, t):
+        return [
+            build_row(f"{what}: index, commit ({t['threads']} threads, {t['memory_budget_bytes'] >> 20} MB budget)",
+                      t["commit"], t["commit"]["segments"]),
+            build_row(f"{what}: the merge policy's merges", t["merge_policy"], t["merge_policy"]["segments"], False),
+            build_row(f"{what}: merged into one segment", t["one_segment"], t["one_segment"]["segments"], False),
+        ]
+
+    rows += tantivy_rows("tantivy", index["tantivy"]["build"])
+    b = index["bloom"]["build"]
+    rows.append(build_row(f"bloom: snappy chunks {b['chunk_bytes'] / 1e6:,.1f} MB + "
+                          f"4-gram filters {b['filter_bytes'] / 1e6:,.1f} MB", b, b["chunks"]))
+    n = (index.get("ngram") or {}).get("build")
+    if n and n.get("finished"):
+        rows += tantivy_rows("tantivy ngram(4,4)", n)
+    elif n:
+        rows.append(f"| tantivy ngram(4,4): given up after {n['gave_up_after_seconds']:.0f} s, "
+                    f"{n['lines_indexed']:,} of {n['lines']:,} lines indexed | | | | | | |")
+    rows.append("")
+    spaces = (("tantivy", index["tantivy"].get("space")),
+              ("tantivy ngram(4,4)", (index.get("ngram") or {}).get("space")))
+    for what, space in spaces:
+        if space:
+            rows.append(f"{what}, one segment, MB: stored lines {space['store'] / 1e6:,.1f}, "
+                        f"postings {space['postings'] / 1e6:,.1f}, positions {space['positions'] / 1e6:,.1f}, "
+                        f"terms {space['terms'] / 1e6:,.1f}, fast fields {space['fast_fields'] / 1e6:,.1f}, "
+                        f"field norms {space['fieldnorms'] / 1e6:,.1f}")
+    rows += [
+        "",
+        "| query (best of 3, warm, one thread) | tantivy ms | tantivy results | bloom ms | bloom results "
+        "| bloom chunks read | scan |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    total = index["bloom"]["chunks"]
+    for q in index["queries"]:
+        t, bl, want = q.get("tantivy"), q.get("bloom"), q["expected"]["results"]
+        tantivy = "- | -"
+        if t:
+            differs = " (differs)" if not t["exact"] and t["results"] != want else ""
+            candidates = t.get("candidates", t["results"])
+            of = f" of {candidates:,} candidates" if candidates != t["results"] else ""
+            tantivy = f"{t['seconds'] * 1e3:.3f} | {t['results']:,}{of}{differs}"
+        bloom = "- | - | -"
+        if bl:
+            bloom = f"{bl['seconds'] * 1e3:.3f} | {bl['results']:,} | {bl['chunks_read']} / {total}"
+        label = q["label"].replace("|", "\\|")
+        rows.append(f"| {label} | {tantivy} | {bloom} | {want:,} |")
+    rows.append("")
+    rows += [f"- {q['label']}: {q['note']}" for q in index["queries"]]
     return "\n".join(rows)
 
 
