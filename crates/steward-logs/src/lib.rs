@@ -37,5 +37,5 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use model::{Entry, PushStream};
-pub use source::{LogSource, MemorySource, Selection};
+pub use source::{Early, LogSource, MemorySource, Selection};
 pub use store::{LogStore, StoreOptions, StoreStats};

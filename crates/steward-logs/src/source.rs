@@ -1,12 +1,12 @@
 //! What the LogQL engine reads from: [`LogSource`], implemented by the
 //! embedded store and by [`MemorySource`] for tests.
 
-use std::ops::ControlFlow;
+use std::{ops::ControlFlow, sync::atomic::AtomicI64};
 
 use parking_lot::RwLock;
 use steward_metrics::{Labels, Matcher, matcher::matches_all};
 
-use crate::{Entry, PushStream, Result};
+use crate::{Entry, PushStream, Result, logql::Direction};
 
 /// What a query wants from the store.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,37 @@ pub struct Selection<'a> {
     /// whose index says they cannot contain one. The engine still applies
     /// its filters to what it is given.
     pub contains: &'a [String],
+    /// Set by a log query that keeps only its first `limit` entries in
+    /// time order, so that the store may stop reading once the rest
+    /// cannot be kept (a hint: a source may ignore it).
+    pub early: Option<Early<'a>>,
+}
+
+/// How a limited log query lets a source stop early: with it, a source
+/// may hand batches over in the query's order across streams (newest
+/// first for [`Direction::Backward`]) rather than stream by stream, and
+/// skip the entries that [`cutoff`](Early::cutoff) rules out.
+#[derive(Debug, Clone, Copy)]
+pub struct Early<'a> {
+    /// The order in which the query keeps entries.
+    pub direction: Direction,
+    /// Where the query is, updated as it fills: backward, an entry at or
+    /// before this time can no longer be kept (`i64::MIN` until the query
+    /// holds `limit` entries); forward, one at or after it (`i64::MAX`
+    /// until then). It only ever moves towards the query's end, so
+    /// anything ruled out stays ruled out.
+    pub cutoff: &'a AtomicI64,
+}
+
+impl Early<'_> {
+    /// Whether no entry within `[min_ts, max_ts]` can be kept any more.
+    pub fn rules_out(&self, min_ts: i64, max_ts: i64) -> bool {
+        let cutoff = self.cutoff.load(std::sync::atomic::Ordering::Relaxed);
+        match self.direction {
+            Direction::Backward => max_ts <= cutoff,
+            Direction::Forward => min_ts >= cutoff,
+        }
+    }
 }
 
 /// A store of streams that queries read through.
@@ -31,7 +62,9 @@ pub trait LogSource: Send + Sync {
     /// matchers select whose timestamps are within `[start, end)`, in
     /// batches of one stream at a time. Within a stream, batches and the
     /// entries in them come in ascending time order; batches of different
-    /// streams may interleave. `visit` returning `Break` stops the scan.
+    /// streams may interleave (with [`Selection::early`], batches of one
+    /// stream may also come newest first). `visit` returning `Break` stops
+    /// the scan.
     fn select(
         &self,
         selection: &Selection<'_>,

@@ -265,25 +265,31 @@ async fn a_replica_that_stops_answering_leaves_its_proxy_until_it_answers_again(
         in_proxy(&frozen.id).await
     })
     .await;
-    let page = harness
-        .store
-        .store
-        .events(&steward_store::EventQuery {
-            kind: Some("deploy.replica".to_owned()),
-            service: Some("agent".to_owned()),
-            ..Default::default()
-        })
-        .await
-        .expect("events");
-    let kinds: Vec<&str> = page
-        .events
-        .iter()
-        .map(|event| event.kind.as_str())
-        .collect();
-    assert!(kinds.contains(&"deploy.replica.unhealthy"), "{kinds:?}");
-    assert_eq!(
-        kinds.first(),
-        Some(&"deploy.replica.recovered"),
-        "newest first: {kinds:?}"
+    // The watch puts the replica back before it journals that it did, so
+    // the event may follow the proxy change by a moment.
+    let kinds = async || -> Vec<String> {
+        harness
+            .store
+            .store
+            .events(&steward_store::EventQuery {
+                kind: Some("deploy.replica".to_owned()),
+                service: Some("agent".to_owned()),
+                ..Default::default()
+            })
+            .await
+            .expect("events")
+            .events
+            .into_iter()
+            .map(|event| event.kind.as_str().to_owned())
+            .collect()
+    };
+    wait_until("the recovery is journaled", PATIENCE, async || {
+        kinds().await.first().map(String::as_str) == Some("deploy.replica.recovered")
+    })
+    .await;
+    let kinds = kinds().await;
+    assert!(
+        kinds.iter().any(|kind| kind == "deploy.replica.unhealthy"),
+        "{kinds:?}"
     );
 }

@@ -65,9 +65,9 @@ fn decode_json_inner(body: &[u8], limits: &Limits) -> Result<Vec<PushStream>, St
         };
         let mut entries = Vec::with_capacity(values.len());
         for (j, value) in values.iter().enumerate() {
-            let path = format!("{path}.values[{j}]");
+            let path = || format!("{path}.values[{j}]");
             let entry = json_entry(value, &path)?;
-            validate::entry(&entry, &path, limits)?;
+            validate::entry(&entry, path, limits)?;
             entries.push(entry);
         }
         out.push((labels, entries));
@@ -76,7 +76,8 @@ fn decode_json_inner(body: &[u8], limits: &Limits) -> Result<Vec<PushStream>, St
 }
 
 /// One `[ts, line]` or `[ts, line, {metadata}]`.
-fn json_entry(value: &Value, path: &str) -> Result<Entry, String> {
+fn json_entry(value: &Value, path: &dyn Fn() -> String) -> Result<Entry, String> {
+    let path = &LazyPath(path);
     let items = match value {
         Value::Array(items) if (2..=3).contains(&items.len()) => items,
         _ => {
@@ -121,6 +122,15 @@ fn json_entry(value: &Value, path: &str) -> Result<Entry, String> {
     })
 }
 
+/// An entry's path, formatted only when an error shows it.
+struct LazyPath<'a>(&'a dyn Fn() -> String);
+
+impl std::fmt::Display for LazyPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
 /// A JSON value as text for a message, at most about 64 bytes of it.
 fn shorten_json(value: &Value) -> String {
     let text = value.to_string();
@@ -149,13 +159,15 @@ fn from_request(request: PushRequest, limits: &Limits) -> Result<Vec<PushStream>
         let labels = validate::labels(&pairs, &labels_path, limits)?;
         let mut entries = Vec::with_capacity(stream.entries.len());
         for (j, e) in stream.entries.into_iter().enumerate() {
-            let path = format!("{path}.entries[{j}]");
+            let path = || format!("{path}.entries[{j}]");
             let ts = match e.timestamp {
-                None => return Err(format!("{path}.timestamp: missing")),
+                None => return Err(format!("{}.timestamp: missing", path())),
                 Some(t) => t.to_nanos().ok_or_else(|| {
                     format!(
-                        "{path}.timestamp: {{seconds: {}, nanos: {}}} is not a valid time in nanoseconds",
-                        t.seconds, t.nanos
+                        "{}.timestamp: {{seconds: {}, nanos: {}}} is not a valid time in nanoseconds",
+                        path(),
+                        t.seconds,
+                        t.nanos
                     )
                 })?,
             };
@@ -168,7 +180,7 @@ fn from_request(request: PushRequest, limits: &Limits) -> Result<Vec<PushStream>
                     .map(|p| (p.name, p.value))
                     .collect(),
             };
-            validate::entry(&entry, &path, limits)?;
+            validate::entry(&entry, path, limits)?;
             entries.push(entry);
         }
         out.push((labels, entries));

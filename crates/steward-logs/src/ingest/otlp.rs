@@ -130,7 +130,7 @@ pub fn translate(request: &ExportLogsServiceRequest, limits: &Limits, now_ns: i6
             for (k, record) in sl.log_records.iter().enumerate() {
                 let path = format!("{path}.scopeLogs[{j}].logRecords[{k}]");
                 match entry(record, base.clone(), now_ns, &path) {
-                    Ok(entry) => match validate::entry(&entry, &path, limits) {
+                    Ok(entry) => match validate::entry(&entry, || path.clone(), limits) {
                         Ok(()) => entries.push(entry),
                         Err(message) => reject(1, message),
                     },

@@ -63,18 +63,25 @@ pub(crate) fn labels<N: AsRef<str>, V: AsRef<str>>(
 }
 
 /// Checks an entry's line and structured metadata (`path` names the entry
-/// in errors).
-pub(crate) fn entry(entry: &Entry, path: &str, limits: &Limits) -> Result<(), String> {
+/// in errors; a function, as it is only needed for an error and a push
+/// holds many thousands of entries).
+pub(crate) fn entry(
+    entry: &Entry,
+    path: impl Fn() -> String,
+    limits: &Limits,
+) -> Result<(), String> {
     if entry.line.len() > limits.max_line_bytes {
         return Err(format!(
-            "{path}: line of {} bytes is longer than the limit of {} bytes",
+            "{}: line of {} bytes is longer than the limit of {} bytes",
+            path(),
             entry.line.len(),
             limits.max_line_bytes
         ));
     }
     if entry.metadata.len() > limits.max_metadata_entries {
         return Err(format!(
-            "{path}: {} structured metadata fields are more than the limit of {}",
+            "{}: {} structured metadata fields are more than the limit of {}",
+            path(),
             entry.metadata.len(),
             limits.max_metadata_entries
         ));
@@ -83,7 +90,8 @@ pub(crate) fn entry(entry: &Entry, path: &str, limits: &Limits) -> Result<(), St
     for (name, value) in &entry.metadata {
         if !is_label_name(name) {
             return Err(format!(
-                "{path}: structured metadata name {:?} is not valid: use [a-zA-Z_][a-zA-Z0-9_]*",
+                "{}: structured metadata name {:?} is not valid: use [a-zA-Z_][a-zA-Z0-9_]*",
+                path(),
                 shorten(name)
             ));
         }
@@ -91,7 +99,8 @@ pub(crate) fn entry(entry: &Entry, path: &str, limits: &Limits) -> Result<(), St
     }
     if bytes > limits.max_metadata_bytes {
         return Err(format!(
-            "{path}: structured metadata of {bytes} bytes is larger than the limit of {} bytes",
+            "{}: structured metadata of {bytes} bytes is larger than the limit of {} bytes",
+            path(),
             limits.max_metadata_bytes
         ));
     }

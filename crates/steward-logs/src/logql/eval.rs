@@ -1,6 +1,9 @@
 //! The engine: runs parsed queries over a [`LogSource`]. Log queries
 //! stream over the source's visitor and keep at most `limit` entries (a
-//! heap in the query's direction); metric queries are in [`metric`] and
+//! heap in the query's direction), telling the source through
+//! [`Early`] where the kept entries end so that it can stop reading
+//! (the newest 100 lines of a month read the newest chunks, not the
+//! month); metric queries are in [`metric`] and
 //! [`vector`](super::vector).
 
 pub(crate) mod metric;
@@ -8,6 +11,7 @@ pub(crate) mod metric;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use steward_metrics::Labels;
 
@@ -15,7 +19,7 @@ use super::ast::{Expr, LineFilterOp, LogExpr, MetricExpr, Stage, VectorOp};
 use super::pipeline::{self, LabelSet};
 use super::result::{QueryResult, Sample, Series, Stream};
 use super::vector::{Grid, Val, eval_metric};
-use crate::{Entry, Error, LogSource, Result, Selection};
+use crate::{Early, Entry, Error, LogSource, Result, Selection};
 
 /// The order of a log query's entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,11 +121,16 @@ impl Engine {
         }
         let forward = params.direction == Direction::Forward;
         let contains = contains_hints(&expr.stages);
+        let cutoff = AtomicI64::new(if forward { i64::MAX } else { i64::MIN });
         let selection = Selection {
             matchers: &expr.selector,
             start: params.start,
             end: params.end,
             contains: &contains,
+            early: Some(Early {
+                direction: params.direction,
+                cutoff: &cutoff,
+            }),
         };
         // a max-heap whose top is the entry that would go first
         let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(limit.min(4096) + 1);
@@ -152,6 +161,12 @@ impl Engine {
                 });
                 if heap.len() > limit {
                     heap.pop();
+                }
+                if heap.len() >= limit
+                    && let Some(worst) = heap.peek()
+                {
+                    // the store stops at what can no longer be kept
+                    cutoff.store(worst.entry.ts, Ordering::Relaxed);
                 }
                 ControlFlow::Continue(())
             };

@@ -7,6 +7,10 @@
 //! a stream's entries in time order. Units are decompressed and filtered
 //! by `read_threads` workers at most [`WINDOW`] units ahead of the one the
 //! query is given, so memory stays bounded however much is read.
+//!
+//! A limited log query ([`Selection::early`]) takes the units in its
+//! order across streams instead, and the reading stops at the first unit
+//! its cutoff rules out.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -24,6 +28,7 @@ use steward_metrics::{Labels, Matcher, matcher::matches_all};
 
 use crate::{
     Entry, Result, Selection,
+    logql::Direction,
     store::{
         Inner,
         codec::Reader,
@@ -55,6 +60,18 @@ impl Piece {
 struct Unit {
     stream: usize,
     pieces: Vec<Piece>,
+}
+
+impl Unit {
+    /// The earliest and latest time its pieces may hold.
+    fn span(&self) -> (i64, i64) {
+        self.pieces
+            .iter()
+            .map(Piece::span)
+            .fold((i64::MAX, i64::MIN), |(min, max), (a, b)| {
+                (min.min(a), max.max(b))
+            })
+    }
 }
 
 /// What a selection reads: the streams' labels and the units in the order
@@ -166,7 +183,24 @@ pub(crate) fn select(
     selection: &Selection<'_>,
     visit: &mut dyn FnMut(&Labels, &[Entry]) -> ControlFlow<()>,
 ) -> Result<()> {
-    let (labels, units) = plan(inner, selection.matchers, selection.start, selection.end);
+    let (labels, mut units) = plan(inner, selection.matchers, selection.start, selection.end);
+    // A limited log query reads in its own order across streams, so that
+    // it can stop as soon as the next unit holds nothing it would keep:
+    // newest first by each unit's latest time (backward), oldest first by
+    // its earliest (forward). In that order, a unit the cutoff rules out
+    // is followed only by units it rules out too.
+    if let Some(early) = &selection.early {
+        match early.direction {
+            Direction::Backward => units.sort_by_key(|u| std::cmp::Reverse(u.span().1)),
+            Direction::Forward => units.sort_by_key(|u| u.span().0),
+        }
+    }
+    let ruled_out = |unit: &Unit| {
+        selection.early.as_ref().is_some_and(|early| {
+            let (min, max) = unit.span();
+            early.rules_out(min, max)
+        })
+    };
     let finders: Vec<Finder<'_>> = selection
         .contains
         .iter()
@@ -176,6 +210,9 @@ pub(crate) fn select(
     let threads = inner.options.read_threads.clamp(1, 16).min(units.len());
     if threads <= 1 {
         for unit in &units {
+            if ruled_out(unit) {
+                break;
+            }
             let entries = read_unit(unit, selection, &finders)?;
             if !entries.is_empty() && visit(&labels[unit.stream], &entries).is_break() {
                 break;
@@ -191,7 +228,8 @@ pub(crate) fn select(
         let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<Entry>>)>(WINDOW);
         for _ in 0..threads {
             let tx = tx.clone();
-            let (units, next, stop, given, finders) = (&units, &next, &stop, &given, &finders);
+            let (units, next, stop, given, finders, ruled_out) =
+                (&units, &next, &stop, &given, &finders, &ruled_out);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -207,7 +245,15 @@ pub(crate) fn select(
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let read = read_unit(&units[i], selection, finders);
+                    // A unit ruled out is not read, but still answered
+                    // (empty): units before it may be in other workers'
+                    // hands, and the query decides when to stop as it
+                    // takes them in order.
+                    let read = if ruled_out(&units[i]) {
+                        Ok(Vec::new())
+                    } else {
+                        read_unit(&units[i], selection, finders)
+                    };
                     if tx.send((i, read)).is_err() {
                         return;
                     }
@@ -216,7 +262,12 @@ pub(crate) fn select(
         }
         drop(tx);
         let finish = |outcome: Result<()>| {
-            stop.store(true, Ordering::Relaxed);
+            // Under the lock: a worker between its look at `stop` and its
+            // wait would otherwise miss the wake-up and wait for ever.
+            {
+                let _first = given.0.lock();
+                stop.store(true, Ordering::Relaxed);
+            }
             given.1.notify_all();
             outcome
         };
@@ -226,6 +277,9 @@ pub(crate) fn select(
             pending.insert(i, read);
             while let Some(read) = pending.remove(&want) {
                 let unit = &units[want];
+                if ruled_out(unit) {
+                    return finish(Ok(()));
+                }
                 want += 1;
                 *given.0.lock() = want;
                 given.1.notify_all();

@@ -35,6 +35,7 @@ fn read(store: &LogStore, matchers: &[Matcher], contains: &[String]) -> Vec<(Str
         start: i64::MIN,
         end: i64::MAX,
         contains,
+        early: None,
     };
     store
         .select(&selection, &mut |labels, entries| {
@@ -248,6 +249,7 @@ async fn selections_respect_matchers_and_time_bounds() {
                 start: 5,
                 end: 12,
                 contains: &[],
+                early: None,
             },
             &mut |_, entries| {
                 got.extend(entries.iter().map(|e| e.ts));
@@ -262,6 +264,121 @@ async fn selections_respect_matchers_and_time_bounds() {
         store.series(&all(), 10, 20).expect("series"),
         vec![labels("api")]
     );
+}
+
+/// A store whose two streams each span many small chunks over three
+/// segments and the head: `old` at 1..=60, `new` at 41..=100 (the two
+/// overlap in time), a late `old` line at 50 in the head.
+async fn two_streams(dir: &std::path::Path, read_threads: usize) -> LogStore {
+    let store = LogStore::open(StoreOptions {
+        read_threads,
+        ..options(dir)
+    })
+    .expect("open");
+    let lines = |service: &str, times: std::ops::RangeInclusive<i64>| -> Vec<PushStream> {
+        let entries: Vec<(i64, String)> = times
+            .map(|t| (t, format!("{service} line {t:04}")))
+            .collect();
+        let borrowed: Vec<(i64, &str)> = entries.iter().map(|(t, l)| (*t, l.as_str())).collect();
+        push(service, &borrowed)
+    };
+    store.push(lines("old", 1..=30)).await.expect("push");
+    store.flush().await.expect("flush");
+    store.push(lines("old", 31..=60)).await.expect("push");
+    store.push(lines("new", 41..=70)).await.expect("push");
+    store.flush().await.expect("flush");
+    store.push(lines("new", 71..=100)).await.expect("push");
+    store
+        .push(push("old", &[(50, "old late line")]))
+        .await
+        .expect("push");
+    store
+}
+
+/// What a limited query does with the store's batches (as the engine
+/// does): keeps the `limit` first in `direction` and moves the cutoff;
+/// returns the kept times in the query's order and the batches given.
+fn limited(
+    store: &LogStore,
+    direction: crate::logql::Direction,
+    limit: usize,
+) -> (Vec<i64>, usize) {
+    use crate::logql::Direction;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let backward = direction == Direction::Backward;
+    let cutoff = AtomicI64::new(if backward { i64::MIN } else { i64::MAX });
+    let selection = Selection {
+        matchers: &all(),
+        start: i64::MIN,
+        end: i64::MAX,
+        contains: &[],
+        early: Some(crate::Early {
+            direction,
+            cutoff: &cutoff,
+        }),
+    };
+    let mut kept: Vec<i64> = Vec::new();
+    let mut batches = 0;
+    store
+        .select(&selection, &mut |_, entries| {
+            batches += 1;
+            kept.extend(entries.iter().map(|e| e.ts));
+            kept.sort_unstable();
+            if backward {
+                kept.reverse();
+            }
+            kept.truncate(limit);
+            if kept.len() == limit {
+                cutoff.store(kept[limit - 1], Ordering::Relaxed);
+            }
+            ControlFlow::Continue(())
+        })
+        .expect("select");
+    (kept, batches)
+}
+
+#[tokio::test]
+async fn a_limited_query_reads_in_its_order_across_streams_and_stops_early() {
+    use crate::logql::Direction;
+    for threads in [1, 2, 4] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = two_streams(dir.path(), threads).await;
+        let mut all_batches = 0;
+        store
+            .select(
+                &Selection {
+                    matchers: &all(),
+                    start: i64::MIN,
+                    end: i64::MAX,
+                    contains: &[],
+                    early: None,
+                },
+                &mut |_, _| {
+                    all_batches += 1;
+                    ControlFlow::Continue(())
+                },
+            )
+            .expect("select");
+
+        let (newest, batches) = limited(&store, Direction::Backward, 5);
+        assert_eq!(newest, vec![100, 99, 98, 97, 96], "{threads} threads");
+        assert!(
+            batches * 4 < all_batches,
+            "{threads} threads: {batches} of {all_batches} batches read for the newest 5"
+        );
+        let (oldest, batches) = limited(&store, Direction::Forward, 5);
+        assert_eq!(oldest, vec![1, 2, 3, 4, 5], "{threads} threads");
+        assert!(
+            batches * 4 < all_batches,
+            "{threads} threads: {batches} of {all_batches}"
+        );
+
+        // Where the streams overlap, both are read and the late line found.
+        // 100..=61 of `new`, then 60..=50 of both and the late line
+        let (newest, _) = limited(&store, Direction::Backward, 63);
+        assert_eq!(newest.iter().filter(|t| **t == 50).count(), 3, "{newest:?}");
+        assert_eq!(newest.last(), Some(&50));
+    }
 }
 
 #[tokio::test]
@@ -427,4 +544,74 @@ fn a_bloom_filter_never_rules_out_a_substring_of_its_lines() {
         "folded to {} bytes",
         bloom.len_bytes()
     );
+}
+
+#[tokio::test]
+async fn limited_log_queries_over_the_store_match_an_unlimited_read() {
+    use crate::{
+        MemorySource,
+        logql::{self, Direction, Engine, RangeParams},
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = two_streams(dir.path(), 2).await;
+    // the same entries in memory, read without stopping early
+    let memory = MemorySource::new();
+    store
+        .select(
+            &Selection {
+                matchers: &all(),
+                start: i64::MIN,
+                end: i64::MAX,
+                contains: &[],
+                early: None,
+            },
+            &mut |labels, entries| {
+                memory.push(vec![PushStream {
+                    labels: labels.clone(),
+                    entries: entries.to_vec(),
+                }]);
+                ControlFlow::Continue(())
+            },
+        )
+        .expect("select");
+    let engine = Engine::default();
+    for query in [
+        r#"{service=~".+"}"#,
+        r#"{service=~".+"} |= "line 00""#,
+        r#"{service="old"} != "late""#,
+    ] {
+        let Ok(logql::Expr::Log(expr)) = logql::parse(query) else {
+            panic!("{query} is a log query");
+        };
+        for direction in [Direction::Backward, Direction::Forward] {
+            for limit in [1, 2, 7, 30, 50, 63, 64, 99, 200] {
+                for (start, end) in [(0, 1000), (45, 80)] {
+                    let params = RangeParams {
+                        start,
+                        end,
+                        step: 1,
+                        limit,
+                        direction,
+                    };
+                    // Times only: where entries of two streams tie at
+                    // the limit, either may be the one kept.
+                    let times = |source: &dyn LogSource| -> Vec<i64> {
+                        let mut times: Vec<i64> = engine
+                            .query_logs(source, &expr, &params)
+                            .expect("query")
+                            .iter()
+                            .flat_map(|s| s.entries.iter().map(|e| e.ts))
+                            .collect();
+                        times.sort_unstable();
+                        times
+                    };
+                    assert_eq!(
+                        times(&store),
+                        times(&memory),
+                        "{query} {direction:?} limit {limit} in [{start}, {end})"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -336,6 +336,7 @@ fn kill_9_during_ingestion_loses_no_acknowledged_line_and_duplicates_none() {
             start: i64::MIN,
             end: i64::MAX,
             contains: &[],
+            early: None,
         };
         let mut lines = HashSet::new();
         let mut duplicates = Vec::new();

@@ -149,6 +149,7 @@ pub(crate) fn eval_range(
             .saturating_add(1),
         end: last.saturating_sub(agg.offset).saturating_add(1),
         contains: &contains,
+        early: None,
     };
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut series: Vec<(Labels, BTreeMap<usize, Acc>)> = Vec::new();
