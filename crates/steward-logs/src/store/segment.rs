@@ -3,12 +3,16 @@
 //! Layout of `<dir>/segments/<wal seq>.seg`:
 //!
 //! ```text
-//! "SLOGSEG1"
+//! "SLOGSEG2"
 //! per chunk: snappy(entries) then the chunk's bloom filter
 //! index: wal seq, streams (labels, chunks: offset, length, crc32,
 //!        bloom offset and length, min and max ts, lines, raw bytes)
-//! footer: index offset u64, index length u64, index crc32 u32, "SLOGSEG1"
+//! footer: index offset u64, index length u64, index crc32 u32, "SLOGSEG2"
 //! ```
+//!
+//! The version in the magic is that of the bloom filters' layout
+//! ([`Probes`]): "SLOGSEG1" segments, the same but for their filters, are
+//! still read.
 //!
 //! A segment holds one or more chunks per stream, each of about
 //! `chunk_bytes` of lines in time order; the index (labels and chunk
@@ -23,7 +27,10 @@ use std::{
     io::Write,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use steward_metrics::Labels;
@@ -31,14 +38,15 @@ use steward_metrics::Labels;
 use crate::{
     Entry, Error, Result,
     store::{
-        bloom::Bloom,
+        bloom::{Bloom, Probes},
         codec::{Reader, put_entries, put_labels, put_uvarint, put_varint},
         files,
-        head::Head,
+        head::{Block, Head},
     },
 };
 
-const MAGIC: &[u8; 8] = b"SLOGSEG1";
+const MAGIC: &[u8; 8] = b"SLOGSEG2";
+const MAGIC_V1: &[u8; 8] = b"SLOGSEG1";
 const FOOTER: usize = 8 + 8 + 4 + 8;
 
 /// Where a chunk is and what it holds.
@@ -68,6 +76,8 @@ pub(crate) struct Segment {
     pub(crate) path: PathBuf,
     file: File,
     pub(crate) wal_seq: u64,
+    /// The layout of its bloom filters.
+    probes: Probes,
     pub(crate) streams: Vec<SegmentStream>,
     pub(crate) min_ts: i64,
     pub(crate) max_ts: i64,
@@ -82,57 +92,48 @@ pub(crate) fn path(dir: &Path, seq: u64) -> PathBuf {
 /// Writes a sealed head as the segment covering WAL files up to
 /// `wal_seq`, cutting each stream into chunks of about `chunk_bytes`.
 pub(crate) fn write(dir: &Path, wal_seq: u64, head: &Head, chunk_bytes: usize) -> Result<Segment> {
+    write_version(dir, wal_seq, head, chunk_bytes, Probes::Blocked)
+}
+
+/// [`write`] with the filters of another version (tests read old ones).
+pub(crate) fn write_version(
+    dir: &Path,
+    wal_seq: u64,
+    head: &Head,
+    chunk_bytes: usize,
+    probes: Probes,
+) -> Result<Segment> {
+    let magic = match probes {
+        Probes::Spread => MAGIC_V1,
+        Probes::Blocked => MAGIC,
+    };
     let final_path = path(dir, wal_seq);
     let tmp = dir.join(format!("{wal_seq:020}.seg.tmp"));
     let mut out = Vec::with_capacity(head.bytes() / 3 + 1024);
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     let mut index = Vec::new();
     put_uvarint(&mut index, wal_seq);
     let mut streams: Vec<_> = head.blocks().collect();
     streams.sort_by(|a, b| a.0.cmp(b.0));
     put_uvarint(&mut index, streams.len() as u64);
     let mut metas = Vec::with_capacity(streams.len());
-    let mut payload = Vec::new();
-    for (labels, blocks) in streams {
-        let mut entries: Vec<&Entry> = blocks.iter().flat_map(|b| b.entries.iter()).collect();
-        // Blocks are sorted runs, mostly in order one after the other:
-        // the stable sort merges them in about linear time.
-        entries.sort_by_key(|e| e.ts);
-        let mut chunks = Vec::new();
-        let mut from = 0;
-        while from < entries.len() {
-            let mut to = from;
-            let mut raw = 0usize;
-            while to < entries.len() && (raw < chunk_bytes || to == from) {
-                raw += entries[to].line.len();
-                to += 1;
-            }
-            let part = &entries[from..to];
-            payload.clear();
-            put_entries(&mut payload, part.iter().copied(), part[0].ts);
-            let compressed = snap::raw::Encoder::new()
-                .compress_vec(&payload)
-                .map_err(|err| Error::Corrupt {
-                    path: tmp.clone(),
-                    reason: format!("cannot compress a chunk: {err}"),
-                })?;
+    let encoded =
+        encode_streams(&streams, chunk_bytes, probes).map_err(|reason| Error::Corrupt {
+            path: tmp.clone(),
+            reason,
+        })?;
+    for ((labels, _), encoded) in streams.into_iter().zip(encoded) {
+        let mut chunks = Vec::with_capacity(encoded.len());
+        for chunk in encoded {
             let offset = out.len() as u64;
-            out.extend_from_slice(&compressed);
-            let bloom = Bloom::build(part.iter().map(|e| e.line.as_bytes()), raw).to_bytes();
+            out.extend_from_slice(&chunk.compressed);
             let bloom_offset = out.len() as u64;
-            out.extend_from_slice(&bloom);
+            out.extend_from_slice(&chunk.bloom);
             chunks.push(ChunkMeta {
                 offset,
-                len: compressed.len() as u32,
-                crc: crc32fast::hash(&compressed),
                 bloom_offset,
-                bloom_len: bloom.len() as u32,
-                min_ts: part[0].ts,
-                max_ts: part[part.len() - 1].ts,
-                lines: part.len() as u32,
-                raw_bytes: raw as u64,
+                ..chunk.meta
             });
-            from = to;
         }
         put_labels(&mut index, labels);
         put_uvarint(&mut index, chunks.len() as u64);
@@ -157,7 +158,7 @@ pub(crate) fn write(dir: &Path, wal_seq: u64, head: &Head, chunk_bytes: usize) -
     out.extend_from_slice(&index_offset.to_le_bytes());
     out.extend_from_slice(&(index.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(magic);
     {
         let mut file = OpenOptions::new()
             .create(true)
@@ -172,13 +173,117 @@ pub(crate) fn write(dir: &Path, wal_seq: u64, head: &Head, chunk_bytes: usize) -
     }
     std::fs::rename(&tmp, &final_path).map_err(|err| Error::io(&final_path, err))?;
     files::sync_dir(dir)?;
-    Segment::from_parts(final_path, wal_seq, metas, out.len() as u64)
+    Segment::from_parts(final_path, wal_seq, probes, metas, out.len() as u64)
+}
+
+/// A chunk compressed, with its filter, before its place in the file is
+/// known (`meta`'s offsets are set when it is placed).
+struct Encoded {
+    compressed: Vec<u8>,
+    bloom: Vec<u8>,
+    meta: ChunkMeta,
+}
+
+/// Every stream's chunks, encoded on as many threads as there are cores:
+/// compressing and building filters is most of a flush's work, and the
+/// streams are independent.
+fn encode_streams(
+    streams: &[(&Labels, &[Arc<Block>])],
+    chunk_bytes: usize,
+    probes: Probes,
+) -> std::result::Result<Vec<Vec<Encoded>>, String> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(streams.len());
+    if threads <= 1 {
+        return streams
+            .iter()
+            .map(|(_, blocks)| encode_stream(blocks, chunk_bytes, probes))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, std::result::Result<Vec<Encoded>, String>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((_, blocks)) = streams.get(i) else {
+                                return mine;
+                            };
+                            mine.push((i, encode_stream(blocks, chunk_bytes, probes)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+    if done.len() != streams.len() {
+        return Err("a thread encoding chunks failed".to_owned());
+    }
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, encoded)| encoded).collect()
+}
+
+/// One stream's entries in time order, cut into chunks of about
+/// `chunk_bytes` of lines, each compressed and with its filter.
+fn encode_stream(
+    blocks: &[Arc<Block>],
+    chunk_bytes: usize,
+    probes: Probes,
+) -> std::result::Result<Vec<Encoded>, String> {
+    let mut entries: Vec<&Entry> = blocks.iter().flat_map(|b| b.entries.iter()).collect();
+    // Blocks are sorted runs, mostly in order one after the other: the
+    // stable sort merges them in about linear time.
+    entries.sort_by_key(|e| e.ts);
+    let mut chunks = Vec::new();
+    let mut payload = Vec::new();
+    let mut from = 0;
+    while from < entries.len() {
+        let mut to = from;
+        let mut raw = 0usize;
+        while to < entries.len() && (raw < chunk_bytes || to == from) {
+            raw += entries[to].line.len();
+            to += 1;
+        }
+        let part = &entries[from..to];
+        payload.clear();
+        put_entries(&mut payload, part.iter().copied(), part[0].ts);
+        let compressed = snap::raw::Encoder::new()
+            .compress_vec(&payload)
+            .map_err(|err| format!("cannot compress a chunk: {err}"))?;
+        let bloom = Bloom::build(probes, part.iter().map(|e| e.line.as_bytes()), raw).to_bytes();
+        chunks.push(Encoded {
+            meta: ChunkMeta {
+                offset: 0,
+                len: compressed.len() as u32,
+                crc: crc32fast::hash(&compressed),
+                bloom_offset: 0,
+                bloom_len: bloom.len() as u32,
+                min_ts: part[0].ts,
+                max_ts: part[part.len() - 1].ts,
+                lines: part.len() as u32,
+                raw_bytes: raw as u64,
+            },
+            compressed,
+            bloom,
+        });
+        from = to;
+    }
+    Ok(chunks)
 }
 
 impl Segment {
     fn from_parts(
         path: PathBuf,
         wal_seq: u64,
+        probes: Probes,
         streams: Vec<SegmentStream>,
         size: u64,
     ) -> Result<Segment> {
@@ -190,6 +295,7 @@ impl Segment {
             path,
             file,
             wal_seq,
+            probes,
             streams,
             min_ts,
             max_ts,
@@ -211,9 +317,11 @@ impl Segment {
         let mut footer = [0u8; FOOTER];
         file.read_exact_at(&mut footer, size - FOOTER as u64)
             .map_err(|err| Error::io(path, err))?;
-        if &footer[20..] != MAGIC {
-            return Err(corrupt("no footer"));
-        }
+        let probes = match &footer[20..] {
+            m if m == MAGIC => Probes::Blocked,
+            m if m == MAGIC_V1 => Probes::Spread,
+            _ => return Err(corrupt("no footer")),
+        };
         let u64_at = |i: usize| {
             let mut b = [0u8; 8];
             b.copy_from_slice(&footer[i..i + 8]);
@@ -265,7 +373,7 @@ impl Segment {
             }
         }
         drop(file);
-        Segment::from_parts(path.to_owned(), wal_seq, streams, size).map(Arc::new)
+        Segment::from_parts(path.to_owned(), wal_seq, probes, streams, size).map(Arc::new)
     }
 
     /// Whether the chunk may hold a line containing every literal
@@ -281,7 +389,7 @@ impl Segment {
         }
         let mut words: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
         for literal in literals {
-            for bit in Bloom::positions(literal.as_bytes(), bits) {
+            for bit in Bloom::positions(self.probes, literal.as_bytes(), bits) {
                 let index = bit / 64;
                 let word = match words.get(&index) {
                     Some(word) => *word,

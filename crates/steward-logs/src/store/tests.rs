@@ -6,7 +6,12 @@ use std::{ops::ControlFlow, time::Duration};
 
 use steward_metrics::{Labels, Matcher};
 
-use super::{LogStore, StoreOptions, bloom::Bloom};
+use super::{
+    LogStore, StoreOptions,
+    bloom::{Bloom, Probes},
+    head::Head,
+    segment,
+};
 use crate::{Entry, Error, LogSource, PushStream, Selection};
 
 fn labels(service: &str) -> Labels {
@@ -517,11 +522,18 @@ async fn a_damaged_segment_is_moved_aside_and_the_rest_is_read() {
 
 #[test]
 fn a_bloom_filter_never_rules_out_a_substring_of_its_lines() {
+    for probes in [Probes::Spread, Probes::Blocked] {
+        bloom_keeps_substrings(probes);
+    }
+}
+
+fn bloom_keeps_substrings(probes: Probes) {
     let lines = [
         "GET /api/v1/tasks 200 12ms",
         "tool call search failed: timeout after 30s",
     ];
     let bloom = Bloom::build(
+        probes,
         lines.iter().map(|l| l.as_bytes()),
         lines.iter().map(|l| l.len()).sum(),
     );
@@ -537,7 +549,7 @@ fn a_bloom_filter_never_rules_out_a_substring_of_its_lines() {
         }
     }
     assert!(!bloom.may_contain(b"database unreachable"));
-    let back = Bloom::from_bytes(&bloom.to_bytes()).expect("round trip");
+    let back = Bloom::from_bytes(probes, &bloom.to_bytes()).expect("round trip");
     assert_eq!(back, bloom);
     assert!(
         bloom.len_bytes() <= 1024,
@@ -614,4 +626,40 @@ async fn limited_log_queries_over_the_store_match_an_unlimited_read() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn segments_of_the_first_version_are_still_read_and_their_filters_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segments = dir.path().join("segments");
+    std::fs::create_dir_all(&segments).expect("mkdir");
+    let mut head = Head::default();
+    let lines: Vec<String> = (0..40)
+        .map(|i| format!("request {i:03} served by replica-{}", i / 10))
+        .collect();
+    let entries: Vec<(i64, &str)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as i64, l.as_str()))
+        .collect();
+    head.insert(push("api", &entries));
+    head.seal();
+    let written = segment::write_version(&segments, 7, &head, 64, Probes::Spread).expect("write");
+    let chunks = &written.streams[0].chunks;
+    assert!(chunks.len() > 4, "{} chunks", chunks.len());
+    // The version 1 filters are read as such: only the chunks of
+    // replica-3's lines may hold it.
+    let literal = ["replica-3".to_owned()];
+    let may: Vec<bool> = chunks
+        .iter()
+        .map(|c| written.may_contain(c, &literal).expect("bloom"))
+        .collect();
+    assert!(may.iter().any(|m| !m), "{may:?}");
+    drop(written);
+
+    let store = LogStore::open(options(dir.path())).expect("open");
+    let found = read(&store, &all(), &literal);
+    assert_eq!(found.len(), 10, "{found:?}");
+    assert!(found.iter().all(|(_, _, line)| line.ends_with("replica-3")));
+    assert_eq!(read(&store, &all(), &[]).len(), 40);
 }
