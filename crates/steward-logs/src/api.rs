@@ -287,8 +287,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn success(data: &Value) -> Response {
-    Json(json!({"status": "success", "data": data})).into_response()
+fn success(data: &impl serde::Serialize) -> Response {
+    #[derive(serde::Serialize)]
+    struct Success<'a, T> {
+        status: &'static str,
+        data: &'a T,
+    }
+    Json(Success {
+        status: "success",
+        data,
+    })
+    .into_response()
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -436,7 +445,7 @@ async fn query(State(api): State<LokiApi>, params: Params) -> Result<Response, A
         logql::Expr::Metric(_) => engine.query_instant(&store, &expr, time),
     })
     .await?;
-    Ok(success(&result.to_json()))
+    Ok(success(&result))
 }
 
 async fn query_range(State(api): State<LokiApi>, params: Params) -> Result<Response, ApiError> {
@@ -479,7 +488,7 @@ async fn query_range(State(api): State<LokiApi>, params: Params) -> Result<Respo
         )
     })
     .await?;
-    Ok(success(&result.to_json()))
+    Ok(success(&result))
 }
 
 /// The `[start, end)` of the label and series endpoints.

@@ -76,35 +76,21 @@ impl QueryResult {
         }
     }
 
-    /// Loki's `data` object. Stream values are `["<ns>", "line"]`, with a
-    /// third element `{"structuredMetadata": {...}}` only when the entry
-    /// has metadata; sample times are seconds as floats and values strings.
+    /// Loki's `data` object (what [`Serialize`](serde::Serialize) writes,
+    /// as a value). Stream values are `["<ns>", "line"]`, with a third
+    /// element `{"structuredMetadata": {...}}` only when the entry has
+    /// metadata; sample times are seconds as floats and values strings.
     pub fn to_json(&self) -> Value {
-        let result = match self {
-            QueryResult::Streams(streams) => Value::Array(
-                streams
-                    .iter()
-                    .map(|s| {
-                        let values: Vec<Value> = s
-                            .entries
-                            .iter()
-                            .map(|e| {
-                                let mut v = vec![json!(e.ts.to_string()), json!(e.line)];
-                                if !e.metadata.is_empty() {
-                                    let md: Map<String, Value> = e
-                                        .metadata
-                                        .iter()
-                                        .map(|(k, v)| (k.clone(), json!(v)))
-                                        .collect();
-                                    v.push(json!({ "structuredMetadata": md }));
-                                }
-                                Value::Array(v)
-                            })
-                            .collect();
-                        json!({ "stream": label_map(&s.labels), "values": values })
-                    })
-                    .collect(),
-            ),
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The `result` as a value (the API writes a log query's streams
+    /// directly instead, see [`Serialize`]).
+    fn result_value(&self) -> Value {
+        match self {
+            QueryResult::Streams(streams) => {
+                serde_json::to_value(StreamsJson(streams)).unwrap_or(Value::Null)
+            }
             QueryResult::Vector(samples) => Value::Array(
                 samples
                     .iter()
@@ -130,7 +116,96 @@ impl QueryResult {
                     .collect(),
             ),
             QueryResult::Scalar(t, v) => json!([secs(*t), format_value(*v)]),
-        };
-        json!({ "resultType": self.result_type(), "result": result })
+        }
+    }
+}
+
+/// Written directly rather than through a [`Value`]: a log query's
+/// thousands of lines were copied into a tree, then again into the
+/// response's, before being written (a third of a limited query's time).
+impl serde::Serialize for QueryResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("resultType", self.result_type())?;
+        match self {
+            QueryResult::Streams(streams) => {
+                map.serialize_entry("result", &StreamsJson(streams))?
+            }
+            _ => map.serialize_entry("result", &self.result_value())?,
+        }
+        map.end()
+    }
+}
+
+struct StreamsJson<'a>(&'a [Stream]);
+struct LabelsJson<'a>(&'a Labels);
+struct EntryJson<'a>(&'a Entry);
+struct MetadataJson<'a>(&'a [(String, String)]);
+
+impl serde::Serialize for StreamsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Values<'a>(&'a [Entry]);
+        impl serde::Serialize for Values<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(EntryJson))
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for stream in self.0 {
+            struct One<'a>(&'a Stream);
+            impl serde::Serialize for One<'_> {
+                fn serialize<S: serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> Result<S::Ok, S::Error> {
+                    let mut map = serializer.serialize_map(Some(2))?;
+                    map.serialize_entry("stream", &LabelsJson(&self.0.labels))?;
+                    map.serialize_entry("values", &Values(&self.0.entries))?;
+                    map.end()
+                }
+            }
+            seq.serialize_element(&One(stream))?;
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for LabelsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+    }
+}
+
+impl serde::Serialize for EntryJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let e = self.0;
+        let with_metadata = !e.metadata.is_empty();
+        let mut seq = serializer.serialize_seq(Some(2 + usize::from(with_metadata)))?;
+        seq.serialize_element(&e.ts.to_string())?;
+        seq.serialize_element(&e.line)?;
+        if with_metadata {
+            struct Wrapped<'a>(&'a [(String, String)]);
+            impl serde::Serialize for Wrapped<'_> {
+                fn serialize<S: serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> Result<S::Ok, S::Error> {
+                    let mut map = serializer.serialize_map(Some(1))?;
+                    map.serialize_entry("structuredMetadata", &MetadataJson(self.0))?;
+                    map.end()
+                }
+            }
+            seq.serialize_element(&Wrapped(&e.metadata))?;
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for MetadataJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 }

@@ -169,7 +169,12 @@ impl<'a> Reader<'a> {
             for _ in 0..m {
                 metadata.push((self.string()?, self.string()?));
             }
-            let line = String::from_utf8_lossy(line).into_owned();
+            // `from_utf8` first: the lossy decode's chunked walk was a
+            // tenth of a limited query's time, and lines are valid UTF-8.
+            let line = match std::str::from_utf8(line) {
+                Ok(line) => line.to_owned(),
+                Err(_) => String::from_utf8_lossy(line).into_owned(),
+            };
             entries.push(Entry { ts, line, metadata });
         }
         Ok(entries)

@@ -222,14 +222,21 @@ pub(crate) fn select(
     }
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    // the first unit not yet handed over; workers stay within WINDOW of it
+    // A limited query reads only one unit per worker ahead: what is read
+    // ahead of the cutoff is wasted once the query has its entries.
+    let window = if selection.early.is_some() {
+        threads
+    } else {
+        WINDOW
+    };
+    // the first unit not yet handed over; workers stay within `window` of it
     let given = (Mutex::new(0usize), Condvar::new());
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<Entry>>)>(WINDOW);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<Entry>>)>(window);
         for _ in 0..threads {
             let tx = tx.clone();
-            let (units, next, stop, given, finders, ruled_out) =
-                (&units, &next, &stop, &given, &finders, &ruled_out);
+            let (units, next, stop, given, finders, ruled_out, window) =
+                (&units, &next, &stop, &given, &finders, &ruled_out, window);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -238,7 +245,7 @@ pub(crate) fn select(
                     }
                     {
                         let mut first = given.0.lock();
-                        while i >= *first + WINDOW && !stop.load(Ordering::Relaxed) {
+                        while i >= *first + window && !stop.load(Ordering::Relaxed) {
                             given.1.wait(&mut first);
                         }
                     }
