@@ -128,11 +128,10 @@ impl serde::Serialize for QueryResult {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(2))?;
         map.serialize_entry("resultType", self.result_type())?;
-        match self {
-            QueryResult::Streams(streams) => {
-                map.serialize_entry("result", &StreamsJson(streams))?
-            }
-            _ => map.serialize_entry("result", &self.result_value())?,
+        if let QueryResult::Streams(streams) = self {
+            map.serialize_entry("result", &StreamsJson(streams))?;
+        } else {
+            map.serialize_entry("result", &self.result_value())?;
         }
         map.end()
     }
