@@ -30,6 +30,7 @@ pub mod error;
 pub mod forward;
 pub mod ingest;
 pub mod logql;
+pub mod metrics;
 pub mod model;
 pub mod own;
 pub mod source;

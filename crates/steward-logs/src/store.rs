@@ -35,7 +35,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -102,6 +102,12 @@ pub struct StoreStats {
     pub segment_lines: u64,
     /// Bytes of lines in segments, uncompressed.
     pub segment_raw_bytes: u64,
+    /// Lines acknowledged since the store opened.
+    pub ingested_lines: u64,
+    /// Bytes of the lines acknowledged since the store opened.
+    pub ingested_bytes: u64,
+    /// Pushes refused with [`Error::Backpressure`] since it opened.
+    pub refused_pushes: u64,
 }
 
 pub(crate) struct State {
@@ -116,6 +122,10 @@ pub(crate) struct Inner {
     pub(crate) state: RwLock<State>,
     /// Bytes of pushes sent to the writer and not yet in the head.
     pub(crate) in_flight: AtomicUsize,
+    /// Lines and bytes of lines acknowledged, pushes refused.
+    pub(crate) ingested_lines: AtomicU64,
+    pub(crate) ingested_bytes: AtomicU64,
+    pub(crate) refused_pushes: AtomicU64,
     commands: Mutex<Option<std::sync::mpsc::Sender<writer::Command>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
@@ -178,6 +188,9 @@ impl LogStore {
                 segments,
             }),
             in_flight: AtomicUsize::new(0),
+            ingested_lines: AtomicU64::new(0),
+            ingested_bytes: AtomicU64::new(0),
+            refused_pushes: AtomicU64::new(0),
             commands: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
         });
@@ -205,6 +218,7 @@ impl LogStore {
         }
         let held = self.memory() + self.inner.in_flight.load(Ordering::Relaxed);
         if held + bytes > self.inner.options.max_memory_bytes {
+            self.inner.refused_pushes.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Backpressure {
                 retry_after_secs: 1,
             });
@@ -266,6 +280,9 @@ impl LogStore {
             head_bytes: state.head.bytes()
                 + state.frozen.iter().map(|(_, h)| h.bytes()).sum::<usize>(),
             segments: state.segments.len(),
+            ingested_lines: self.inner.ingested_lines.load(Ordering::Relaxed),
+            ingested_bytes: self.inner.ingested_bytes.load(Ordering::Relaxed),
+            refused_pushes: self.inner.refused_pushes.load(Ordering::Relaxed),
             ..StoreStats::default()
         };
         for segment in &state.segments {

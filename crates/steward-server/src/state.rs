@@ -98,9 +98,13 @@ impl AppState {
     }
 
     /// This state with the log subsystem: the router serves Loki's API
-    /// under `/loki/api/v1` and OpenTelemetry logs at `/v1/logs`.
+    /// under `/loki/api/v1` and OpenTelemetry logs at `/v1/logs`, and
+    /// `/metrics` the log store's and forwarders' metrics.
     #[must_use]
     pub fn with_logs(mut self, logs: Logs) -> Self {
+        let api = logs.api().clone();
+        self.metrics
+            .add_text_source(Arc::new(move || steward_logs::metrics::render(&api)));
         self.logs = Some(logs);
         self
     }

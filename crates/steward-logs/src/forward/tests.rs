@@ -367,6 +367,19 @@ async fn lines_pushed_to_one_steward_are_queried_on_another_also_after_an_outage
         query(&client, &a).await,
         vec!["one", "two", "three", "four"]
     );
+    // and its metrics name the destination ("four", sent since the restart)
+    let text = crate::metrics::render(&a.api);
+    let sent = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"steward_logs_forward_sent_lines_total{destination="to-b"} "#)
+        })
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(sent.parse::<u64>().is_ok_and(|n| n >= 1), "{text}");
+    assert!(
+        text.contains(r#"steward_logs_forward_pending_lines{destination="to-b"} 0"#),
+        "{text}"
+    );
     shutdown_a.cancel();
     sender_a.await.expect("sender");
 }

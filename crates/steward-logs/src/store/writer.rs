@@ -136,6 +136,13 @@ fn write_loop(
                     let mut state = inner.state.write();
                     let mut replies = Vec::with_capacity(pushes.len());
                     for (streams, bytes, reply) in pushes {
+                        let entries = streams.iter().flat_map(|s| &s.entries);
+                        let lines = entries.clone().count() as u64;
+                        let line_bytes: usize = entries.map(|e| e.line.len()).sum();
+                        inner.ingested_lines.fetch_add(lines, Ordering::Relaxed);
+                        inner
+                            .ingested_bytes
+                            .fetch_add(line_bytes as u64, Ordering::Relaxed);
                         state.head.insert(streams);
                         inner.in_flight.fetch_sub(bytes, Ordering::Relaxed);
                         replies.push(reply);

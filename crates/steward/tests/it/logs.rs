@@ -345,3 +345,67 @@ fn stewards_own_logs_are_stored() {
         serde_json::from_str(listening["line"].as_str().unwrap()).expect("a json line");
     assert_eq!(json["fields"]["message"], "steward listening");
 }
+
+/// The value of the first sample of `name` in a text exposition.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[test]
+fn the_log_store_is_on_steward_metrics() {
+    let server = start();
+    let token = std::fs::read_to_string(server.dir.path().join(".steward/admin.token")).unwrap();
+    let base = format!("http://{}", server.url.trim_start_matches("http://"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let scrape = || -> String {
+        runtime.block_on(async {
+            client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    let before = metric(&scrape(), "steward_logs_ingested_lines_total").expect("the counter");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let body = serde_json::json!({"streams": [{
+        "stream": {"service": "metered"},
+        "values": [[now.to_string(), "one"], [(now + 1).to_string(), "two"]],
+    }]});
+    let status = runtime.block_on(async {
+        client
+            .post(format!("{base}/loki/api/v1/push"))
+            .bearer_auth(token.trim())
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 204);
+    let text = scrape();
+    // steward's own log lines count too, so at least the two pushed
+    let after = metric(&text, "steward_logs_ingested_lines_total").expect("the counter");
+    assert!(after >= before + 2.0, "{before} then {after}");
+    assert!(
+        metric(&text, "steward_logs_head_lines").is_some_and(|v| v >= 2.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE steward_logs_ingested_bytes_total counter"),
+        "{text}"
+    );
+}
