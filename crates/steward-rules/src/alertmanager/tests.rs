@@ -138,15 +138,18 @@ async fn batches_go_to_every_alertmanager_in_prometheus_format() {
             })
         );
     }
-    let m = sink.render_metrics();
     let url = format!("{a}api/v2/alerts");
-    assert_eq!(
-        metric(
-            &m,
-            &format!("prometheus_notifications_sent_total{{alertmanager=\"{url}\"}}")
-        ),
-        100.0
-    );
+    let sent = format!("prometheus_notifications_sent_total{{alertmanager=\"{url}\"}}");
+    // The sink counts a batch once its answer is read, a moment after the
+    // receiver has recorded it.
+    for _ in 0..500 {
+        if metric(&sink.render_metrics(), &sent) == 100.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let m = sink.render_metrics();
+    assert_eq!(metric(&m, &sent), 100.0);
     assert_eq!(
         metric(
             &m,
