@@ -57,6 +57,18 @@ fn read(store: &LogStore, matchers: &[Matcher], contains: &[String]) -> Vec<(Str
     out
 }
 
+/// Calls `visit` with every batch of an unlimited read of every stream.
+fn each_batch(store: &LogStore, visit: &mut dyn FnMut(&Labels, &[Entry]) -> ControlFlow<()>) {
+    let selection = Selection {
+        matchers: &all(),
+        start: i64::MIN,
+        end: i64::MAX,
+        contains: &[],
+        early: None,
+    };
+    store.select(&selection, visit).expect("select");
+}
+
 fn all() -> Vec<Matcher> {
     vec![Matcher::new(steward_metrics::MatchOp::Regex, "service", ".+").expect("matcher")]
 }
@@ -349,21 +361,10 @@ async fn a_limited_query_reads_in_its_order_across_streams_and_stops_early() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = two_streams(dir.path(), threads).await;
         let mut all_batches = 0;
-        store
-            .select(
-                &Selection {
-                    matchers: &all(),
-                    start: i64::MIN,
-                    end: i64::MAX,
-                    contains: &[],
-                    early: None,
-                },
-                &mut |_, _| {
-                    all_batches += 1;
-                    ControlFlow::Continue(())
-                },
-            )
-            .expect("select");
+        each_batch(&store, &mut |_, _| {
+            all_batches += 1;
+            ControlFlow::Continue(())
+        });
 
         let (newest, batches) = limited(&store, Direction::Backward, 5);
         assert_eq!(newest, vec![100, 99, 98, 97, 96], "{threads} threads");
@@ -568,24 +569,13 @@ async fn limited_log_queries_over_the_store_match_an_unlimited_read() {
     let store = two_streams(dir.path(), 2).await;
     // the same entries in memory, read without stopping early
     let memory = MemorySource::new();
-    store
-        .select(
-            &Selection {
-                matchers: &all(),
-                start: i64::MIN,
-                end: i64::MAX,
-                contains: &[],
-                early: None,
-            },
-            &mut |labels, entries| {
-                memory.push(vec![PushStream {
-                    labels: labels.clone(),
-                    entries: entries.to_vec(),
-                }]);
-                ControlFlow::Continue(())
-            },
-        )
-        .expect("select");
+    each_batch(&store, &mut |labels, entries| {
+        memory.push(vec![PushStream {
+            labels: labels.clone(),
+            entries: entries.to_vec(),
+        }]);
+        ControlFlow::Continue(())
+    });
     let engine = Engine::default();
     for query in [
         r#"{service=~".+"}"#,
