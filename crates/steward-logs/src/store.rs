@@ -208,11 +208,12 @@ impl LogStore {
     /// while the store holds too much in memory. The write goes on if the
     /// caller stops waiting.
     pub async fn push(&self, streams: Vec<PushStream>) -> Result<()> {
-        let bytes: usize = streams
-            .iter()
-            .flat_map(|s| &s.entries)
-            .map(head::entry_bytes)
-            .sum();
+        let (mut bytes, mut lines, mut line_bytes) = (0usize, 0u64, 0u64);
+        for entry in streams.iter().flat_map(|s| &s.entries) {
+            bytes += head::entry_bytes(entry);
+            lines += 1;
+            line_bytes += entry.line.len() as u64;
+        }
         if bytes == 0 {
             return Ok(());
         }
@@ -230,6 +231,8 @@ impl LogStore {
                 .send(writer::Command::Push {
                     streams,
                     bytes,
+                    lines,
+                    line_bytes,
                     reply,
                 })
                 .is_ok(),

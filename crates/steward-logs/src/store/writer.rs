@@ -32,6 +32,9 @@ pub(crate) enum Command {
     Push {
         streams: Vec<PushStream>,
         bytes: usize,
+        /// Its lines and their bytes, counted once acknowledged.
+        lines: u64,
+        line_bytes: u64,
         reply: oneshot::Sender<Result<()>>,
     },
     /// Freeze the head and answer once every frozen head is a segment.
@@ -117,14 +120,20 @@ fn write_loop(
         buf.clear();
         let mut pushes = Vec::new();
         let mut flushes = Vec::new();
+        // lines and bytes of lines of the pushes, counted once durable
+        let mut counts = (0u64, 0u64);
         for command in batch {
             match command {
                 Command::Push {
                     streams,
                     bytes,
+                    lines,
+                    line_bytes,
                     reply,
                 } => {
                     wal::frame(&mut buf, &streams);
+                    counts.0 += lines;
+                    counts.1 += line_bytes;
                     pushes.push((streams, bytes, reply));
                 }
                 Command::Flush { reply } => flushes.push(reply),
@@ -136,18 +145,13 @@ fn write_loop(
                     let mut state = inner.state.write();
                     let mut replies = Vec::with_capacity(pushes.len());
                     for (streams, bytes, reply) in pushes {
-                        let entries = streams.iter().flat_map(|s| &s.entries);
-                        let lines = entries.clone().count() as u64;
-                        let line_bytes: usize = entries.map(|e| e.line.len()).sum();
-                        inner.ingested_lines.fetch_add(lines, Ordering::Relaxed);
-                        inner
-                            .ingested_bytes
-                            .fetch_add(line_bytes as u64, Ordering::Relaxed);
                         state.head.insert(streams);
                         inner.in_flight.fetch_sub(bytes, Ordering::Relaxed);
                         replies.push(reply);
                     }
                     drop(state);
+                    inner.ingested_lines.fetch_add(counts.0, Ordering::Relaxed);
+                    inner.ingested_bytes.fetch_add(counts.1, Ordering::Relaxed);
                     head_since.get_or_insert_with(Instant::now);
                     for reply in replies {
                         let _ = reply.send(Ok(()));
