@@ -121,12 +121,13 @@ impl Follower {
                 let Some(inspected) = self.inspect(&container).await else {
                     return;
                 };
-                let restart_in = if inspected
-                    .state
-                    .as_ref()
-                    .and_then(|state| state.restarting)
-                    .unwrap_or(false)
-                {
+                // Docker's first restart comes 100 ms after the death, which
+                // can be before this inspection: a container already running
+                // again was restarted, with the same count and delay.
+                let state = inspected.state.as_ref();
+                let restarting = state.and_then(|state| state.restarting).unwrap_or(false)
+                    || state.and_then(|state| state.running).unwrap_or(false);
+                let restart_in = if restarting {
                     let delay = restart_delay(&inspected);
                     tracing::warn!(replica = %id, service = %service, ?code, restart_in = ?delay, "replica exited; docker restarts it");
                     delay
