@@ -338,37 +338,11 @@ fn on_docker_steward_killed_in_the_middle_of_deployments_leaves_no_stray_contain
     if !crate::support::docker_enabled() {
         return;
     }
-    let pid = std::process::id();
-    let image = format!("steward-demo-agent:crash-{pid}");
-    let network = format!("steward-crash-{pid}");
-    let _cleanup = DockerCleanup {
-        image: image.clone(),
-        network: network.clone(),
-    };
-    let built = std::process::Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/docker/demo-agent-image.sh"
-    ))
-    .arg(&image)
-    .arg(demo_agent())
-    .output()
-    .expect("run demo-agent-image.sh");
-    assert!(built.status.success(), "{}", stderr(&built));
-
+    let docker = DockerAgent::new("crash");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let process = agent_config(free_port(), port, 2, "");
-    let command_line = process
-        .lines()
-        .find(|line| line.starts_with("process.command"))
-        .expect("process command")
-        .to_owned();
-    let toml = process
-        .replace("[deploy]\n", &format!("[deploy]\nbackend = \"docker\"\ndocker_network = \"{network}\"\n"))
-        .replace(
-            &command_line,
-            &format!(r#"docker = {{ image = "{image}", port = 8080, command = ["--listen", "0.0.0.0", "--port", "{{port}}", "--agent-version", "{{version}}"] }}"#),
-        );
+    let toml = docker.config(&agent_config(free_port(), port, 2, ""));
+    let network = docker.network.clone();
     crash_rounds(dir, &toml, port, || containers(&network, false));
     assert!(
         containers(&network, true).is_empty(),
@@ -376,13 +350,54 @@ fn on_docker_steward_killed_in_the_middle_of_deployments_leaves_no_stray_contain
     );
 }
 
-/// Removes what the Docker crash test made, whatever happens.
-struct DockerCleanup {
-    image: String,
-    network: String,
+/// The demo agent's image and a network for one test on the Docker
+/// backend; dropping it removes them and the agent's containers on the
+/// network, whatever happens.
+pub(crate) struct DockerAgent {
+    pub(crate) image: String,
+    pub(crate) network: String,
 }
 
-impl Drop for DockerCleanup {
+impl DockerAgent {
+    /// Builds the demo agent's image for `test` (on `steward-base:local`,
+    /// with scripts/docker/demo-agent-image.sh).
+    pub(crate) fn new(test: &str) -> DockerAgent {
+        let pid = std::process::id();
+        let agent = DockerAgent {
+            image: format!("steward-demo-agent:{test}-{pid}"),
+            network: format!("steward-{test}-{pid}"),
+        };
+        let built = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/docker/demo-agent-image.sh"
+        ))
+        .arg(&agent.image)
+        .arg(demo_agent())
+        .output()
+        .expect("run demo-agent-image.sh");
+        assert!(built.status.success(), "{}", stderr(&built));
+        agent
+    }
+
+    /// `process`, an [`agent_config`], on the Docker backend: the agent
+    /// runs from the image on the network.
+    pub(crate) fn config(&self, process: &str) -> String {
+        let command_line = process
+            .lines()
+            .find(|line| line.starts_with("process.command"))
+            .expect("process command")
+            .to_owned();
+        let (image, network) = (&self.image, &self.network);
+        process
+            .replace("[deploy]\n", &format!("[deploy]\nbackend = \"docker\"\ndocker_network = \"{network}\"\n"))
+            .replace(
+                &command_line,
+                &format!(r#"docker = {{ image = "{image}", port = 8080, command = ["--listen", "0.0.0.0", "--port", "{{port}}", "--agent-version", "{{version}}"] }}"#),
+            )
+    }
+}
+
+impl Drop for DockerAgent {
     fn drop(&mut self) {
         for name in containers(&self.network, true) {
             let _ = std::process::Command::new("docker")
@@ -399,7 +414,7 @@ impl Drop for DockerCleanup {
 }
 
 /// The agent's containers on `network` (running ones, or all).
-fn containers(network: &str, all: bool) -> Vec<String> {
+pub(crate) fn containers(network: &str, all: bool) -> Vec<String> {
     let mut args = vec![
         "ps",
         "--filter",

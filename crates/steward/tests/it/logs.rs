@@ -199,13 +199,7 @@ fn an_error_rate_alert_shows_the_failing_replicas_log_lines() {
         "groups:\n  - name: agent\n    interval: 1s\n    rules:\n      - alert: AgentTasksFailing\n        expr: sum by (service) (rate(demo_agent_tasks_total{outcome=\"error\"}[5s])) > 0\n        labels: {severity: page}\n        annotations: {summary: 'tasks of {{ $labels.service }} fail'}\n",
     )
     .unwrap();
-    let mut config = crate::deploy::agent_config(
-        free_port(),
-        agent_port,
-        1,
-        ", DEMO_AGENT_ERROR_RATE = \"1.0\"",
-    );
-    config = config.replacen(
+    let config = failing_agent_config(free_port(), agent_port).replacen(
         "[deploy]",
         &format!(
             "[metrics]\nscrape_interval = \"300ms\"\nscrape_timeout = \"250ms\"\n\n[rules]\nfiles = [\"{}\"]\nevaluation_interval = \"1s\"\n\n[alerts]\nconfig_yaml = '''\nroute:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n'''\n\n[deploy]",
@@ -213,43 +207,14 @@ fn an_error_rate_alert_shows_the_failing_replicas_log_lines() {
         ),
         1,
     );
-    config = config.replace("port = ", "metrics_path = \"/metrics\"\nport = ");
-    // every task fails, so the deployment's smoke task would too
-    let smoke = config.find(", smoke = [").expect("a smoke check");
-    let end = config[smoke..].find("}] }").expect("its end") + smoke;
-    config.replace_range(smoke..end + 2, "");
+    let config = config.replace("port = ", "metrics_path = \"/metrics\"\nport = ");
     let path = dir.path().join("steward.toml");
     std::fs::write(&path, config).unwrap();
     let server = Server::spawn(dir, path);
 
     // the agent's tasks fail, and it says so on its stderr
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while crate::deploy::http_status(agent_port, "/healthz") != Some(200) {
-        assert!(Instant::now() < deadline, "the agent never became healthy");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let failing = std::thread::spawn(move || {
-        (0..40)
-            .map(|_| {
-                let status = post_task(agent_port);
-                std::thread::sleep(Duration::from_millis(250));
-                status
-            })
-            .collect::<Vec<_>>()
-    });
-
-    // collected: the replica's lines with its labels
-    let lines = logs_until(&server, &["agent", "--grep", "task failed"], "task failed");
-    let labels = &lines[0]["labels"];
-    assert_eq!(labels["service"], "agent");
-    assert_eq!(labels["version"], "1.0.0");
-    assert_eq!(labels["stream"], "stderr");
-    let replica = labels["replica"]
-        .as_str()
-        .expect("a replica label")
-        .to_owned();
-    assert!(replica.starts_with("agent-"), "{replica}");
-    assert_eq!(labels["detected_level"], "warn", "{labels}");
+    let failing = failing_tasks(agent_port);
+    let replica = failed_task_lines(&server);
 
     // the alert's notification carries them
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -295,6 +260,87 @@ fn an_error_rate_alert_shows_the_failing_replicas_log_lines() {
             .contains("/loki/api/v1/query_range?query="),
         "{alert}"
     );
+}
+
+/// The demo agent (one replica) whose every task fails: it logs a
+/// warning on its stderr for each, and the deployment has no smoke task
+/// (it would fail too).
+fn failing_agent_config(api: u16, agent_port: u16) -> String {
+    let mut config =
+        crate::deploy::agent_config(api, agent_port, 1, ", DEMO_AGENT_ERROR_RATE = \"1.0\"");
+    let smoke = config.find(", smoke = [").expect("a smoke check");
+    let end = config[smoke..].find("}] }").expect("its end") + smoke;
+    config.replace_range(smoke..end + 2, "");
+    config
+}
+
+/// Once the agent behind `port` is healthy, 40 tasks posted to it, 250 ms
+/// apart, on a thread; their statuses.
+fn failing_tasks(port: u16) -> std::thread::JoinHandle<Vec<Option<u16>>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::deploy::http_status(port, "/healthz") != Some(200) {
+        assert!(Instant::now() < deadline, "the agent never became healthy");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::spawn(move || {
+        (0..40)
+            .map(|_| {
+                let status = post_task(port);
+                std::thread::sleep(Duration::from_millis(250));
+                status
+            })
+            .collect()
+    })
+}
+
+/// The failing agent's collected `task failed` lines carry its replica's
+/// labels and their level; the replica's id.
+fn failed_task_lines(server: &Server) -> String {
+    let lines = logs_until(server, &["agent", "--grep", "task failed"], "task failed");
+    let labels = &lines[0]["labels"];
+    assert_eq!(labels["service"], "agent");
+    assert_eq!(labels["version"], "1.0.0");
+    assert_eq!(labels["stream"], "stderr");
+    let replica = labels["replica"]
+        .as_str()
+        .expect("a replica label")
+        .to_owned();
+    assert!(replica.starts_with("agent-"), "{replica}");
+    assert_eq!(labels["detected_level"], "warn", "{labels}");
+    replica
+}
+
+/// A replica on the Docker backend: its container's stderr is streamed
+/// from the engine into the store with the replica's labels, and the
+/// replica label names the container.
+#[test]
+fn a_docker_replicas_output_is_collected_with_its_labels() {
+    if !crate::support::docker_enabled() {
+        return;
+    }
+    let docker = crate::deploy::DockerAgent::new("logs");
+    let dir = tempfile::tempdir().unwrap();
+    let agent_port = free_port();
+    let config = docker.config(&failing_agent_config(free_port(), agent_port));
+    let path = dir.path().join("steward.toml");
+    std::fs::write(&path, config).unwrap();
+    let server = Server::spawn(dir, path);
+
+    let failing = failing_tasks(agent_port);
+    let replica = failed_task_lines(&server);
+    let running = crate::deploy::containers(&docker.network, false);
+    assert_eq!(running, vec![format!("steward-{replica}")]);
+    // nothing of it comes from a file: the Docker backend writes none
+    assert!(
+        !server
+            .dir
+            .path()
+            .join(format!(".steward/logs/agent/{replica}.stderr.log"))
+            .exists(),
+        "{replica}"
+    );
+    let statuses = failing.join().unwrap();
+    assert!(statuses.iter().any(|s| *s == Some(500)), "{statuses:?}");
 }
 
 /// Posts one task to the agent; its status.
