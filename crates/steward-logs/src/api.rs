@@ -112,15 +112,31 @@ impl LokiApi {
     /// the work runs in a task of its own: if the caller stops waiting it
     /// still completes, so the store and the queues never disagree.
     pub async fn push(&self, streams: Vec<PushStream>) -> crate::Result<()> {
+        self.push_as(streams, None).await
+    }
+
+    /// [`push`](Self::push) of what a Loki push `body` (a snappy-compressed
+    /// protobuf) decoded into; the store's WAL keeps the body.
+    async fn push_as(
+        &self,
+        streams: Vec<PushStream>,
+        loki_body: Option<Bytes>,
+    ) -> crate::Result<()> {
         let shown = self.tail.wants().then(|| streams.clone());
         let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
+        let store_push = |store: LogStore, streams| async move {
+            match loki_body {
+                Some(body) => store.push_loki_protobuf(streams, body).await,
+                None => store.push(streams).await,
+            }
+        };
         if self.forwarders.is_empty() || lines == 0 {
-            self.store.push(streams).await?;
+            store_push(self.store.clone(), streams).await?;
         } else {
             let body = forward::encode_push(&streams);
             let (store, forwarders) = (self.store.clone(), Arc::clone(&self.forwarders));
             let work = tokio::spawn(async move {
-                store.push(streams).await?;
+                store_push(store, streams).await?;
                 tokio::task::spawn_blocking(move || forward::append_all(&forwarders, &body, lines))
                     .await
                     .unwrap_or(Err(Error::Closed))
@@ -309,16 +325,15 @@ fn now_ns() -> i64 {
 }
 
 async fn push(State(api): State<LokiApi>, headers: HeaderMap, body: Bytes) -> Response {
-    let streams = match ingest::decode_loki_push(
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::CONTENT_ENCODING),
-        &body,
-        &api.limits,
-    ) {
+    let content_type = header_str(&headers, header::CONTENT_TYPE);
+    let content_encoding = header_str(&headers, header::CONTENT_ENCODING);
+    let streams = match ingest::decode_loki_push(content_type, content_encoding, &body, &api.limits)
+    {
         Ok(streams) => streams,
         Err(err) => return ApiError::from(err).into_response(),
     };
-    match api.push(streams).await {
+    let plain = ingest::is_plain_loki_protobuf(content_type, content_encoding);
+    match api.push_as(streams, plain.then_some(body)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => ApiError::from(err).into_response(),
     }

@@ -83,6 +83,37 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// No limits: for replaying what was accepted under the limits of its
+    /// time (they may have changed since).
+    pub(crate) fn unbounded() -> Limits {
+        Limits {
+            max_line_bytes: usize::MAX,
+            max_labels_per_stream: usize::MAX,
+            max_label_name_bytes: usize::MAX,
+            max_label_value_bytes: usize::MAX,
+            max_metadata_entries: usize::MAX,
+            max_metadata_bytes: usize::MAX,
+            max_body_bytes: usize::MAX,
+        }
+    }
+}
+
+/// Whether a Loki push with these headers is a snappy-compressed protobuf
+/// body without another content encoding: the body as it came is what
+/// [`loki::decode_protobuf`] reads, so the WAL can keep it as it is.
+pub(crate) fn is_plain_loki_protobuf(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+) -> bool {
+    let protobuf = matches!(
+        content_type.map(media_type).as_deref(),
+        None | Some("" | "application/x-protobuf")
+    );
+    let coding = content_encoding.unwrap_or_default().trim();
+    protobuf && (coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+}
+
 /// The media type of a `Content-Type` value: lower-cased, without
 /// parameters (`; charset=utf-8`).
 fn media_type(content_type: &str) -> String {

@@ -208,6 +208,23 @@ impl LogStore {
     /// while the store holds too much in memory. The write goes on if the
     /// caller stops waiting.
     pub async fn push(&self, streams: Vec<PushStream>) -> Result<()> {
+        self.push_as(streams, None).await
+    }
+
+    /// [`push`](Self::push) of what a Loki push `body` (a snappy-compressed
+    /// protobuf `PushRequest`) decoded into: the WAL keeps the body as it
+    /// came instead of encoding the streams, and a replay decodes it again
+    /// ([`decode_protobuf`](crate::ingest::loki::decode_protobuf)), so
+    /// `streams` must be what that decoding gave.
+    pub async fn push_loki_protobuf(
+        &self,
+        streams: Vec<PushStream>,
+        body: bytes::Bytes,
+    ) -> Result<()> {
+        self.push_as(streams, Some(body)).await
+    }
+
+    async fn push_as(&self, streams: Vec<PushStream>, body: Option<bytes::Bytes>) -> Result<()> {
         let (mut bytes, mut lines, mut line_bytes) = (0usize, 0u64, 0u64);
         for entry in streams.iter().flat_map(|s| &s.entries) {
             bytes += head::entry_bytes(entry);
@@ -224,12 +241,17 @@ impl LogStore {
                 retry_after_secs: 1,
             });
         }
+        let record = match body {
+            Some(body) if wal::Record::fits(body.len()) => wal::Record::loki_protobuf(body),
+            _ => wal::Record::encoded(&streams),
+        };
         let (reply, answer) = oneshot::channel();
         self.inner.in_flight.fetch_add(bytes, Ordering::Relaxed);
         let sent = match &*self.inner.commands.lock() {
             Some(commands) => commands
                 .send(writer::Command::Push {
                     streams,
+                    record,
                     bytes,
                     lines,
                     line_bytes,

@@ -109,26 +109,37 @@ pub(crate) fn write_version(
     };
     let final_path = path(dir, wal_seq);
     let tmp = dir.join(format!("{wal_seq:020}.seg.tmp"));
-    let mut out = Vec::with_capacity(head.bytes() / 3 + 1024);
-    out.extend_from_slice(magic);
-    let mut index = Vec::new();
-    put_uvarint(&mut index, wal_seq);
     let mut streams: Vec<_> = head.blocks().collect();
     streams.sort_by(|a, b| a.0.cmp(b.0));
-    put_uvarint(&mut index, streams.len() as u64);
-    let mut metas = Vec::with_capacity(streams.len());
     let encoded =
         encode_streams(&streams, chunk_bytes, probes).map_err(|reason| Error::Corrupt {
             path: tmp.clone(),
             reason,
         })?;
+    let io = |err| Error::io(&tmp, err);
+    let file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(io)?;
+    files::private_file(&tmp)?;
+    // The chunks go to the file as they are, not copied into one buffer
+    // first: a segment is a third of the head, and that copy (with the
+    // fresh pages it touches) was a tenth of a flush.
+    let mut out = Counted::new(file);
+    out.write_all(magic).map_err(io)?;
+    let mut index = Vec::new();
+    put_uvarint(&mut index, wal_seq);
+    put_uvarint(&mut index, streams.len() as u64);
+    let mut metas = Vec::with_capacity(streams.len());
     for ((labels, _), encoded) in streams.into_iter().zip(encoded) {
         let mut chunks = Vec::with_capacity(encoded.len());
         for chunk in encoded {
-            let offset = out.len() as u64;
-            out.extend_from_slice(&chunk.compressed);
-            let bloom_offset = out.len() as u64;
-            out.extend_from_slice(&chunk.bloom);
+            let offset = out.written;
+            out.write_all(&chunk.compressed).map_err(io)?;
+            let bloom_offset = out.written;
+            out.write_all(&chunk.bloom).map_err(io)?;
             chunks.push(ChunkMeta {
                 offset,
                 bloom_offset,
@@ -153,27 +164,46 @@ pub(crate) fn write_version(
             chunks,
         });
     }
-    let index_offset = out.len() as u64;
-    out.extend_from_slice(&index);
-    out.extend_from_slice(&index_offset.to_le_bytes());
-    out.extend_from_slice(&(index.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
-    out.extend_from_slice(magic);
-    {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|err| Error::io(&tmp, err))?;
-        files::private_file(&tmp)?;
-        file.write_all(&out)
-            .and_then(|()| file.sync_all())
-            .map_err(|err| Error::io(&tmp, err))?;
-    }
+    let index_offset = out.written;
+    let mut footer = Vec::with_capacity(FOOTER);
+    footer.extend_from_slice(&index_offset.to_le_bytes());
+    footer.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    footer.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+    footer.extend_from_slice(magic);
+    out.write_all(&index)
+        .and_then(|()| out.write_all(&footer))
+        .map_err(io)?;
+    let size = out.written;
+    let file = out.inner.into_inner().map_err(|err| io(err.into_error()))?;
+    file.sync_all().map_err(io)?;
+    drop(file);
     std::fs::rename(&tmp, &final_path).map_err(|err| Error::io(&final_path, err))?;
     files::sync_dir(dir)?;
-    Segment::from_parts(final_path, wal_seq, probes, metas, out.len() as u64)
+    Segment::from_parts(final_path, wal_seq, probes, metas, size)
+}
+
+/// A buffered file that counts the bytes written to it (the offsets the
+/// index records).
+struct Counted {
+    inner: std::io::BufWriter<File>,
+    written: u64,
+}
+
+impl Counted {
+    fn new(file: File) -> Counted {
+        Counted {
+            // Chunks and filters are larger than the buffer and go
+            // through it unbuffered; it gathers the small pieces.
+            inner: std::io::BufWriter::with_capacity(64 << 10, file),
+            written: 0,
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
 }
 
 /// A chunk compressed, with its filter, before its place in the file is

@@ -167,6 +167,79 @@ async fn a_torn_wal_tail_is_cut_and_what_came_before_is_kept() {
     assert_eq!(read(&store, &all(), &[]).len(), 2);
 }
 
+/// A Loki push's body kept in the WAL as it came is replayed into the
+/// same entries (with its structured metadata), between records of the
+/// store's own encoding, and a torn one at the end is cut.
+#[tokio::test]
+async fn loki_push_bodies_in_the_wal_are_replayed_as_they_decoded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LogStore::open(options(dir.path())).expect("open");
+    let mut first = push("api", &[(1, "one"), (2, "two")]);
+    first[0].entries[1]
+        .metadata
+        .push(("trace_id".to_owned(), "abc".to_owned()));
+    let body = crate::ingest::loki::encode_push(&first);
+    let limits = crate::ingest::Limits::default();
+    let decoded = crate::ingest::loki::decode_protobuf(&body, &limits).expect("decode");
+    store
+        .push_loki_protobuf(decoded, body.into())
+        .await
+        .expect("push");
+    store
+        .push(push("worker", &[(3, "three")]))
+        .await
+        .expect("push");
+    let second = push("api", &[(4, "four")]);
+    let body = crate::ingest::loki::encode_push(&second);
+    store
+        .push_loki_protobuf(second, body.into())
+        .await
+        .expect("push");
+    store.close();
+    drop(store);
+    let (_, path) = super::wal::files(&dir.path().join("wal"))
+        .expect("files")
+        .into_iter()
+        .find(|(_, p)| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
+        .expect("a written wal file");
+    let intact = std::fs::metadata(&path).expect("meta").len();
+
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    let expected = vec![
+        ("api".to_owned(), 1, "one".to_owned()),
+        ("api".to_owned(), 2, "two".to_owned()),
+        ("api".to_owned(), 4, "four".to_owned()),
+        ("worker".to_owned(), 3, "three".to_owned()),
+    ];
+    assert_eq!(read(&store, &all(), &[]), expected);
+    let mut metadata = Vec::new();
+    each_batch(&store, &mut |_, entries| {
+        metadata.extend(entries.iter().map(|e| e.metadata.clone()));
+        ControlFlow::Continue(())
+    });
+    assert_eq!(
+        metadata
+            .iter()
+            .filter(|m| !m.is_empty())
+            .collect::<Vec<_>>(),
+        vec![&vec![("trace_id".to_owned(), "abc".to_owned())]]
+    );
+    store.close();
+    drop(store);
+
+    // a Loki body record torn halfway: cut, the rest kept
+    let mut bytes = std::fs::read(&path).expect("read");
+    let body = crate::ingest::loki::encode_push(&push("api", &[(5, "five")]));
+    let mut header = ((body.len() as u32) | (1 << 31)).to_le_bytes().to_vec();
+    header.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    bytes.extend_from_slice(&body[..body.len() / 2]);
+    std::fs::write(&path, &bytes).expect("write");
+    let store = LogStore::open(options(dir.path())).expect("reopen");
+    assert_eq!(read(&store, &all(), &[]), expected);
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), intact);
+}
+
 #[tokio::test]
 async fn line_filters_skip_chunks_whose_bloom_filter_rules_them_out() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -7,23 +7,72 @@
 //! deleted, at once or at the next open (a crash between the segment's
 //! rename and the deletion must not replay them: that would duplicate
 //! lines). A record is `[len: u32 LE][crc32 of payload: u32 LE][payload]`,
-//! the payload a push in `codec`'s encoding. A torn or corrupt record ends
+//! the payload a push in `codec`'s encoding, or, when the top bit of `len`
+//! is set ([`LOKI_PROTOBUF`]), the body of a Loki push exactly as it came
+//! (a snappy-compressed `PushRequest`): a third of the bytes to write and
+//! no encoding, and replaying it decodes it as the push did (without the
+//! limits: they were checked when it was accepted). A torn or corrupt record ends
 //! the file: it and what follows were never acknowledged (the fsync that
 //! would have acknowledged them did not return), so they are cut off.
 
 use std::{
     fs::{File, OpenOptions},
-    io::{Read, Write},
+    io::{IoSlice, Read, Write},
     path::{Path, PathBuf},
 };
 
+use bytes::Bytes;
+
 use crate::{
     Error, PushStream, Result,
+    ingest::{Limits, loki},
     store::codec::{Reader, put_push},
 };
 
 /// Largest record replay accepts (a push is bounded far below this).
 const MAX_RECORD: u32 = 1 << 30;
+/// The bit of a record's length that says its payload is a Loki push body.
+const LOKI_PROTOBUF: u32 = 1 << 31;
+
+/// A push framed as a WAL record, made by the pusher (in parallel) so the
+/// writer only writes.
+#[derive(Debug)]
+pub(crate) enum Record {
+    /// A record of `codec`'s encoding, header included.
+    Framed(Vec<u8>),
+    /// The header of a Loki push body, and the body.
+    LokiProtobuf { header: [u8; 8], body: Bytes },
+}
+
+impl Record {
+    /// The record of `streams` in `codec`'s encoding.
+    pub(crate) fn encoded(streams: &[PushStream]) -> Record {
+        let mut buf = Vec::new();
+        frame(&mut buf, streams);
+        Record::Framed(buf)
+    }
+
+    /// The record of a Loki push's body (a snappy-compressed
+    /// `PushRequest`, the one that decoded into what is pushed).
+    pub(crate) fn loki_protobuf(body: Bytes) -> Record {
+        let mut header = [0; 8];
+        header[..4].copy_from_slice(&(body.len() as u32 | LOKI_PROTOBUF).to_le_bytes());
+        header[4..].copy_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        Record::LokiProtobuf { header, body }
+    }
+
+    /// Whether a Loki push body of `len` bytes can be a record.
+    pub(crate) fn fits(len: usize) -> bool {
+        len <= MAX_RECORD as usize
+    }
+
+    fn slices(&self) -> [&[u8]; 2] {
+        match self {
+            Record::Framed(bytes) => [bytes, &[]],
+            Record::LokiProtobuf { header, body } => [header, body],
+        }
+    }
+}
 
 /// The path of WAL file `seq`.
 pub(crate) fn path(dir: &Path, seq: u64) -> PathBuf {
@@ -76,6 +125,8 @@ pub(crate) fn replay(path: &Path, visit: &mut dyn FnMut(Vec<PushStream>)) -> Res
             break;
         };
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let raw = len & LOKI_PROTOBUF != 0;
+        let len = len & !LOKI_PROTOBUF;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if len > MAX_RECORD {
             damage = Some("a record length out of range");
@@ -89,10 +140,15 @@ pub(crate) fn replay(path: &Path, visit: &mut dyn FnMut(Vec<PushStream>)) -> Res
             damage = Some("a record whose checksum does not match");
             break;
         }
-        let mut reader = Reader::new(payload);
-        match reader.push() {
-            Ok(streams) if reader.is_empty() => visit(streams),
-            _ => {
+        let decoded = if raw {
+            loki::decode_protobuf(payload, &Limits::unbounded()).ok()
+        } else {
+            let mut reader = Reader::new(payload);
+            reader.push().ok().filter(|_| reader.is_empty())
+        };
+        match decoded {
+            Some(streams) => visit(streams),
+            None => {
                 damage = Some("a record that does not decode");
                 break;
             }
@@ -145,11 +201,29 @@ impl WalFile {
         self.seq
     }
 
-    /// Appends framed records and makes them durable.
-    pub(crate) fn append_sync(&mut self, framed: &[u8]) -> Result<()> {
-        self.file
-            .write_all(framed)
+    /// Appends records and makes them durable.
+    pub(crate) fn append_sync(&mut self, records: &[Record]) -> Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = records
+            .iter()
+            .flat_map(Record::slices)
+            .filter(|s| !s.is_empty())
+            .map(IoSlice::new)
+            .collect();
+        write_all_vectored(&mut self.file, &mut slices)
             .and_then(|()| self.file.sync_data())
             .map_err(|err| Error::io(&self.path, err))
     }
+}
+
+/// Writes every slice, as `Write::write_all_vectored` (unstable) does.
+fn write_all_vectored(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub(crate) enum Command {
     /// Store these streams; answer once durable.
     Push {
         streams: Vec<PushStream>,
+        /// Their WAL record.
+        record: wal::Record,
         bytes: usize,
         /// Its lines and their bytes, counted once acknowledged.
         lines: u64,
@@ -97,7 +99,6 @@ fn write_loop(
         freeze(inner, &wal_dir, &mut wal, jobs, Vec::new());
         head_since = None;
     }
-    let mut buf = Vec::new();
     loop {
         let first = match commands.recv_timeout(TICK) {
             Ok(command) => command,
@@ -117,7 +118,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        buf.clear();
+        let mut records = Vec::with_capacity(batch.len());
         let mut pushes = Vec::new();
         let mut flushes = Vec::new();
         // lines and bytes of lines of the pushes, counted once durable
@@ -126,12 +127,13 @@ fn write_loop(
             match command {
                 Command::Push {
                     streams,
+                    record,
                     bytes,
                     lines,
                     line_bytes,
                     reply,
                 } => {
-                    wal::frame(&mut buf, &streams);
+                    records.push(record);
                     counts.0 += lines;
                     counts.1 += line_bytes;
                     pushes.push((streams, bytes, reply));
@@ -140,7 +142,10 @@ fn write_loop(
             }
         }
         if !pushes.is_empty() {
-            match wal.append_sync(&buf) {
+            let written = wal.append_sync(&records);
+            // the bodies go as soon as they are written, not with the batch
+            drop(records);
+            match written {
                 Ok(()) => {
                     let mut state = inner.state.write();
                     let mut replies = Vec::with_capacity(pushes.len());

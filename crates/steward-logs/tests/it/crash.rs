@@ -1,7 +1,7 @@
 //! `kill -9` during ingestion loses no acknowledged line and duplicates
 //! none: a child process (this test binary, running only [`child`])
-//! pushes batches from several tasks as fast as it can and reports each
-//! batch once `push` returned `Ok`; the parent kills it with SIGKILL at ten
+//! pushes batches from several tasks as fast as it can (every other one
+//! as a Loki push body) and reports each batch once its push returned `Ok`; the parent kills it with SIGKILL at ten
 //! spread moments, reopens the store itself and reads every line back.
 //!
 //! The child's store flushes its head every few batches into segments of
@@ -27,7 +27,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use steward_logs::{Entry, Error, LogSource, LogStore, PushStream, Selection, StoreOptions};
+use steward_logs::{
+    Entry, Error, LogSource, LogStore, PushStream, Selection, StoreOptions, ingest::encode_push,
+};
 use steward_metrics::{Labels, Matcher};
 
 const DIR_ENV: &str = "STEWARD_LOGS_CRASH_DIR";
@@ -143,8 +145,19 @@ fn child() {
                 loop {
                     let b = next.fetch_add(1, Ordering::Relaxed);
                     let streams = batch(round, b);
+                    // every other batch as a Loki push body, which the
+                    // WAL keeps as it came (the push API's path)
+                    let body = (b % 2 == 1).then(|| bytes::Bytes::from(encode_push(&streams)));
                     loop {
-                        match store.push(streams.clone()).await {
+                        let pushed = match &body {
+                            Some(body) => {
+                                store
+                                    .push_loki_protobuf(streams.clone(), body.clone())
+                                    .await
+                            }
+                            None => store.push(streams.clone()).await,
+                        };
+                        match pushed {
                             Ok(()) => break,
                             Err(Error::Backpressure { .. }) => {
                                 tokio::time::sleep(Duration::from_millis(1)).await;

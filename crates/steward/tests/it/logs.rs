@@ -340,7 +340,7 @@ fn a_docker_replicas_output_is_collected_with_its_labels() {
         "{replica}"
     );
     let statuses = failing.join().unwrap();
-    assert!(statuses.iter().any(|s| *s == Some(500)), "{statuses:?}");
+    assert!(statuses.contains(&Some(500)), "{statuses:?}");
 }
 
 /// Posts one task to the agent; its status.
