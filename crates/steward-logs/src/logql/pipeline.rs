@@ -99,6 +99,22 @@ impl<'a> LabelSet<'a> {
     }
 }
 
+/// Whether `stages` are line filters only: an entry's labels are then its
+/// stream's and its structured metadata, whatever its line, so a metric
+/// query can key its series once per stream instead of once per line.
+pub(crate) fn only_line_filters(stages: &[Stage]) -> bool {
+    stages.iter().all(|s| matches!(s, Stage::LineFilter(_)))
+}
+
+/// Whether `line` passes every line filter of `stages` (what [`run`]
+/// answers for [`only_line_filters`] stages, without their labels).
+pub(crate) fn line_filters_pass(stages: &[Stage], line: &str) -> bool {
+    stages.iter().all(|s| match s {
+        Stage::LineFilter(f) => line_filter(f, line),
+        _ => true,
+    })
+}
+
 /// Runs `stages` over an entry; `None` when a filter drops it, else the
 /// (possibly rewritten) line.
 pub(crate) fn run<'l>(

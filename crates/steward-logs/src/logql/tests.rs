@@ -488,3 +488,68 @@ proptest::proptest! {
         }
     }
 }
+
+/// A range aggregation over line filters only keys its series per stream
+/// (lines without metadata); a stage that keeps every line but goes
+/// through labels (`| __error__=""`) takes the line-by-line path: both
+/// must agree, with metadata (which makes series of its own), grouping,
+/// bytes and several steps.
+#[test]
+fn line_filter_only_aggregations_match_the_labelled_path() {
+    let src = MemorySource::new();
+    let entry = |ts: i64, line: &str, trace: Option<&str>| Entry {
+        ts: ts * S,
+        line: line.to_owned(),
+        metadata: trace
+            .map(|t| vec![("trace_id".to_owned(), t.to_owned())])
+            .unwrap_or_default(),
+    };
+    src.push(vec![
+        PushStream {
+            labels: Labels::from_pairs([("service", "api"), ("stream", "stdout")]),
+            entries: vec![
+                entry(1, "GET /a error", None),
+                entry(2, "GET /b ok", None),
+                entry(3, "error: x", Some("t1")),
+                entry(61, "error again", None),
+            ],
+        },
+        PushStream {
+            labels: Labels::from_pairs([("service", "api"), ("stream", "stderr")]),
+            entries: vec![entry(5, "panic: error", None), entry(70, "fine", None)],
+        },
+        PushStream {
+            labels: Labels::from_pairs([("service", "db"), ("stream", "stdout")]),
+            entries: vec![entry(4, "slow error", Some("t2")), entry(90, "error", None)],
+        },
+    ]);
+    let params = RangeParams {
+        start: 0,
+        end: 120 * S,
+        step: 30 * S,
+        limit: 100,
+        direction: Direction::Forward,
+    };
+    for (query, expect_series) in [
+        (r#"count_over_time({service=~".+"} |= "error" [1m])"#, 5),
+        (
+            r#"sum by (service) (count_over_time({service=~".+"} |= "error" != "panic" [1m]))"#,
+            2,
+        ),
+        (r#"bytes_over_time({service=~".+"} |~ "err.r" [1m])"#, 5),
+        (r#"sum without (stream) (rate({service=~".+"} [1m]))"#, 4),
+    ] {
+        let labelled = query.replacen(" [1m]", r#" | __error__="" [1m]"#, 1);
+        let fast = Engine::default()
+            .query_range(&src, &parse(query).unwrap(), &params)
+            .unwrap();
+        let slow = Engine::default()
+            .query_range(&src, &parse(&labelled).unwrap(), &params)
+            .unwrap();
+        assert_eq!(fast, slow, "{query}");
+        let QueryResult::Matrix(series) = &fast else {
+            panic!("{query}: {fast:?}")
+        };
+        assert_eq!(series.len(), expect_series, "{query}: {fast:?}");
+    }
+}

@@ -131,6 +131,50 @@ pub(crate) fn apply_grouping(labels: &Labels, grouping: Option<&Grouping>) -> La
     }
 }
 
+/// The series of a range aggregation and their accumulators per step.
+#[derive(Default)]
+struct Accumulators {
+    index: HashMap<Labels, usize>,
+    series: Vec<(Labels, BTreeMap<usize, Acc>)>,
+}
+
+impl Accumulators {
+    /// The slot of the series `key`, added if new (within the engine's
+    /// series limit).
+    fn slot(&mut self, engine: &Engine, key: Labels) -> Result<usize> {
+        if let Some(i) = self.index.get(&key) {
+            return Ok(*i);
+        }
+        engine.check_series(self.series.len() + 1)?;
+        self.index.insert(key.clone(), self.series.len());
+        self.series.push((key, BTreeMap::new()));
+        Ok(self.series.len() - 1)
+    }
+
+    /// Folds the sample `(ts, value)` of series `slot` into the steps
+    /// `t` with `t - offset - range < ts <= t - offset`.
+    fn add(&mut self, slot: usize, agg: &RangeAgg, grid: &Grid, ts: i64, value: f64) {
+        let accs = &mut self.series[slot].1;
+        let from = ts.saturating_add(agg.offset);
+        let until = from.saturating_add(agg.range);
+        let mut i = if from <= grid.start {
+            0
+        } else {
+            let (d, step) = (from as i128 - grid.start as i128, grid.step as i128);
+            usize::try_from((d + step - 1) / step).unwrap_or(usize::MAX)
+        };
+        while i < grid.len && grid.time(i) < until {
+            match accs.get_mut(&i) {
+                Some(acc) => acc.add(ts, value),
+                None => {
+                    accs.insert(i, Acc::new(agg.op, ts, value));
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
 /// Evaluates a range aggregation at every step of `grid`.
 pub(crate) fn eval_range(
     engine: &Engine,
@@ -151,11 +195,36 @@ pub(crate) fn eval_range(
         contains: &contains,
         early: None,
     };
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut series: Vec<(Labels, BTreeMap<usize, Acc>)> = Vec::new();
+    let mut series = Accumulators::default();
     let mut failure: Option<Error> = None;
+    // Line filters only and no unwrap: a line without metadata counts in
+    // its stream's series (grouped), found once per batch instead of by
+    // building and hashing its labels line by line.
+    let by_stream = agg.unwrap.is_none() && pipeline::only_line_filters(&agg.log.stages);
     source.select(&selection, &mut |stream, entries| {
+        let mut stream_slot: Option<usize> = None;
         for e in entries {
+            if by_stream && e.metadata.is_empty() {
+                if !pipeline::line_filters_pass(&agg.log.stages, &e.line) {
+                    continue;
+                }
+                let slot = match stream_slot {
+                    Some(slot) => slot,
+                    None => match series.slot(engine, apply_grouping(stream, agg.grouping.as_ref())) {
+                        Ok(slot) => *stream_slot.insert(slot),
+                        Err(e) => {
+                            failure = Some(e);
+                            return ControlFlow::Break(());
+                        }
+                    },
+                };
+                let value = match agg.op {
+                    RangeOp::BytesOverTime | RangeOp::BytesRate => e.line.len() as f64,
+                    _ => 1.0,
+                };
+                series.add(slot, agg, grid, e.ts, value);
+                continue;
+            }
             let mut labels = LabelSet::new(stream, &e.metadata);
             let Some(line) = pipeline::run(&agg.log.stages, e.ts, &e.line, &mut labels) else {
                 continue;
@@ -197,36 +266,12 @@ pub(crate) fn eval_range(
                 return ControlFlow::Break(());
             }
             let key = apply_grouping(&labels.to_labels(), agg.grouping.as_ref());
-            let slot = match index.get(&key) {
-                Some(i) => *i,
-                None => {
-                    if let Err(e) = engine.check_series(series.len() + 1) {
-                        failure = Some(e);
-                        return ControlFlow::Break(());
-                    }
-                    index.insert(key.clone(), series.len());
-                    series.push((key, BTreeMap::new()));
-                    series.len() - 1
+            match series.slot(engine, key) {
+                Ok(slot) => series.add(slot, agg, grid, e.ts, value),
+                Err(e) => {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
                 }
-            };
-            let accs = &mut series[slot].1;
-            // steps t with t - offset - range < ts <= t - offset
-            let from = e.ts.saturating_add(agg.offset);
-            let until = from.saturating_add(agg.range);
-            let mut i = if from <= grid.start {
-                0
-            } else {
-                let (d, step) = (from as i128 - grid.start as i128, grid.step as i128);
-                usize::try_from((d + step - 1) / step).unwrap_or(usize::MAX)
-            };
-            while i < grid.len && grid.time(i) < until {
-                match accs.get_mut(&i) {
-                    Some(acc) => acc.add(e.ts, value),
-                    None => {
-                        accs.insert(i, Acc::new(agg.op, e.ts, value));
-                    }
-                }
-                i += 1;
             }
         }
         ControlFlow::Continue(())
@@ -236,6 +281,7 @@ pub(crate) fn eval_range(
     }
     let range_secs = agg.range as f64 / 1e9;
     let mut out: Vec<StepSeries> = series
+        .series
         .into_iter()
         .map(|(labels, accs)| StepSeries {
             labels,
