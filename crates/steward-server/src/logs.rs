@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use steward_config::LoadedConfig;
 use steward_deploy::{DeploymentManager, ReplicaLogs};
+use steward_store::Store;
 
 use steward_logs::{
     LogStore, StoreOptions,
@@ -116,16 +117,24 @@ fn clamp(bytes: u64) -> usize {
 
 /// How often the collector is told which replicas run.
 const FEED_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// Least time between two lists when the journal wakes the feed.
+const FEED_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Logs {
     /// The collection of the replicas' output (when `[logs]
     /// collect_replicas`): a future that tells the collector which
-    /// replicas `manager`'s backend runs every two seconds and stores what
-    /// it reads, until `stop`.
+    /// replicas `manager`'s backend runs and stores what it reads, until
+    /// `stop`. It lists them every two seconds and as soon as the journal
+    /// records an event (a replica started, crashed or stopped is one, at
+    /// most every 200 ms): a replica that lives for less than the two
+    /// seconds, a version that crashes at once and is rolled back, has
+    /// its lines read too (the collector follows a replica for a while
+    /// after it is no longer listed).
     pub(crate) fn collection(
         &self,
         config: &LoadedConfig,
         manager: DeploymentManager,
+        journal: &Store,
         stop: CancellationToken,
     ) -> Result<Option<impl Future<Output = ()> + Send + 'static>> {
         let logs = &config.config.logs;
@@ -139,9 +148,11 @@ impl Logs {
             stop.clone(),
         )?;
         let feeding = collector.clone();
+        let mut journaled = journal.subscribe();
         Ok(Some(async move {
             let feed = async move {
                 loop {
+                    let listed = tokio::time::Instant::now();
                     match manager.backend().list().await {
                         Ok(replicas) => {
                             let backend = manager.backend();
@@ -174,6 +185,9 @@ impl Logs {
                     tokio::select! {
                         () = stop.cancelled() => break,
                         () = tokio::time::sleep(FEED_EVERY) => {}
+                        Ok(()) = journaled.changed() => {
+                            tokio::time::sleep_until(listed + FEED_AT_MOST_EVERY).await;
+                        }
                     }
                 }
             };

@@ -225,8 +225,12 @@ pub async fn start_with(
         background.spawn(forwarding);
     }
     if let (Some(logs), Some(deployments)) = (&logs, &deployments)
-        && let Some(collection) =
-            logs.collection(&config, deployments.manager().clone(), background.token())?
+        && let Some(collection) = logs.collection(
+            &config,
+            deployments.manager().clone(),
+            &store,
+            background.token(),
+        )?
     {
         background.spawn(collection);
     }

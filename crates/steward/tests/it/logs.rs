@@ -343,6 +343,36 @@ fn a_docker_replicas_output_is_collected_with_its_labels() {
     assert!(statuses.contains(&Some(500)), "{statuses:?}");
 }
 
+/// A version that dies as soon as it starts: steward's deployment gives
+/// it up and stops its replica within moments, and its last words on
+/// stderr are collected all the same (the collector lists the replicas
+/// when the journal records their start, not only every two seconds).
+#[test]
+fn a_replica_that_dies_at_once_has_its_last_words_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::deploy::agent_config(free_port(), free_port(), 1, "");
+    let command = config
+        .lines()
+        .find(|line| line.starts_with("process.command"))
+        .expect("process command")
+        .to_owned();
+    let config = config.replace(
+        &command,
+        r#"process.command = ["sh", "-c", "echo \"dying at once: {version}\" >&2; exit 3"]"#,
+    );
+    let path = dir.path().join("steward.toml");
+    std::fs::write(&path, config).unwrap();
+    let server = Server::spawn(dir, path);
+    let lines = logs_until(
+        &server,
+        &["agent", "--since", "1h", "--grep", "dying at once"],
+        "dying at once: 1.0.0",
+    );
+    let labels = &lines[0]["labels"];
+    assert_eq!(labels["stream"], "stderr", "{labels}");
+    assert_eq!(labels["version"], "1.0.0", "{labels}");
+}
+
 /// Posts one task to the agent; its status.
 fn post_task(port: u16) -> Option<u16> {
     use std::io::{Read, Write};
