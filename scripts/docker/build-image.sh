@@ -94,7 +94,7 @@ mkdir -p "$context/target/$profile" "$context/docker" "$context/crates/steward-d
 cp "$steward" "$demo_agent" "$context/target/$profile/"
 cp docker/steward.toml "$context/docker/"
 cp -R crates/steward-demo-agent/migrations "$context/crates/steward-demo-agent/"
-cp -R examples/agent-system/rules "$context/examples/agent-system/"
+cp -R examples/agent-system/rules examples/agent-system/log-rules "$context/examples/agent-system/"
 
 log "building $tag from $steward"
 docker build -f docker/Dockerfile -t "$tag" \

@@ -26,7 +26,7 @@ use steward_rules::{
 use steward_store::Store;
 
 use crate::{Error, Result, events::bounded, reload::ReloadError};
-pub use logql::LogQlQuerier;
+pub use logql::{LogQlQuerier, LogQlSyntax, check_logql};
 
 mod logql;
 

@@ -219,6 +219,10 @@ pub(crate) enum RulesCommand {
     /// are valid, 1 when any has problems (each naming its file, group and
     /// rule).
     Check {
+        /// The expressions are LogQL metric queries (the files of `[rules]
+        /// log_files`), not PromQL.
+        #[arg(long)]
+        logql: bool,
         /// Rule files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,

@@ -50,14 +50,38 @@ impl RuleQuerier for LogQlQuerier {
     }
 
     fn check(&self, expr: &str) -> Result<(), String> {
-        let parsed =
-            logql::parse(expr).map_err(|err| format!("could not parse expression: {err}"))?;
-        match parsed.is_metric() {
-            true => Ok(()),
-            false => Err(format!(
-                "{expr} is a log query, not a metric query: a LogQL rule needs a metric query such as count_over_time({{service=\"x\"}} |= \"error\" [5m])"
-            )),
-        }
+        check_logql(expr)
+    }
+}
+
+/// Why `expr` cannot be a LogQL rule's expression (a metric query), in
+/// the words put after the rule's name.
+pub fn check_logql(expr: &str) -> Result<(), String> {
+    let parsed = logql::parse(expr).map_err(|err| format!("could not parse expression: {err}"))?;
+    match parsed.is_metric() {
+        true => Ok(()),
+        false => Err(format!(
+            "{expr} is a log query, not a metric query: a LogQL rule needs a metric query such as count_over_time({{service=\"x\"}} |= \"error\" [5m])"
+        )),
+    }
+}
+
+/// The LogQL of rule files without a store: it checks expressions
+/// (`steward rules check --logql`) and evaluates none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogQlSyntax;
+
+impl RuleQuerier for LogQlSyntax {
+    fn language(&self) -> &'static str {
+        "logql"
+    }
+
+    fn instant(&self, _expr: &str, _ts_ms: i64) -> Result<Vec<(Labels, f64)>, String> {
+        Err("a syntax check evaluates no expression".into())
+    }
+
+    fn check(&self, expr: &str) -> Result<(), String> {
+        check_logql(expr)
     }
 }
 

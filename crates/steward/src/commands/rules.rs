@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use steward_rules::{SyntaxChecker, rulefmt, unittest};
+use steward_rules::{RuleQuerier, SyntaxChecker, rulefmt, unittest};
+use steward_server::rules::LogQlSyntax;
 
 use crate::{
     Reported,
@@ -18,7 +19,10 @@ use crate::{
 pub(crate) fn run(global: &Global, command: RulesCommand) -> anyhow::Result<()> {
     let json = global.output == OutputFormat::Json;
     match command {
-        RulesCommand::Check { files } => check(json, &files),
+        RulesCommand::Check { logql, files } => {
+            let querier: Option<&dyn RuleQuerier> = logql.then_some(&LogQlSyntax);
+            check(json, &files, querier)
+        }
         RulesCommand::Test { files } => test(json, &files),
     }
 }
@@ -35,9 +39,11 @@ struct Checked {
     errors: Vec<String>,
 }
 
-fn check_file(path: &Path) -> Checked {
+/// Checks the rule file at `path`, its expressions in `querier`'s
+/// language (PromQL when `None`).
+fn check_file(path: &Path, querier: Option<&dyn RuleQuerier>) -> Checked {
     let file = path.display().to_string();
-    match rulefmt::parse_file(path, &SyntaxChecker) {
+    match rulefmt::parse_file_with(path, &SyntaxChecker, querier) {
         Ok(groups) => Checked {
             file,
             rules: groups.groups.iter().map(|group| group.rules.len()).sum(),
@@ -61,10 +67,10 @@ fn check_file(path: &Path) -> Checked {
 /// `promtool check rules`: per file `Checking <file>` and `SUCCESS: N
 /// rules found` on stdout, or `FAILED:` and the problems on stderr; fails
 /// (exit 1, nothing more printed) when any file has problems.
-fn check(json: bool, files: &[PathBuf]) -> anyhow::Result<()> {
+fn check(json: bool, files: &[PathBuf], querier: Option<&dyn RuleQuerier>) -> anyhow::Result<()> {
     let mut checked = Vec::with_capacity(files.len());
     for path in files {
-        let result = check_file(path);
+        let result = check_file(path, querier);
         if !json {
             print_checked(&result);
         }

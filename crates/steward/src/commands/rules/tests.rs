@@ -17,7 +17,7 @@ fn a_valid_file_counts_its_rules() {
         "ok.yml",
         "groups:\n  - name: a\n    rules:\n      - record: x\n        expr: up\n  - name: b\n    rules:\n      - alert: Down\n        expr: up == 0\n",
     );
-    let checked = check_file(&path);
+    let checked = check_file(&path, None);
     assert_eq!(checked.rules, 2);
     assert!(checked.errors.is_empty(), "{:?}", checked.errors);
     assert_eq!(checked.file, path.display().to_string());
@@ -31,7 +31,7 @@ fn problems_name_file_group_and_rule() {
         "bad.yml",
         "groups:\n  - name: g\n    rules:\n      - record: \"bad name\"\n        expr: up\n",
     );
-    let checked = check_file(&path);
+    let checked = check_file(&path, None);
     assert_eq!(
         checked.rules, 0,
         "promtool counts no rules in a failed file"
@@ -48,7 +48,7 @@ fn problems_name_file_group_and_rule() {
 #[test]
 fn an_unreadable_file_is_a_failed_check() {
     let dir = tempfile::tempdir().unwrap();
-    let checked = check_file(&dir.path().join("absent.yml"));
+    let checked = check_file(&dir.path().join("absent.yml"), None);
     assert_eq!(checked.errors.len(), 1);
     assert!(checked.errors[0].contains("absent.yml"), "{checked:?}");
 }
@@ -76,5 +76,41 @@ fn json_lists_files_and_counts_failures() {
             ],
             "failed": 1,
         })
+    );
+}
+
+/// `--logql`: the example's log rules are valid LogQL and are not PromQL;
+/// a log query (not a metric one) and a parse error name their rule.
+#[test]
+fn logql_rule_files_are_checked_as_logql() {
+    let example = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/agent-system/log-rules/agent.yml"
+    ));
+    let checked = check_file(example, Some(&LogQlSyntax));
+    assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+    assert_eq!(checked.rules, 2);
+    let as_promql = check_file(example, None);
+    assert_eq!(as_promql.errors.len(), 2, "{:?}", as_promql.errors);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "bad.yml",
+        "groups:\n  - name: g\n    rules:\n      - alert: Lines\n        expr: '{service=\"a\"} |= \"x\"'\n      - alert: Broken\n        expr: 'count_over_time({service=\"a\"} [5m]'\n",
+    );
+    let checked = check_file(&path, Some(&LogQlSyntax));
+    assert_eq!(checked.errors.len(), 2, "{:?}", checked.errors);
+    assert!(
+        checked.errors[0].contains("rule 1, \"Lines\"")
+            && checked.errors[0].contains("not a metric query"),
+        "{:?}",
+        checked.errors
+    );
+    assert!(
+        checked.errors[1].contains("rule 2, \"Broken\"")
+            && checked.errors[1].contains("could not parse expression"),
+        "{:?}",
+        checked.errors
     );
 }
