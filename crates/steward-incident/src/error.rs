@@ -1,0 +1,22 @@
+//! The crate's error type.
+
+/// What can go wrong in the IncidentManager.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An on-call schedule that cannot be used, and where.
+    #[error("schedule {schedule:?}: {field}: {reason}")]
+    InvalidSchedule {
+        /// The schedule's name.
+        schedule: String,
+        /// The field at fault (`layers[0].rotation`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A time range a computation refuses (empty, reversed or too long).
+    #[error("time range: {0}")]
+    InvalidRange(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
