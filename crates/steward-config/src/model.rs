@@ -18,6 +18,7 @@ use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 mod alerts;
 mod logs;
 mod metrics;
+mod oncall;
 mod rollout;
 mod rules;
 
@@ -27,6 +28,7 @@ pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,
 };
+pub use oncall::OncallConfig;
 pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
     Rollout, SmokeCheck, Strategy, render_query,
@@ -72,6 +74,9 @@ pub struct Config {
     /// Loki's and OpenTelemetry's protocols.
     #[serde(default)]
     pub logs: LogsConfig,
+    /// On-call: who is paged, when.
+    #[serde(default)]
+    pub oncall: OncallConfig,
 }
 
 impl Config {

@@ -35,6 +35,7 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.log_rules(config);
     checker.alerts(&config.alerts, base_dir);
     checker.logs(&config.logs);
+    checker.oncall(&config.oncall);
 }
 
 struct Checker<'t, 's, 'a> {
@@ -52,6 +53,7 @@ macro_rules! path {
 // Declared after `path!`, which it uses.
 mod log_forward;
 mod metrics;
+mod oncall;
 mod remote_write;
 mod rollout;
 mod rules;

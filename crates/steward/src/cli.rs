@@ -139,6 +139,10 @@ pub(crate) enum Command {
     /// does (`promtool check rules`, `promtool test rules`).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// On-call: who the configuration's schedules (`[[oncall.schedules]]`)
+    /// have on call, computed locally.
+    #[command(subcommand)]
+    Oncall(OncallCommand),
     /// Make steward re-read its configuration file, its rule files and its
     /// AlertManager's configuration. Invalid files are refused with every
     /// problem, and what they would have replaced keeps running.
@@ -209,6 +213,22 @@ pub(crate) enum RoutesCommand {
         /// The alert's labels, `name=value` (values may be quoted).
         #[arg(value_name = "LABEL")]
         labels: Vec<String>,
+    },
+}
+
+/// On-call commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OncallCommand {
+    /// Who each schedule has on call at a time (now by default): the
+    /// user, the layer or override that puts them there, and their shift.
+    Who {
+        /// The time: RFC 3339 with its offset
+        /// (`2026-03-29T09:00:00+02:00`) or `now`.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Only this schedule.
+        #[arg(long, value_name = "NAME")]
+        schedule: Option<String>,
     },
 }
 

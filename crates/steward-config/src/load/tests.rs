@@ -16,6 +16,7 @@ fn the_schema_documents_every_section() {
             "deploy",
             "logs",
             "metrics",
+            "oncall",
             "proxy",
             "retention",
             "rules",

@@ -26,15 +26,16 @@ use chrono::{
     Timelike, Utc, Weekday,
 };
 use chrono_tz::Tz;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
 /// Longest period [`Schedule::shifts`] computes.
 const MAX_RANGE: TimeDelta = TimeDelta::days(400);
 
-/// A schedule as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A schedule as configured (`[[oncall.schedules]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// Its name.
@@ -46,12 +47,12 @@ pub struct ScheduleSpec {
     pub layers: Vec<LayerSpec>,
     /// Users on call instead of the layers' for intervals of instants,
     /// later ones taking precedence.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<OverrideSpec>,
 }
 
 /// A rotation layer as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LayerSpec {
     /// Its name.
@@ -64,23 +65,30 @@ pub struct LayerSpec {
     /// The first handoff: the first user's turn starts then (wall-clock,
     /// in the schedule's zone: `2026-03-23T09:00`).
     #[serde(deserialize_with = "local_datetime")]
+    #[schemars(with = "String")]
     pub start: NaiveDateTime,
     /// When the layer ends (wall-clock), if it does.
-    #[serde(default, deserialize_with = "optional_local_datetime")]
+    #[serde(
+        default,
+        deserialize_with = "optional_local_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
     pub end: Option<NaiveDateTime>,
     /// When the layer is on; always when empty.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrictions: Vec<RestrictionSpec>,
 }
 
 /// When a layer is on, as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RestrictionSpec {
     /// Every day from `start` for `duration` (wall-clock).
     Daily {
         /// When it starts each day (`09:00`).
         #[serde(deserialize_with = "local_time")]
+        #[schemars(with = "String")]
         start: NaiveTime,
         /// How long (`8h`; may run past midnight, at most a day).
         duration: String,
@@ -88,9 +96,11 @@ pub enum RestrictionSpec {
     /// Every week from `start_day` at `start` for `duration`.
     Weekly {
         /// The day it starts (`mon`).
+        #[schemars(with = "String")]
         start_day: Weekday,
         /// When on that day (`09:00`).
         #[serde(deserialize_with = "local_time")]
+        #[schemars(with = "String")]
         start: NaiveTime,
         /// How long (`4d8h`; at most a week).
         duration: String,
@@ -98,14 +108,16 @@ pub enum RestrictionSpec {
 }
 
 /// A user on call instead of the layers', for `[start, end)`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideSpec {
     /// The user.
     pub user: String,
     /// From (an instant with its offset: `2026-03-28T18:00:00+01:00`).
+    #[schemars(with = "String")]
     pub start: DateTime<Utc>,
     /// Until.
+    #[schemars(with = "String")]
     pub end: DateTime<Utc>,
 }
 

@@ -7,6 +7,7 @@ mod events;
 mod healthcheck;
 mod logs;
 mod migrate;
+mod oncall;
 mod prometheus;
 mod promql_test;
 mod query;
@@ -39,6 +40,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deployments(command) => deploy::deployments(&global, command).await,
         Command::PromqlTest { files } => promql_test::run(&global, &files),
         Command::Rules(command) => rules::run(&global, command),
+        Command::Oncall(command) => oncall::run(&global, command),
         Command::Reload => reload::run(&global).await,
         Command::Query(args) => query::run(&global, args).await,
         Command::Logs(args) => logs::run(&global, args).await,

@@ -12,6 +12,7 @@ mod deploy;
 mod logs;
 mod metrics;
 mod migrate;
+mod oncall;
 mod prometheus_alerts;
 mod promql_test;
 mod query;
