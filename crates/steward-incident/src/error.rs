@@ -13,6 +13,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An escalation policy that cannot be used, and where.
+    #[error("escalation policy {policy:?}: {field}: {reason}")]
+    InvalidPolicy {
+        /// The policy's name.
+        policy: String,
+        /// The field at fault (`levels[1].schedules[0]`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A time range a computation refuses (empty, reversed or too long).
     #[error("time range: {0}")]
     InvalidRange(String),

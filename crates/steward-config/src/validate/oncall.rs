@@ -1,15 +1,20 @@
-//! Checks of `[oncall]`: unique schedule names, and each schedule as the
-//! IncidentManager takes it (a known time zone, users, turns,
-//! restrictions, overrides), reported at the field at fault.
+//! Checks of `[oncall]`: unique schedule and policy names, and each
+//! schedule and escalation policy as the IncidentManager takes it (a
+//! known time zone, users, turns, restrictions, overrides; levels that
+//! page someone after a delay, schedules that exist), reported at the
+//! field at fault.
 
-use steward_incident::oncall::Schedule;
+use std::collections::{BTreeMap, HashSet};
+
+use steward_incident::oncall::{EscalationPolicy, Schedule};
 
 use super::Checker;
 use crate::node::Segment;
 
 impl Checker<'_, '_, '_> {
     pub(super) fn oncall(&mut self, oncall: &crate::OncallConfig) {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
+        let mut schedules = BTreeMap::new();
         for (i, spec) in oncall.schedules.iter().enumerate() {
             if !seen.insert(spec.name.as_str()) {
                 self.error(
@@ -18,14 +23,44 @@ impl Checker<'_, '_, '_> {
                     Some("each schedule needs its own name".into()),
                 );
             }
-            if let Err(steward_incident::Error::InvalidSchedule { field, reason, .. }) =
-                Schedule::new(spec)
-            {
-                let mut at = path!["oncall", "schedules", i].to_vec();
-                at.extend(field_path(&field));
-                self.error(&at, reason, None);
+            match Schedule::new(spec) {
+                Ok(schedule) => {
+                    schedules.insert(spec.name.clone(), schedule);
+                }
+                Err(steward_incident::Error::InvalidSchedule { field, reason, .. }) => {
+                    self.field_error(&path!["oncall", "schedules", i], &field, reason);
+                }
+                Err(other) => self.error(&path!["oncall", "schedules", i], other.to_string(), None),
             }
         }
+        let mut seen = HashSet::new();
+        for (i, spec) in oncall.escalation_policies.iter().enumerate() {
+            if !seen.insert(spec.name.as_str()) {
+                self.error(
+                    &path!["oncall", "escalation_policies", i, "name"],
+                    format!("duplicate escalation policy name `{}`", spec.name),
+                    Some("each escalation policy needs its own name".into()),
+                );
+            }
+            // a schedule that is itself invalid was reported above
+            let known = spec.levels.iter().flat_map(|l| &l.schedules).all(|name| {
+                schedules.contains_key(name) || !oncall.schedules.iter().any(|s| &s.name == name)
+            });
+            match EscalationPolicy::new(spec, &schedules) {
+                Ok(_) => {}
+                Err(steward_incident::Error::InvalidPolicy { field, reason, .. }) if known => {
+                    self.field_error(&path!["oncall", "escalation_policies", i], &field, reason);
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// An error at `field` (`levels[0].delay`) under `base`.
+    fn field_error(&mut self, base: &[Segment], field: &str, reason: String) {
+        let mut at = base.to_vec();
+        at.extend(field_path(field));
+        self.error(&at, reason, None);
     }
 }
 
