@@ -23,6 +23,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An incident action its status does not allow, and why.
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// A value from a user that means nothing here.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A time range a computation refuses (empty, reversed or too long).
     #[error("time range: {0}")]
     InvalidRange(String),

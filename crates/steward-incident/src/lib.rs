@@ -3,12 +3,18 @@
 //! root-cause candidates and postmortems.
 //!
 //! Built in parts; what exists now:
+//! - [`incident`]: the incident record, its transitions and response
+//!   times (MTTA, MTTR);
+//! - [`policy`]: which alert groups open incidents and which join one;
 //! - [`oncall`]: who is on call when: schedules of rotation layers in a
 //!   named time zone (daily, weekly and custom turns, handoff times that
 //!   keep their wall-clock time across daylight-saving changes),
-//!   restrictions and overrides.
+//!   restrictions and overrides; escalation policies carried out on
+//!   tokio's clock.
 
+pub mod incident;
 pub mod oncall;
+pub mod policy;
 
 mod error;
 
