@@ -6,6 +6,7 @@
 //! - [`incident`]: the incident record, its transitions and response
 //!   times (MTTA, MTTR);
 //! - [`policy`]: which alert groups open incidents and which join one;
+//! - [`rca`]: root-cause candidates, ranked changes with their evidence;
 //! - [`oncall`]: who is on call when: schedules of rotation layers in a
 //!   named time zone (daily, weekly and custom turns, handoff times that
 //!   keep their wall-clock time across daylight-saving changes),
@@ -15,6 +16,7 @@
 pub mod incident;
 pub mod oncall;
 pub mod policy;
+pub mod rca;
 
 mod error;
 

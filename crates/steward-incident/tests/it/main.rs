@@ -1,4 +1,5 @@
-//! Integration tests of steward-incident: the data-driven on-call
-//! schedule cases of `tests/cases/schedules/`.
+//! Integration tests of steward-incident: the data-driven cases of
+//! `tests/cases/` (on-call schedules, root-cause rankings).
 
+mod rca;
 mod schedules;
