@@ -5,6 +5,8 @@
 //! Built in parts; what exists now:
 //! - [`incident`]: the incident record, its transitions and response
 //!   times (MTTA, MTTR);
+//! - [`impact`]: the services an incident reaches, how hard, and the
+//!   severity that calls for;
 //! - [`policy`]: which alert groups open incidents and which join one;
 //! - [`rca`]: root-cause candidates, ranked changes with their evidence;
 //! - [`oncall`]: who is on call when: schedules of rotation layers in a
@@ -13,6 +15,7 @@
 //!   restrictions and overrides; escalation policies carried out on
 //!   tokio's clock.
 
+pub mod impact;
 pub mod incident;
 pub mod oncall;
 pub mod policy;
