@@ -9,6 +9,8 @@
 //!   severity that calls for;
 //! - [`policy`]: which alert groups open incidents and which join one;
 //! - [`rca`]: root-cause candidates, ranked changes with their evidence;
+//! - [`postmortem`]: the postmortem in the SRE book's form, from the
+//!   incident's data, with its timeline and action items;
 //! - [`oncall`]: who is on call when: schedules of rotation layers in a
 //!   named time zone (daily, weekly and custom turns, handoff times that
 //!   keep their wall-clock time across daylight-saving changes),
@@ -19,6 +21,7 @@ pub mod impact;
 pub mod incident;
 pub mod oncall;
 pub mod policy;
+pub mod postmortem;
 pub mod rca;
 
 mod error;
