@@ -27,3 +27,17 @@ pub mod rca;
 mod error;
 
 pub use error::{Error, Result};
+
+/// Times the unit tests share.
+#[cfg(test)]
+mod test_time {
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    /// `minutes` after 2026-03-02 10:00 UTC.
+    pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc)
+            + TimeDelta::minutes(minutes)
+    }
+}

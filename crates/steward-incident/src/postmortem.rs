@@ -279,12 +279,7 @@ pub fn postmortem(sources: &Sources<'_>) -> String {
 }
 
 fn kind_noun(candidate: &Candidate) -> &'static str {
-    match candidate.change.kind {
-        crate::rca::ChangeKind::Deployment => "deployment",
-        crate::rca::ChangeKind::Config => "configuration change",
-        crate::rca::ChangeKind::Migration => "migration",
-        crate::rca::ChangeKind::Optimization => "optimization",
-    }
+    candidate.change.kind.noun()
 }
 
 fn capitalized(text: &str) -> String {

@@ -51,7 +51,8 @@ impl ChangeKind {
         }
     }
 
-    fn verb(self) -> &'static str {
+    /// What it is called in a sentence (`deployment`).
+    pub fn noun(self) -> &'static str {
         match self {
             ChangeKind::Deployment => "deployment",
             ChangeKind::Config => "configuration change",
@@ -141,7 +142,7 @@ pub fn rank(changes: &[ChangeRecord], context: &Context<'_>) -> Vec<Candidate> {
             let history = if fixes.is_empty() { 1.0 } else { 2.0 };
             let mut evidence = vec![format!(
                 "{} of {} ({}) {} before the first alert",
-                change.kind.verb(),
+                change.kind.noun(),
                 change.service,
                 change.summary,
                 steward_core::format_duration(before.to_std().unwrap_or_default())
@@ -159,7 +160,7 @@ pub fn rank(changes: &[ChangeRecord], context: &Context<'_>) -> Vec<Candidate> {
                 let ids: Vec<&str> = fixes.iter().map(|f| f.incident.as_str()).collect();
                 evidence.push(format!(
                     "undoing a {} of {} resolved {}",
-                    change.kind.verb(),
+                    change.kind.noun(),
                     change.service,
                     ids.join(", ")
                 ));

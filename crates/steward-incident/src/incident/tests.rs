@@ -2,16 +2,10 @@
 //! the reason, repeated without effect), the times they set, and the
 //! mean times across incidents.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 
 use super::*;
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
-        + TimeDelta::minutes(minutes)
-}
+use crate::test_time::at;
 
 fn incident() -> Incident {
     let mut i = Incident::open("inc-1", "errors on agent", Severity::Sev2, at(0));

@@ -2,17 +2,9 @@
 //! incident per group key, later groups attached to the open incident of
 //! their service with its severity raised, resolved incidents left alone.
 
-use chrono::{DateTime, TimeDelta, Utc};
-
 use super::*;
 use crate::incident::{Action, Incident};
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
-        + TimeDelta::minutes(minutes)
-}
+use crate::test_time::at;
 
 fn alert(name: &str, service: &str, severity: &str, started: i64) -> AlertView {
     AlertView {

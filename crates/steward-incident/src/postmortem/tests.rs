@@ -5,20 +5,14 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 
 use super::*;
+use crate::test_time::at;
 use crate::{
     incident::{Action, Severity},
     rca::{ChangeKind, ChangeRecord, Context, rank},
 };
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
-        + TimeDelta::minutes(minutes)
-}
 
 fn incident() -> Incident {
     let mut i = Incident::open(

@@ -41,13 +41,7 @@ fn delta(text: &str) -> TimeDelta {
 
 #[test]
 fn rca_cases() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/rca");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("cases directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = crate::case_files("rca");
     for path in &files {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).expect("read case");

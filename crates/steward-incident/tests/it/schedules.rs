@@ -114,13 +114,7 @@ fn run_case(name: &str, text: &str) -> usize {
 
 #[test]
 fn schedule_cases() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/schedules");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("cases directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = crate::case_files("schedules");
     let mut checks = 0;
     for path in &files {
         let text = std::fs::read_to_string(path).expect("read case");

@@ -272,24 +272,10 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Limits that take whatever was stored (it passed the configured ones
-/// when it was pushed).
-fn unbounded() -> Limits {
-    Limits {
-        max_line_bytes: usize::MAX,
-        max_labels_per_stream: usize::MAX,
-        max_label_name_bytes: usize::MAX,
-        max_label_value_bytes: usize::MAX,
-        max_metadata_entries: usize::MAX,
-        max_metadata_bytes: usize::MAX,
-        max_body_bytes: usize::MAX,
-    }
-}
-
 /// The streams of `records`' push bodies, each label set once, entries in
 /// queue order. A record that does not decode is left out with an error.
 fn merge(name: &str, records: Vec<RawRecord>) -> Vec<PushStream> {
-    let limits = unbounded();
+    let limits = Limits::unbounded();
     let mut out: Vec<PushStream> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for record in records {
