@@ -29,6 +29,9 @@ pub enum Error {
     /// A value from a user that means nothing here.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The store failed (its message).
+    #[error("incident store: {0}")]
+    Store(String),
     /// A time range a computation refuses (empty, reversed or too long).
     #[error("time range: {0}")]
     InvalidRange(String),

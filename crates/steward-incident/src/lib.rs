@@ -4,11 +4,13 @@
 //!
 //! Built in parts; what exists now:
 //! - [`incident`]: the incident record, its transitions and response
-//!   times (MTTA, MTTR);
+//!   times (MTTA, MTTR); [`events`], how each change is journaled;
 //! - [`impact`]: the services an incident reaches, how hard, and the
 //!   severity that calls for;
 //! - [`policy`]: which alert groups open incidents and which join one;
 //! - [`rca`]: root-cause candidates, ranked changes with their evidence;
+//! - [`store`]: the persistence it needs ([`store::IncidentStore`],
+//!   implemented by steward-store);
 //! - [`postmortem`]: the postmortem in the SRE book's form, from the
 //!   incident's data, with its timeline and action items;
 //! - [`oncall`]: who is on call when: schedules of rotation layers in a
@@ -17,12 +19,14 @@
 //!   restrictions and overrides; escalation policies carried out on
 //!   tokio's clock.
 
+pub mod events;
 pub mod impact;
 pub mod incident;
 pub mod oncall;
 pub mod policy;
 pub mod postmortem;
 pub mod rca;
+pub mod store;
 
 mod error;
 

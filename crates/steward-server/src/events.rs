@@ -59,9 +59,9 @@ pub const RESERVED_KIND_PREFIXES: [&str; 15] = [
     steward_rules::RulesEvent::PREFIX,
     steward_alert::AlertManagerEvent::PREFIX,
     steward_alert::AlertsConfigEvent::PREFIX,
+    steward_incident::events::IncidentEvent::PREFIX,
     // Subsystems to come; reserved now so that no client's events are
     // mistaken for theirs later.
-    "incident",
     "upgrade",
     "perf",
     "metrics",

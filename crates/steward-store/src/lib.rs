@@ -3,14 +3,16 @@
 //! One code path (sqlx's `Any` driver) serves SQLite, the embedded default,
 //! and PostgreSQL, which lets several steward replicas share state. This is
 //! the only crate that runs SQL against steward's database: the journal
-//! ([`Store::append`], [`Store::events`]), API tokens and deployment state
-//! (the [`steward_deploy::DeployStore`] implementation) live here, and
+//! ([`Store::append`], [`Store::events`]), API tokens, deployment state
+//! (the [`steward_deploy::DeployStore`] implementation) and incidents
+//! ([`steward_incident::store::IncidentStore`]) live here, and
 //! domain crates add their repositories here as they need them.
 
 mod alerts;
 mod deploy;
 mod error;
 mod files;
+mod incidents;
 mod journal;
 mod metrics;
 mod retention;

@@ -35,6 +35,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "V3__alertmanager.sql",
         include_str!("../migrations/sqlite/V3__alertmanager.sql"),
     ),
+    (
+        "V4__incidents.sql",
+        include_str!("../migrations/sqlite/V4__incidents.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -48,6 +52,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "V3__alertmanager.sql",
         include_str!("../migrations/postgres/V3__alertmanager.sql"),
+    ),
+    (
+        "V4__incidents.sql",
+        include_str!("../migrations/postgres/V4__incidents.sql"),
     ),
 ];
 

@@ -7,7 +7,7 @@ crate::store_suite!(schema_is_migrated_and_pingable);
 
 async fn schema_is_migrated_and_pingable(store: Store) {
     store.ping().await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), "3");
+    assert_eq!(store.schema_version().await.unwrap(), "4");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 mod alerts;
 mod deploy;
 mod files;
+mod incidents;
 mod journal;
 mod lifecycle;
 mod retention;
