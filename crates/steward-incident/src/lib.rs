@@ -8,6 +8,7 @@
 //! - [`impact`]: the services an incident reaches, how hard, and the
 //!   severity that calls for;
 //! - [`policy`]: which alert groups open incidents and which join one;
+//! - [`plan`]: response plans and one incident's run through its plan;
 //! - [`rca`]: root-cause candidates, ranked changes with their evidence;
 //! - [`store`]: the persistence it needs ([`store::IncidentStore`],
 //!   implemented by steward-store);
@@ -23,6 +24,7 @@ pub mod events;
 pub mod impact;
 pub mod incident;
 pub mod oncall;
+pub mod plan;
 pub mod policy;
 pub mod postmortem;
 pub mod rca;
