@@ -106,12 +106,21 @@ pub(crate) fn is_plain_loki_protobuf(
     content_type: Option<&str>,
     content_encoding: Option<&str>,
 ) -> bool {
-    let protobuf = matches!(
-        content_type.map(media_type).as_deref(),
-        None | Some("" | "application/x-protobuf")
-    );
     let coding = content_encoding.unwrap_or_default().trim();
-    protobuf && (coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+    matches!(loki_is_json(content_type), Ok(false))
+        && (coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+}
+
+/// Whether a Loki push of this `Content-Type` is JSON (else protobuf, as
+/// Loki reads a missing type); another type is refused.
+fn loki_is_json(content_type: Option<&str>) -> Result<bool> {
+    match content_type.map(media_type).as_deref() {
+        None | Some("" | "application/x-protobuf") => Ok(false),
+        Some("application/json") => Ok(true),
+        Some(other) => Err(Error::UnsupportedMediaType(format!(
+            "content type {other:?} is not a loki push: use application/json or application/x-protobuf"
+        ))),
+    }
 }
 
 /// The media type of a `Content-Type` value: lower-cased, without
@@ -138,16 +147,7 @@ pub fn decode_loki_push(
     body: &[u8],
     limits: &Limits,
 ) -> Result<Vec<PushStream>> {
-    let media = content_type.map(media_type);
-    let json = match media.as_deref() {
-        None | Some("") | Some("application/x-protobuf") => false,
-        Some("application/json") => true,
-        Some(other) => {
-            return Err(Error::UnsupportedMediaType(format!(
-                "content type {other:?} is not a loki push: use application/json or application/x-protobuf"
-            )));
-        }
-    };
+    let json = loki_is_json(content_type)?;
     let body = decompress(content_encoding, body, limits.max_body_bytes)?;
     if json {
         loki::decode_json(&body, limits)

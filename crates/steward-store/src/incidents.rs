@@ -6,7 +6,10 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use steward_core::NewEvent;
-use steward_incident::{incident::Incident, store::IncidentStore};
+use steward_incident::{
+    incident::{Incident, Status},
+    store::IncidentStore,
+};
 
 use crate::{Error, Result, Store};
 
@@ -67,25 +70,30 @@ impl Store {
     }
 
     async fn incidents(&self, open_only: bool, limit: u32) -> Result<Vec<Incident>> {
-        let sql = if open_only {
-            "SELECT id, record FROM incidents WHERE status <> 'resolved' \
-             ORDER BY opened_at_ms DESC, id DESC LIMIT $1"
+        // all: a status no incident has is left out
+        let left_out = if open_only {
+            Status::Resolved.as_str()
         } else {
-            "SELECT id, record FROM incidents ORDER BY opened_at_ms DESC, id DESC LIMIT $1"
+            ""
         };
-        let rows = sqlx::query(sql)
-            .bind(i64::from(limit))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, record FROM incidents WHERE status <> $1 \
+             ORDER BY opened_at_ms DESC, id DESC LIMIT $2",
+        )
+        .bind(left_out)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
         decode_rows(&rows)
     }
 
     async fn open_incident_with_key(&self, dedup_key: &str) -> Result<Option<Incident>> {
         let rows = sqlx::query(
-            "SELECT id, record FROM incidents WHERE dedup_key = $1 AND status <> 'resolved' \
+            "SELECT id, record FROM incidents WHERE dedup_key = $1 AND status <> $2 \
              ORDER BY opened_at_ms DESC, id DESC LIMIT 1",
         )
         .bind(dedup_key)
+        .bind(Status::Resolved.as_str())
         .fetch_all(self.pool())
         .await?;
         Ok(decode_rows(&rows)?.into_iter().next())

@@ -15,6 +15,9 @@ impl Checker<'_, '_, '_> {
     pub(super) fn oncall(&mut self, oncall: &crate::OncallConfig) {
         let mut seen = HashSet::new();
         let mut schedules = BTreeMap::new();
+        // schedules reported as invalid: a policy naming one is not
+        // reported again for it
+        let mut invalid = HashSet::new();
         for (i, spec) in oncall.schedules.iter().enumerate() {
             if !seen.insert(spec.name.as_str()) {
                 self.error(
@@ -27,10 +30,10 @@ impl Checker<'_, '_, '_> {
                 Ok(schedule) => {
                     schedules.insert(spec.name.clone(), schedule);
                 }
-                Err(steward_incident::Error::InvalidSchedule { field, reason, .. }) => {
-                    self.field_error(&path!["oncall", "schedules", i], &field, reason);
+                Err(err) => {
+                    invalid.insert(spec.name.as_str());
+                    self.incident_error(&path!["oncall", "schedules", i], err);
                 }
-                Err(other) => self.error(&path!["oncall", "schedules", i], other.to_string(), None),
             }
         }
         let mut seen = HashSet::new();
@@ -42,24 +45,31 @@ impl Checker<'_, '_, '_> {
                     Some("each escalation policy needs its own name".into()),
                 );
             }
-            // a schedule that is itself invalid was reported above
-            let known = spec.levels.iter().flat_map(|l| &l.schedules).all(|name| {
-                schedules.contains_key(name) || !oncall.schedules.iter().any(|s| &s.name == name)
-            });
-            match EscalationPolicy::new(spec, &schedules) {
-                Ok(_) => {}
-                Err(steward_incident::Error::InvalidPolicy { field, reason, .. }) if known => {
-                    self.field_error(&path!["oncall", "escalation_policies", i], &field, reason);
-                }
-                Err(_) => {}
+            let names_invalid = spec
+                .levels
+                .iter()
+                .flat_map(|l| &l.schedules)
+                .any(|name| invalid.contains(name.as_str()));
+            if let Err(err) = EscalationPolicy::new(spec, &schedules)
+                && !names_invalid
+            {
+                self.incident_error(&path!["oncall", "escalation_policies", i], err);
             }
         }
     }
 
-    /// An error at `field` (`levels[0].delay`) under `base`.
-    fn field_error(&mut self, base: &[Segment], field: &str, reason: String) {
+    /// The IncidentManager's refusal of what is at `base`, at the field
+    /// it names (`levels[0].delay`).
+    fn incident_error(&mut self, base: &[Segment], err: steward_incident::Error) {
         let mut at = base.to_vec();
-        at.extend(field_path(field));
+        let reason = match err {
+            steward_incident::Error::InvalidSchedule { field, reason, .. }
+            | steward_incident::Error::InvalidPolicy { field, reason, .. } => {
+                at.extend(field_path(&field));
+                reason
+            }
+            other => other.to_string(),
+        };
         self.error(&at, reason, None);
     }
 }

@@ -22,6 +22,12 @@ use tokio::sync::watch;
 use super::Schedule;
 use crate::{Error, Result};
 
+/// Most repeats of a policy (PagerDuty's most loops): the plan of pages
+/// is made whole, so it must stay small.
+const MAX_REPEAT: u32 = 9;
+/// Longest delay of a level.
+const MAX_DELAY: TimeDelta = TimeDelta::days(1);
+
 /// An escalation policy as configured (`[[oncall.escalation_policies]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -120,11 +126,11 @@ impl EscalationPolicy {
             }
             let delay = TimeDelta::from_std(level.delay.get())
                 .ok()
-                .filter(|d| *d >= TimeDelta::seconds(1))
+                .filter(|d| (TimeDelta::seconds(1)..=MAX_DELAY).contains(d))
                 .ok_or_else(|| {
                     invalid(
                         format!("levels[{i}].delay"),
-                        format!("{} is shorter than a second", level.delay),
+                        format!("{} is not between a second and a day", level.delay),
                     )
                 })?;
             levels.push(Level {
@@ -132,6 +138,12 @@ impl EscalationPolicy {
                 schedules: resolved,
                 delay,
             });
+        }
+        if spec.repeat > MAX_REPEAT {
+            return Err(invalid(
+                "repeat".into(),
+                format!("{} is more than {MAX_REPEAT} repeats", spec.repeat),
+            ));
         }
         Ok(EscalationPolicy {
             name: spec.name.clone(),
@@ -171,13 +183,6 @@ impl EscalationPolicy {
             }
         }
         pages
-    }
-
-    /// When an incident triggered at `start` and never acknowledged has
-    /// been paged all it will be: the last level's delay after its last page.
-    pub fn exhausted_at(&self, start: DateTime<Utc>) -> DateTime<Utc> {
-        let round: TimeDelta = self.levels.iter().map(|l| l.delay).sum();
-        start + round * (self.repeat as i32 + 1)
     }
 }
 

@@ -358,7 +358,7 @@ impl Schedule {
         Ok(shifts)
     }
 
-    /// The shift of whoever is on call at `at` (cut 400 days either side),
+    /// The shift of whoever is on call at `at` (cut 200 days either side),
     /// or `None` when nobody is.
     pub fn shift_at(&self, at: DateTime<Utc>) -> Result<Option<Shift>> {
         let before = self.shifts(at - MAX_RANGE / 2, at + TimeDelta::seconds(1))?;

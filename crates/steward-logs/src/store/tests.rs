@@ -69,6 +69,16 @@ fn each_batch(store: &LogStore, visit: &mut dyn FnMut(&Labels, &[Entry]) -> Cont
     store.select(&selection, visit).expect("select");
 }
 
+/// The WAL file of the store in `dir` that holds records.
+fn written_wal_file(dir: &std::path::Path) -> std::path::PathBuf {
+    super::wal::files(&dir.join("wal"))
+        .expect("files")
+        .into_iter()
+        .map(|(_, p)| p)
+        .find(|p| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
+        .expect("a written wal file")
+}
+
 fn all() -> Vec<Matcher> {
     vec![Matcher::new(steward_metrics::MatchOp::Regex, "service", ".+").expect("matcher")]
 }
@@ -144,11 +154,7 @@ async fn a_torn_wal_tail_is_cut_and_what_came_before_is_kept() {
     store.push(push("api", &[(1, "one")])).await.expect("push");
     store.close();
     drop(store);
-    let (_, path) = super::wal::files(&dir.path().join("wal"))
-        .expect("files")
-        .into_iter()
-        .find(|(_, p)| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
-        .expect("a written wal file");
+    let path = written_wal_file(dir.path());
     let mut bytes = std::fs::read(&path).expect("read");
     let intact = bytes.len() as u64;
     bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5]);
@@ -197,11 +203,7 @@ async fn loki_push_bodies_in_the_wal_are_replayed_as_they_decoded() {
         .expect("push");
     store.close();
     drop(store);
-    let (_, path) = super::wal::files(&dir.path().join("wal"))
-        .expect("files")
-        .into_iter()
-        .find(|(_, p)| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
-        .expect("a written wal file");
+    let path = written_wal_file(dir.path());
     let intact = std::fs::metadata(&path).expect("meta").len();
 
     let store = LogStore::open(options(dir.path())).expect("reopen");
