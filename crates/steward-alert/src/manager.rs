@@ -44,7 +44,7 @@ use crate::inhibit::{InhibitRule, Inhibitor};
 use crate::nflog::NotificationLog;
 use crate::severity::SeverityPolicy;
 use crate::silence::{Silence, SilenceQuery, Silencer, Silences};
-use crate::{Error, Matcher, Result};
+use crate::{Error, LabelSet, Matcher, Result};
 
 pub use query::{
     AlertGroupView, AlertQuery, AlertView, SilenceView, StatusView, VersionInfo, filter_matches,
@@ -163,6 +163,9 @@ pub struct GcReport {
 /// The parts a configuration builds, swapped whole by a reload.
 struct Engine {
     router: Arc<dyn Router>,
+    /// The receivers' integrations, also for pages sent outside the
+    /// routing tree.
+    notifier: Arc<dyn Notifier>,
     dispatcher: Dispatcher,
     inhibitor: Inhibitor,
     resolve_timeout: Duration,
@@ -509,6 +512,41 @@ impl AlertManager {
         }
     }
 
+    /// Sends `alerts` (firing) as one notification of group `group_key`
+    /// to every integration of `receiver`, outside the routing tree and
+    /// the notification log: how the IncidentManager pages a person
+    /// through the receivers that reach them. Returns how many
+    /// integrations it reached; fails on the first that could not be.
+    pub async fn send_to_receiver(
+        &self,
+        receiver: &str,
+        group_key: &str,
+        group_labels: LabelSet,
+        alerts: Vec<Alert>,
+    ) -> Result<usize> {
+        let engine = self.engine();
+        if !engine.receivers.iter().any(|r| r == receiver) {
+            return Err(Error::Notify(format!(
+                "no receiver {receiver:?} in the Alertmanager configuration"
+            )));
+        }
+        let integrations = engine.notifier.integrations(receiver);
+        let now = self.now();
+        for integration in &integrations {
+            let notification = crate::dispatch::Notification {
+                integration: integration.clone(),
+                group_key: group_key.to_owned(),
+                group_labels: group_labels.clone(),
+                alerts: alerts.clone(),
+                all_resolved: false,
+                reason: crate::nflog::UpdateReason::FirstNotification,
+                now,
+            };
+            engine.notifier.notify(&notification).await?;
+        }
+        Ok(integrations.len())
+    }
+
     /// The receivers' names, in the configuration's order.
     pub fn receivers(&self) -> Vec<String> {
         self.engine().receivers.clone()
@@ -583,6 +621,7 @@ fn build_engine(
     let inhibitor = Inhibitor::new(config.inhibit_rules, marker.clone());
     let inhibitor_muter: Arc<dyn Muter> = Arc::new(inhibitor.clone());
     let silencer_muter: Arc<dyn Muter> = Arc::new(silencer.clone());
+    let notifier = config.notifier.clone();
     let mut pipeline = Pipeline::new(nflog.clone(), config.notifier, clock.clone())
         .with_muter(inhibitor_muter)
         .with_muter(silencer_muter)
@@ -593,6 +632,7 @@ fn build_engine(
     Engine {
         dispatcher: Dispatcher::new(config.router.clone(), pipeline),
         router: config.router,
+        notifier,
         inhibitor,
         resolve_timeout: config.resolve_timeout,
         original: config.original,

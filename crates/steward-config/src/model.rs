@@ -18,6 +18,7 @@ use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 mod alerts;
 mod logs;
 mod metrics;
+mod incidents;
 mod oncall;
 mod rollout;
 mod rules;
@@ -28,7 +29,8 @@ pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,
 };
-pub use oncall::OncallConfig;
+pub use incidents::IncidentsConfig;
+pub use oncall::{OncallConfig, UserConfig};
 pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,
     Rollout, SmokeCheck, Strategy, render_query,
@@ -77,6 +79,10 @@ pub struct Config {
     /// On-call: who is paged, when.
     #[serde(default)]
     pub oncall: OncallConfig,
+    /// Incidents: which alert groups open them, who is paged, the
+    /// response plans.
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
 }
 
 impl Config {

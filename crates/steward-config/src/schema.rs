@@ -288,6 +288,39 @@ impl Schema {
         if let Some(allowed) = constants {
             return check_enum(node, &allowed, path, sink);
         }
+        if let Some((tag, tags)) = self.discriminator(branches)
+            && let Value::Table(entries) = &node.value
+        {
+            // a tagged union: the tag picks the branch, whose own
+            // problems are the ones worth reporting
+            match entries.iter().find(|entry| entry.key == tag) {
+                Some(entry) => {
+                    let Value::String(value) = &entry.node.value else {
+                        path.push(Segment::from(tag));
+                        let checked = check_enum(&entry.node, &tags, path, sink);
+                        path.pop();
+                        return checked;
+                    };
+                    match tags.iter().position(|t| t == value) {
+                        Some(index) => return self.check(node, branches[index], path, sink),
+                        None => {
+                            path.push(Segment::from(tag));
+                            let checked = check_enum(&entry.node, &tags, path, sink);
+                            path.pop();
+                            return checked;
+                        }
+                    }
+                }
+                None => {
+                    sink.error(
+                        &node.origin,
+                        format!("missing required key `{tag}` in {}", display_path(path)),
+                        Some(format!("one of {}", quoted_list(&tags))),
+                    );
+                    return false;
+                }
+            }
+        }
         let mut first_failure = None;
         for branch in branches {
             let mut trial = node.clone();
@@ -301,6 +334,35 @@ impl Schema {
         }
         sink.diagnostics.extend(first_failure.unwrap_or_default());
         false
+    }
+}
+
+impl Schema {
+    /// The property that tells the branches of a union apart, when each
+    /// branch is a table that fixes it to its own constant (serde's
+    /// internally tagged enums): its name and each branch's value.
+    fn discriminator<'s>(&'s self, branches: &[&'s Json]) -> Option<(&'s str, Vec<&'s str>)> {
+        let first = self.resolve(branches.first()?);
+        let properties = first.get("properties").and_then(Json::as_object)?;
+        properties.keys().find_map(|name| {
+            let tags: Option<Vec<&str>> = branches
+                .iter()
+                .map(|branch| {
+                    let property = self
+                        .resolve(branch)
+                        .get("properties")?
+                        .get(name.as_str())?;
+                    let property = self.resolve(property);
+                    property.get("const").and_then(Json::as_str).or_else(|| {
+                        match property.get("enum").and_then(Json::as_array)?.as_slice() {
+                            [only] => only.as_str(),
+                            _ => None,
+                        }
+                    })
+                })
+                .collect();
+            tags.map(|tags| (name.as_str(), tags))
+        })
     }
 }
 

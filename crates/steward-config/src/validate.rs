@@ -36,6 +36,8 @@ pub(crate) fn validate(config: &Config, tree: &Node, base_dir: &Path, sink: &mut
     checker.alerts(&config.alerts, base_dir);
     checker.logs(&config.logs);
     checker.oncall(&config.oncall);
+    checker.oncall_users(&config.oncall);
+    checker.incidents(config);
 }
 
 struct Checker<'t, 's, 'a> {

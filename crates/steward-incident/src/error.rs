@@ -32,6 +32,12 @@ pub enum Error {
     /// The store failed (its message).
     #[error("incident store: {0}")]
     Store(String),
+    /// No such incident, action item or step.
+    #[error("{0}")]
+    NotFound(String),
+    /// The manager is stopping.
+    #[error("the incident manager is stopping")]
+    Stopped,
     /// A time range a computation refuses (empty, reversed or too long).
     #[error("time range: {0}")]
     InvalidRange(String),

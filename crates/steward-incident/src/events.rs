@@ -26,6 +26,17 @@ steward_core::event_catalogue! {
         SeverityChanged => "incident.severity_changed",
         /// Its commander, assignees or alert groups changed.
         Updated => "incident.updated",
+        /// Someone on call was paged about it.
+        Paged => "incident.paged",
+        /// A page could not be delivered.
+        PageFailed => "incident.page_failed",
+        /// A person wrote a note on it.
+        Note => "incident.note",
+        /// A step of its response plan started, waits, succeeded, failed,
+        /// or was approved, retried, skipped or done by a person.
+        Step => "incident.step",
+        /// An action item was added or changed.
+        ActionItem => "incident.action_item",
     }
 }
 
@@ -84,6 +95,96 @@ pub fn opened(incident: &Incident, actor: &Actor) -> NewEvent {
     )
 }
 
+/// The event of a page to `user` at escalation `level` (0 first) of
+/// `round`: what was sent, or why it failed.
+pub fn paged(
+    incident: &Incident,
+    user: &str,
+    level: usize,
+    round: u32,
+    outcome: &std::result::Result<String, String>,
+) -> NewEvent {
+    let id = &incident.id;
+    let (kind, summary) = match outcome {
+        Ok(sent) => (
+            IncidentEvent::Paged,
+            format!("{id}: paged {user} (level {}): {sent}", level + 1),
+        ),
+        Err(error) => (
+            IncidentEvent::PageFailed,
+            format!("{id}: paging {user} (level {}) failed: {error}", level + 1),
+        ),
+    };
+    event(
+        kind,
+        incident,
+        &Actor::system(),
+        summary,
+        &json!({
+            "user": user,
+            "level": level + 1,
+            "round": round + 1,
+            "sent": outcome.as_ref().ok(),
+            "error": outcome.as_ref().err(),
+        }),
+    )
+}
+
+/// The event of a note by `actor`.
+pub fn note(incident: &Incident, actor: &Actor, text: &str) -> NewEvent {
+    event(
+        IncidentEvent::Note,
+        incident,
+        actor,
+        format!("{}: note by {actor}: {text}", incident.id),
+        &json!({"text": text}),
+    )
+}
+
+/// The event of what happened to step `index` (0 first) of the
+/// incident's plan, `line` saying it.
+pub fn step(incident: &Incident, actor: &Actor, index: usize, line: &str) -> NewEvent {
+    let run = incident.plan.as_ref();
+    let state = run
+        .and_then(|run| run.steps.get(index))
+        .map(|step| serde_json::to_value(&step.state).unwrap_or_default());
+    let action = run
+        .and_then(|run| run.steps.get(index))
+        .map(|step| serde_json::to_value(&step.spec.action).unwrap_or_default());
+    event(
+        IncidentEvent::Step,
+        incident,
+        actor,
+        format!("{}: {line}", incident.id),
+        &json!({
+            "plan": run.map(|run| run.plan.as_str()),
+            "step": index + 1,
+            "action": action,
+            "state": state,
+        }),
+    )
+}
+
+/// The event of action item `item` added or changed.
+pub fn action_item(
+    incident: &Incident,
+    actor: &Actor,
+    item: &crate::postmortem::ActionItem,
+    added: bool,
+) -> NewEvent {
+    let what = if added { "added" } else { "changed" };
+    event(
+        IncidentEvent::ActionItem,
+        incident,
+        actor,
+        format!(
+            "{}: action item {} {what}: {}",
+            incident.id, item.id, item.title
+        ),
+        &json!({"item": item, "added": added}),
+    )
+}
+
 /// The event `change` is journaled as; none for no change.
 pub fn changed(incident: &Incident, change: &Change, actor: &Actor) -> Option<NewEvent> {
     let id = &incident.id;
@@ -122,6 +223,7 @@ pub fn changed(incident: &Incident, change: &Change, actor: &Actor) -> Option<Ne
                 "commander": incident.commander,
                 "assignees": incident.assignees,
                 "alert_groups": incident.alert_groups,
+                "firing_groups": incident.firing_groups,
                 "services": incident.services,
             }),
         ),

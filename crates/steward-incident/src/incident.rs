@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, Result, plan::PlanRun, postmortem::ActionItem};
 
 /// How bad an incident is; SEV1 is the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -132,6 +132,20 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     /// How many times it was reopened.
     pub reopened: u32,
+    /// The names of its alerts (`alertname`), which pick its response
+    /// plan.
+    #[serde(default)]
+    pub alert_names: BTreeSet<String>,
+    /// The attached alert groups that still fire: when the last one
+    /// resolves, so may the incident.
+    #[serde(default)]
+    pub firing_groups: BTreeSet<String>,
+    /// Its run through its response plan, if a plan applies.
+    #[serde(default)]
+    pub plan: Option<PlanRun>,
+    /// Its action items.
+    #[serde(default)]
+    pub action_items: Vec<ActionItem>,
 }
 
 /// A change asked of an incident, by someone (a user name, or
@@ -154,13 +168,18 @@ pub enum Action {
     SetCommander(String),
     /// Someone else works on it.
     Assign(String),
-    /// An alert group belongs to it; its services too.
+    /// An alert group belongs to it, and fires; its services and alert
+    /// names too.
     AttachAlertGroup {
         /// The group's key.
         key: String,
         /// The services its alerts name.
         services: BTreeSet<String>,
+        /// Its alerts' names.
+        names: BTreeSet<String>,
     },
+    /// An attached alert group stopped firing.
+    AlertGroupResolved(String),
 }
 
 /// What an action changed, for the journal.
@@ -211,6 +230,10 @@ impl Incident {
             mitigated_at: None,
             resolved_at: None,
             reopened: 0,
+            alert_names: BTreeSet::new(),
+            firing_groups: BTreeSet::new(),
+            plan: None,
+            action_items: Vec::new(),
         }
     }
 
@@ -301,17 +324,31 @@ impl Incident {
                     Change::None
                 });
             }
-            Action::AttachAlertGroup { key, services } => {
+            Action::AttachAlertGroup {
+                key,
+                services,
+                names,
+            } => {
                 if from == Status::Resolved {
                     return refuse(
                         "a resolved incident takes no alerts; open a new one or reopen it",
                     );
                 }
-                let new_group = self.alert_groups.insert(key);
-                let before = self.services.len();
+                let new_group = self.alert_groups.insert(key.clone());
+                let newly_firing = self.firing_groups.insert(key);
+                let before = (self.services.len(), self.alert_names.len());
                 self.services.extend(services);
-                return Ok(if new_group || self.services.len() != before {
+                self.alert_names.extend(names);
+                let grew = before != (self.services.len(), self.alert_names.len());
+                return Ok(if new_group || newly_firing || grew {
                     Change::Field("alert_groups")
+                } else {
+                    Change::None
+                });
+            }
+            Action::AlertGroupResolved(key) => {
+                return Ok(if self.firing_groups.remove(&key) {
+                    Change::Field("firing_groups")
                 } else {
                     Change::None
                 });

@@ -2,7 +2,7 @@
 //! schedules and escalation, response plans, timelines from the journal,
 //! root-cause candidates and postmortems.
 //!
-//! Built in parts; what exists now:
+//! Its parts:
 //! - [`incident`]: the incident record, its transitions and response
 //!   times (MTTA, MTTR); [`events`], how each change is journaled;
 //! - [`impact`]: the services an incident reaches, how hard, and the
@@ -10,6 +10,8 @@
 //! - [`policy`]: which alert groups open incidents and which join one;
 //! - [`plan`]: response plans and one incident's run through its plan;
 //! - [`rca`]: root-cause candidates, ranked changes with their evidence;
+//! - [`manager`]: the [`IncidentManager`] that runs it all: incidents
+//!   from alert groups, paging, plans executed, every change journaled;
 //! - [`store`]: the persistence it needs ([`store::IncidentStore`],
 //!   implemented by steward-store);
 //! - [`postmortem`]: the postmortem in the SRE book's form, from the
@@ -23,6 +25,7 @@
 pub mod events;
 pub mod impact;
 pub mod incident;
+pub mod manager;
 pub mod oncall;
 pub mod plan;
 pub mod policy;
@@ -33,6 +36,7 @@ pub mod store;
 mod error;
 
 pub use error::{Error, Result};
+pub use manager::IncidentManager;
 
 /// Times the unit tests share.
 #[cfg(test)]

@@ -14,12 +14,13 @@
 //! DeploymentManager's engine, the AlertManager) is the caller's.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
 /// What a step does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StepAction {
     /// Roll the service back to its previous release.
@@ -69,7 +70,7 @@ impl StepAction {
 }
 
 /// A step as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StepSpec {
     /// What it does.
     #[serde(flatten)]
@@ -80,7 +81,8 @@ pub struct StepSpec {
 }
 
 /// A response plan as configured: which incidents it is for and its steps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResponsePlanSpec {
     /// Its name.
     pub name: String,

@@ -14,6 +14,7 @@ fn the_schema_documents_every_section() {
             "alerts",
             "databases",
             "deploy",
+            "incidents",
             "logs",
             "metrics",
             "oncall",

@@ -1,4 +1,5 @@
-//! The `[oncall]` section: on-call schedules (`[[oncall.schedules]]`) and
+//! The `[oncall]` section: the people paged and how to reach them
+//! (`[[oncall.users]]`), on-call schedules (`[[oncall.schedules]]`) and
 //! escalation policies (`[[oncall.escalation_policies]]`), in the
 //! IncidentManager's own types, which check them
 //! ([`steward_incident::oncall::Schedule::new`],
@@ -12,6 +13,11 @@ use steward_incident::oncall::{EscalationPolicySpec, ScheduleSpec};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OncallConfig {
+    /// The people paged, each with the receivers of steward's
+    /// AlertManager that reach them (its webhook, Slack, email...
+    /// integrations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserConfig>,
     /// The schedules: rotation layers in a time zone, restrictions and
     /// overrides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -20,4 +26,15 @@ pub struct OncallConfig {
     /// until someone acknowledges.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation_policies: Vec<EscalationPolicySpec>,
+}
+
+/// A person who can be paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Their name, as schedules and escalation levels name them.
+    pub name: String,
+    /// Receivers of the Alertmanager configuration (`[alerts]`) that
+    /// reach them: a page goes to each.
+    pub receivers: Vec<String>,
 }

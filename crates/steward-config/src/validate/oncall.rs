@@ -90,3 +90,178 @@ fn field_path(field: &str) -> Vec<Segment> {
     }
     out
 }
+
+impl Checker<'_, '_, '_> {
+    /// `[[oncall.users]]`: unique names, a way to reach each; the users
+    /// escalation levels name exist when users are configured.
+    pub(super) fn oncall_users(&mut self, oncall: &crate::OncallConfig) {
+        let mut seen = HashSet::new();
+        for (i, user) in oncall.users.iter().enumerate() {
+            if user.name.trim().is_empty() {
+                self.error(
+                    &path!["oncall", "users", i, "name"],
+                    "a user needs a name".to_owned(),
+                    None,
+                );
+            } else if !seen.insert(user.name.as_str()) {
+                self.error(
+                    &path!["oncall", "users", i, "name"],
+                    format!("duplicate user name `{}`", user.name),
+                    Some("each user needs their own name".into()),
+                );
+            }
+            if user.receivers.is_empty() {
+                self.error(
+                    &path!["oncall", "users", i, "receivers"],
+                    format!("user `{}` has no receiver to be paged through", user.name),
+                    Some("name receivers of the Alertmanager configuration in [alerts]".into()),
+                );
+            }
+        }
+        if oncall.users.is_empty() {
+            return;
+        }
+        for (i, policy) in oncall.escalation_policies.iter().enumerate() {
+            for (j, level) in policy.levels.iter().enumerate() {
+                for (k, user) in level.users.iter().enumerate() {
+                    if !seen.contains(user.as_str()) {
+                        self.error(
+                            &path!["oncall", "escalation_policies", i, "levels", j, "users", k],
+                            format!("no user named `{user}` in [[oncall.users]]"),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `[incidents]`: a severity, a policy that exists, plans whose steps
+    /// name configured services and make sense.
+    pub(super) fn incidents(&mut self, config: &crate::Config) {
+        use steward_incident::plan::StepAction;
+        let incidents = &config.incidents;
+        if incidents
+            .open_at
+            .parse::<steward_incident::incident::Severity>()
+            .is_err()
+        {
+            self.error(
+                &path!["incidents", "open_at"],
+                format!(
+                    "`{}` is not a severity: expected SEV1, SEV2, SEV3 or SEV4",
+                    incidents.open_at
+                ),
+                None,
+            );
+        }
+        if let Some(name) = &incidents.escalation_policy
+            && !config
+                .oncall
+                .escalation_policies
+                .iter()
+                .any(|p| &p.name == name)
+        {
+            self.error(
+                &path!["incidents", "escalation_policy"],
+                format!("no escalation policy named `{name}` in [[oncall.escalation_policies]]"),
+                None,
+            );
+        }
+        if let Some(timeout) = &incidents.ack_timeout
+            && timeout.get() < std::time::Duration::from_secs(1)
+        {
+            self.error(
+                &path!["incidents", "ack_timeout"],
+                format!("{timeout} is shorter than a second"),
+                None,
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, plan) in incidents.response_plans.iter().enumerate() {
+            let at = |rest: &[Segment]| {
+                let mut p = path!["incidents", "response_plans", i].to_vec();
+                p.extend_from_slice(rest);
+                p
+            };
+            if !seen.insert(plan.name.as_str()) {
+                self.error(
+                    &at(&path!["name"]),
+                    format!("duplicate response plan name `{}`", plan.name),
+                    None,
+                );
+            }
+            if plan.steps.is_empty() {
+                self.error(
+                    &at(&path!["steps"]),
+                    format!("response plan `{}` has no steps", plan.name),
+                    None,
+                );
+            }
+            if plan.services.is_empty() && plan.alerts.is_empty() {
+                self.error(
+                    &at(&path!["name"]),
+                    format!(
+                        "response plan `{}` applies to nothing: give it `services` or `alerts`",
+                        plan.name
+                    ),
+                    None,
+                );
+            }
+            for (k, service) in plan.services.iter().enumerate() {
+                if config.service(service).is_none() {
+                    self.error(
+                        &at(&path!["services", k]),
+                        format!("no service named `{service}`"),
+                        None,
+                    );
+                }
+            }
+            for (j, step) in plan.steps.iter().enumerate() {
+                let step_at = at(&path!["steps", j]);
+                let problem = match &step.action {
+                    StepAction::Rollback { service }
+                    | StepAction::Restart { service }
+                    | StepAction::ScaleOut { service, .. }
+                        if config.service(service).is_none() =>
+                    {
+                        Some(format!("no service named `{service}`"))
+                    }
+                    StepAction::ScaleOut { add, .. } if !(1..=100).contains(add) => {
+                        Some(format!("`add` is {add}: add 1 to 100 replicas"))
+                    }
+                    StepAction::Silence { duration } => {
+                        match steward_core::parse_duration(duration) {
+                            Ok(d) if d >= std::time::Duration::from_secs(60) => None,
+                            Ok(_) => Some(format!("a silence of {duration} is under a minute")),
+                            Err(err) => Some(format!("`duration`: {err}")),
+                        }
+                    }
+                    StepAction::Command { argv } if argv.is_empty() || argv[0].is_empty() => {
+                        Some("`argv` needs at least the program".to_owned())
+                    }
+                    StepAction::Webhook { url }
+                        if !(url.starts_with("http://") || url.starts_with("https://"))
+                            || url::Url::parse(url).is_err() =>
+                    {
+                        Some(format!("`{url}` is not an http(s) URL"))
+                    }
+                    StepAction::Manual { text } if text.trim().is_empty() => {
+                        Some("a checklist item needs text".to_owned())
+                    }
+                    _ => None,
+                };
+                if let Some(problem) = problem {
+                    self.error(&step_at, problem, None);
+                }
+                if step.requires_approval && step.action.is_manual() {
+                    self.error(
+                        &step_at,
+                        "a checklist item needs no approval: a person does it".to_owned(),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}

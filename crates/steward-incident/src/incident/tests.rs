@@ -60,6 +60,7 @@ fn actions_that_make_no_sense_in_a_status_are_refused_with_the_reason() {
             Action::AttachAlertGroup {
                 key: "g".into(),
                 services: BTreeSet::new(),
+                names: BTreeSet::new(),
             },
             at(11),
         )
@@ -140,6 +141,7 @@ fn severity_people_and_alert_groups_report_what_changed() {
     let attach = |services: &[&str]| Action::AttachAlertGroup {
         key: "{}:{alertname=\"X\"}".into(),
         services: services.iter().map(|s| (*s).to_owned()).collect(),
+        names: BTreeSet::from(["X".to_owned()]),
     };
     assert_eq!(
         i.apply(attach(&["agent"]), at(2)).expect("attach"),
@@ -154,6 +156,25 @@ fn severity_people_and_alert_groups_report_what_changed() {
         Change::Field("alert_groups")
     );
     assert_eq!(i.services.len(), 2);
+    assert_eq!(i.firing_groups.len(), 1, "one group, firing");
+    let key = "{}:{alertname=\"X\"}".to_owned();
+    assert_eq!(
+        i.apply(Action::AlertGroupResolved(key.clone()), at(4))
+            .expect("resolved"),
+        Change::Field("firing_groups")
+    );
+    assert!(i.firing_groups.is_empty());
+    assert_eq!(
+        i.apply(Action::AlertGroupResolved(key), at(5))
+            .expect("resolved"),
+        Change::None
+    );
+    // firing again
+    assert_eq!(
+        i.apply(attach(&["agent"]), at(6)).expect("attach"),
+        Change::Field("alert_groups")
+    );
+    assert_eq!(i.alert_names, BTreeSet::from(["X".to_owned()]));
 }
 
 #[test]

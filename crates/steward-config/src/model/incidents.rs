@@ -1,0 +1,55 @@
+//! The `[incidents]` section: how the IncidentManager opens incidents
+//! from the alert groups `[alerts] incident_severity` hands it, whom it
+//! pages, and the response plans it runs.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use steward_core::HumanDuration;
+use steward_incident::plan::ResponsePlanSpec;
+
+/// How incidents are opened, escalated and responded to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Alert groups this severe or worse open an incident (`SEV1` to
+    /// `SEV4`; alerts' `severity` labels map `critical` and `page` to
+    /// SEV1, `error` to SEV2, `warning` to SEV3, anything else to SEV4).
+    #[serde(default = "default_open_at")]
+    pub open_at: String,
+    /// The escalation policy (`[[oncall.escalation_policies]]`) that
+    /// pages for new incidents; none: nobody is paged.
+    #[serde(default)]
+    pub escalation_policy: Option<String>,
+    /// An acknowledged incident not mitigated or resolved within this
+    /// long is triggered again, and paging starts over.
+    #[serde(default)]
+    pub ack_timeout: Option<HumanDuration>,
+    /// Resolve an incident opened from alerts once none of its alert
+    /// groups fires any more.
+    #[serde(default = "default_true")]
+    pub auto_resolve: bool,
+    /// Response plans, the first that applies to an incident (by its
+    /// services or alert names) runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_plans: Vec<ResponsePlanSpec>,
+}
+
+fn default_open_at() -> String {
+    "SEV2".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            open_at: default_open_at(),
+            escalation_policy: None,
+            ack_timeout: None,
+            auto_resolve: true,
+            response_plans: Vec::new(),
+        }
+    }
+}
