@@ -16,20 +16,20 @@ use serde::{Deserialize, Serialize};
 use steward_core::{ByteSize, HumanDuration, Name, Secret, Version};
 
 mod alerts;
+mod incidents;
 mod logs;
 mod metrics;
-mod incidents;
 mod oncall;
 mod rollout;
 mod rules;
 
 pub use alerts::{AlertsConfig, SEVERITY_LEVELS, SeverityRuleConfig};
+pub use incidents::IncidentsConfig;
 pub use logs::{LogForward, LogsConfig, MultilineConfig};
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,
     ScrapeJob,
 };
-pub use incidents::IncidentsConfig;
 pub use oncall::{OncallConfig, UserConfig};
 pub use rollout::{
     CanaryMetric, CanaryStep, Direction, GateCompare, GateConfig, GateMode, QUERY_PLACEHOLDERS,

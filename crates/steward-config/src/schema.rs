@@ -348,10 +348,7 @@ impl Schema {
             let tags: Option<Vec<&str>> = branches
                 .iter()
                 .map(|branch| {
-                    let property = self
-                        .resolve(branch)
-                        .get("properties")?
-                        .get(name.as_str())?;
+                    let property = self.resolve(branch).get("properties")?.get(name.as_str())?;
                     let property = self.resolve(property);
                     property.get("const").and_then(Json::as_str).or_else(|| {
                         match property.get("enum").and_then(Json::as_array)?.as_slice() {

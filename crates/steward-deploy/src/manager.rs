@@ -426,6 +426,18 @@ impl DeploymentManager {
             .collect())
     }
 
+    /// The spec `service` settled on (what its replicas run), if it was
+    /// ever deployed.
+    pub async fn current_spec(&self, service: &str) -> Result<Option<ServiceSpec>> {
+        Ok(self
+            .inner
+            .store
+            .current()
+            .await?
+            .into_iter()
+            .find(|spec| spec.name.as_str() == service))
+    }
+
     /// What runs now, per service.
     pub async fn status(&self, config: &Config) -> Result<Vec<ServiceStatus>> {
         let current = self.current_specs().await?;

@@ -45,3 +45,32 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl steward_core::ErrorCode for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidSchedule { .. } => "invalid_schedule",
+            Error::InvalidPolicy { .. } => "invalid_escalation_policy",
+            Error::InvalidTransition(_) => "invalid_transition",
+            Error::InvalidInput(_) => "invalid_input",
+            Error::NotFound(_) => "not_found",
+            Error::Stopped => "incidents_stopping",
+            Error::Store(_) => "incident_store_failed",
+            Error::InvalidRange(_) => "invalid_range",
+        }
+    }
+
+    fn kind(&self) -> steward_core::ErrorKind {
+        use steward_core::ErrorKind;
+        match self {
+            Error::InvalidSchedule { .. }
+            | Error::InvalidPolicy { .. }
+            | Error::InvalidInput(_)
+            | Error::InvalidRange(_) => ErrorKind::InvalidInput,
+            Error::InvalidTransition(_) => ErrorKind::Conflict,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Stopped => ErrorKind::Unavailable,
+            Error::Store(_) => ErrorKind::Internal,
+        }
+    }
+}

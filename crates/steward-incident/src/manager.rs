@@ -851,7 +851,10 @@ impl Pager for IncidentPager {
 }
 
 /// The first plan that applies to `incident`.
-fn plan_for<'a>(plans: &'a [ResponsePlanSpec], incident: &Incident) -> Option<&'a ResponsePlanSpec> {
+fn plan_for<'a>(
+    plans: &'a [ResponsePlanSpec],
+    incident: &Incident,
+) -> Option<&'a ResponsePlanSpec> {
     plans.iter().find(|plan| {
         plan.applies(
             incident.services.iter().map(String::as_str),

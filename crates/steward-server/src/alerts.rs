@@ -239,6 +239,7 @@ impl Alerts {
             handoffs: Arc::new(JournalHandoffs {
                 store: store.clone(),
                 last: parking_lot::Mutex::default(),
+                incidents: std::sync::OnceLock::new(),
             }),
             metrics: metrics.cloned(),
             manager: Arc::default(),
@@ -400,6 +401,12 @@ impl Alerts {
             config: built.source,
             receivers,
         })
+    }
+
+    /// Hands the alert groups worth an incident to `manager` from now on
+    /// (they are journaled either way).
+    pub fn hand_incidents_to(&self, manager: steward_incident::IncidentManager) {
+        let _ = self.inner.parts.handoffs.incidents.set(manager);
     }
 
     /// The AlertManager.

@@ -33,7 +33,7 @@ use crate::{
     ApiError, AppState, auth,
     auth::DenialSummaries,
     http_metrics,
-    routes::{databases, deployments, events, health, reload, status, tokens},
+    routes::{databases, deployments, events, health, incidents, reload, status, tokens},
 };
 
 /// The OpenAPI description of steward's API.
@@ -105,7 +105,7 @@ struct Routes {
 /// it (every one, for `None`: the document of everything), and its
 /// router. A subsystem that is not running has no routes: its paths
 /// answer 404 and are not in the server's OpenAPI document.
-fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRouter<AppState>); 2] {
+fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRouter<AppState>); 3] {
     [
         (
             "run deployments",
@@ -116,6 +116,11 @@ fn optional_routes(state: Option<&AppState>) -> [(&'static str, bool, OpenApiRou
             "evaluate rules or run an AlertManager",
             state.is_none_or(|state| state.rules().is_some() || state.alerts().is_some()),
             reload::router(),
+        ),
+        (
+            "run the IncidentManager",
+            state.is_none_or(|state| state.incidents().is_some()),
+            incidents::router(),
         ),
     ]
 }

@@ -13,17 +13,20 @@
 
 pub use steward_core::Event;
 pub use steward_deploy::{Deployment, DeploymentSummary, DeploymentView, ReplicaStatus};
+pub use steward_incident::{incident::Incident, postmortem::ActionItem};
 pub use steward_store::{EventPage, TokenInfo};
 
 pub use crate::{
     alerts::AlertmanagerReloaded,
     auth::Principal,
     error::{ErrorBody, ErrorDetail},
+    incidents::timeline::CandidateView,
     reload::ReloadOutcome,
     routes::{
         databases::DatabaseSummary,
         deployments::Cancelling,
         health::Health,
+        incidents::{DurationsView, IncidentView, StatsView, TimelineEntryView},
         status::{DatabaseStatus, ServiceStatus, Status, StewardStatus},
         tokens::CreatedToken,
     },

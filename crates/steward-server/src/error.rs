@@ -69,6 +69,13 @@ pub enum Error {
     /// is invalid, or its state cannot be read.
     #[error("alerts: {0}")]
     Alerts(String),
+    /// The IncidentManager could not start: `[incidents]` or `[oncall]`
+    /// cannot run as configured, or its open incidents cannot be read.
+    #[error("incidents: {0}")]
+    Incidents(String),
+    /// The IncidentManager refused or failed an operation.
+    #[error(transparent)]
+    Incident(#[from] steward_incident::Error),
     /// The log subsystem could not start (its store under
     /// `<data_dir>/logstore` could not be opened).
     #[error("logs: {0}")]
@@ -84,6 +91,8 @@ impl ErrorCode for Error {
             Error::Logs(_) => "logs_unavailable",
             Error::Rules(_) => "rules_invalid",
             Error::Alerts(_) => "alerts_invalid",
+            Error::Incidents(_) => "incidents_invalid",
+            Error::Incident(err) => err.code(),
             Error::Bind { .. } => "bind_failed",
             Error::Tls { .. } => "tls_invalid",
             Error::AdminToken { .. } => "admin_token_unwritable",
@@ -96,7 +105,10 @@ impl ErrorCode for Error {
         match self {
             Error::Store(err) => err.kind(),
             Error::Deploy(err) => err.kind(),
-            Error::Tls { .. } | Error::Rules(_) | Error::Alerts(_) => ErrorKind::InvalidInput,
+            Error::Incident(err) => err.kind(),
+            Error::Tls { .. } | Error::Rules(_) | Error::Alerts(_) | Error::Incidents(_) => {
+                ErrorKind::InvalidInput
+            }
             Error::Bind { .. }
             | Error::AdminToken { .. }
             | Error::DataDir { .. }

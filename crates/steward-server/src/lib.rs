@@ -17,6 +17,7 @@ mod error;
 pub mod events;
 mod extract;
 mod http_metrics;
+pub mod incidents;
 pub mod logs;
 pub mod reload;
 mod retention;

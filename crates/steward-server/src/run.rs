@@ -17,6 +17,8 @@
 //! 3. stop evaluating rules (before the metrics they read), then the
 //!    AlertManager they feed (pending flushes dropped: the store keeps
 //!    their alerts and notification log for the next start), then the
+//!    IncidentManager (paging stops; a plan step under way is let finish
+//!    and its outcome saved), then the
 //!    background work: the deployment manager's (replica events
 //!    journaled, old blue-green sets stopped), the health watcher, the
 //!    settling at start, the last summary of refused requests, retention.
@@ -179,6 +181,15 @@ pub async fn start_with(
     if let Some(deployments) = &deployments {
         state = state.with_deployments(deployments.manager().clone());
     }
+    let incidents = crate::incidents::Incidents::start(
+        &config,
+        &store,
+        alerts.as_ref(),
+        deployments.as_ref().map(Deployments::manager),
+        &url,
+    )
+    .await?;
+    state = state.with_incidents(incidents.clone());
     if let Some(collector) = &collector {
         state = state.with_metrics_collector(collector.clone());
         // PromQL gates and canary analyses query the collector.
@@ -252,6 +263,7 @@ pub async fn start_with(
         manager: manager.filter(|_| !options.keep_services),
         rules,
         alerts,
+        incidents,
         logs,
         store: store.clone(),
     };
@@ -371,6 +383,9 @@ struct Stopping {
     /// The AlertManager, stopped after the rules (which feed it) and
     /// before the store closes.
     alerts: Option<Alerts>,
+    /// The IncidentManager, stopped after the AlertManager that hands it
+    /// alert groups, before the deployments its plans start.
+    incidents: crate::incidents::Incidents,
     /// The log store, closed once nothing pushes to it any more.
     logs: Option<crate::logs::Logs>,
     store: Store,
@@ -401,6 +416,7 @@ impl Stopping {
         if let Some(alerts) = self.alerts {
             alerts.stop().await;
         }
+        self.incidents.stop().await;
         self.background.stop().await;
         if let Some(manager) = self.manager {
             tracing::info!("stopping the services' replicas");

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use steward_metrics::MetricsCollector;
 
 use crate::{
-    alerts::Alerts, http_metrics::HttpMetrics, logs::Logs, reload::Reloader, rules::Rules,
+    alerts::Alerts, http_metrics::HttpMetrics, incidents::Incidents, logs::Logs, reload::Reloader,
+    rules::Rules,
 };
 
 /// Everything handlers need; cheap to clone.
@@ -32,6 +33,7 @@ pub struct AppState {
     rules: Option<Rules>,
     alerts: Option<Alerts>,
     logs: Option<Logs>,
+    incidents: Option<Incidents>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             rules: None,
             alerts: None,
             logs: None,
+            incidents: None,
         }
     }
 
@@ -107,6 +110,19 @@ impl AppState {
             .add_text_source(Arc::new(move || steward_logs::metrics::render(&api)));
         self.logs = Some(logs);
         self
+    }
+
+    /// This state with the IncidentManager: the router serves
+    /// `/api/v1/incidents`.
+    #[must_use]
+    pub fn with_incidents(mut self, incidents: Incidents) -> Self {
+        self.incidents = Some(incidents);
+        self
+    }
+
+    /// The incidents subsystem, when this server runs it.
+    pub fn incidents(&self) -> Option<&Incidents> {
+        self.incidents.as_ref()
     }
 
     /// The log subsystem, when this server runs it.
@@ -221,5 +237,14 @@ impl FromRef<AppState> for DeploymentManager {
             .deployments
             .clone()
             .expect("the deployment routes are mounted only on a server that runs deployments")
+    }
+}
+
+impl FromRef<AppState> for Incidents {
+    fn from_ref(state: &AppState) -> Self {
+        state
+            .incidents
+            .clone()
+            .expect("the incident routes are mounted only on a server that runs incidents")
     }
 }

@@ -183,12 +183,8 @@ fn fixture(settings: Settings) -> Fixture {
     let store = Arc::new(MemoryStore::default());
     let contacts = Arc::new(Recorded::default());
     let responder = Arc::new(Executed::default());
-    let manager = IncidentManager::new(
-        store.clone(),
-        contacts.clone(),
-        responder.clone(),
-        settings,
-    );
+    let manager =
+        IncidentManager::new(store.clone(), contacts.clone(), responder.clone(), settings);
     Fixture {
         store,
         contacts,
@@ -291,7 +287,10 @@ async fn an_alert_group_opens_an_incident_pages_escalates_rolls_back_and_resolve
     assert_eq!(run.steps[0].attempts, 1);
 
     // the group resolves: so does the incident, and paging is over
-    f.manager.alert_group(resolved("g1")).await.expect("hand-off");
+    f.manager
+        .alert_group(resolved("g1"))
+        .await
+        .expect("hand-off");
     let incident = f.manager.get(&id).await.expect("get").expect("saved");
     assert_eq!(incident.status, Status::Resolved);
     assert!(incident.firing_groups.is_empty());
@@ -330,10 +329,16 @@ async fn groups_below_the_threshold_open_nothing_and_later_groups_join_and_raise
     assert_eq!(incident.severity, Severity::Sev1);
     assert_eq!(incident.alert_groups.len(), 2);
     // one of two groups resolving does not resolve the incident
-    f.manager.alert_group(resolved("e")).await.expect("hand-off");
+    f.manager
+        .alert_group(resolved("e"))
+        .await
+        .expect("hand-off");
     let incident = f.manager.get(&id).await.expect("get").expect("saved");
     assert_eq!(incident.status, Status::Triggered);
-    f.manager.alert_group(resolved("c")).await.expect("hand-off");
+    f.manager
+        .alert_group(resolved("c"))
+        .await
+        .expect("hand-off");
     let incident = f.manager.get(&id).await.expect("get").expect("saved");
     assert_eq!(incident.status, Status::Resolved);
     assert_eq!(f.store.count(IncidentEvent::SeverityChanged), 1);
@@ -369,7 +374,12 @@ async fn an_acknowledgement_stops_paging_until_it_times_out() {
     let pages = f.contacts.pages.lock().expect("pages").clone();
     assert_eq!(pages.len(), 2, "{pages:?}");
     assert_eq!(pages[1].1, 1, "paging starts over from level 1");
-    let now = f.manager.get(&incident.id).await.expect("get").expect("saved");
+    let now = f
+        .manager
+        .get(&incident.id)
+        .await
+        .expect("get")
+        .expect("saved");
     assert_eq!(now.status, Status::Triggered);
     assert_eq!(f.store.count(IncidentEvent::Unacknowledged), 1);
     // acknowledged again, then mitigated: no more pages

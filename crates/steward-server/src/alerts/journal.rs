@@ -17,12 +17,14 @@ use steward_store::Store;
 use crate::events::bounded;
 use tokio::sync::mpsc;
 
-/// Until the IncidentManager exists, groups handed to incidents are
-/// journaled: when a group first reaches the incident severity and
-/// whenever its set of firing alerts changes (not at every flush).
+/// Groups handed to incidents are journaled when a group first reaches
+/// the incident severity and whenever its set of firing alerts changes
+/// (not at every flush), and then passed to the IncidentManager, once it
+/// is set, as the firing alerts of the group (none: it resolved).
 pub(super) struct JournalHandoffs {
     pub(super) store: Store,
     pub(super) last: parking_lot::Mutex<HashMap<String, Vec<String>>>,
+    pub(super) incidents: std::sync::OnceLock<steward_incident::IncidentManager>,
 }
 
 #[async_trait::async_trait]
@@ -78,6 +80,28 @@ impl IncidentSink for JournalHandoffs {
         }));
         if let Err(err) = self.store.append(event).await {
             tracing::warn!(error = %err, "cannot journal an incident hand-off");
+        }
+        let Some(manager) = self.incidents.get() else {
+            return;
+        };
+        let view = steward_incident::policy::AlertGroupView {
+            key: group.group_key.clone(),
+            alerts: group
+                .alerts
+                .iter()
+                .filter(|a| a.ends_at.is_none_or(|end| end > group.at))
+                .map(|a| steward_incident::policy::AlertView {
+                    labels: a
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    starts_at: a.starts_at,
+                })
+                .collect(),
+        };
+        if let Err(err) = manager.alert_group(view).await {
+            tracing::warn!(group = %group.group_key, error = %err, "the incident manager cannot take an alert group");
         }
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod deployments;
 pub(crate) mod events;
 pub(crate) mod frames;
 pub(crate) mod health;
+pub(crate) mod incidents;
 pub(crate) mod reload;
 pub(crate) mod status;
 pub(crate) mod tokens;

@@ -23,7 +23,9 @@ async fn audit_events(app: &App) -> Vec<steward_core::Event> {
 /// The requests below that are refused (404) and journaled all the same:
 /// nothing runs to cancel, no release to roll back to.
 fn refused(path: &str) -> bool {
-    path.contains("dep_000000000000") || path.ends_with("/rollback")
+    path.contains("dep_000000000000")
+        || path.ends_with("/rollback")
+        || path.contains("inc-00000000")
 }
 
 #[tokio::test]
@@ -78,6 +80,37 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
             Some(json!({})),
         ),
         (Method::POST, "/api/v1/databases/agents/restore", None),
+        (
+            Method::POST,
+            "/api/v1/incidents",
+            Some(json!({"title": "checkout is slow", "severity": "SEV3"})),
+        ),
+        // an incident that does not exist: refused, journaled all the same
+        (
+            Method::POST,
+            "/api/v1/incidents/inc-00000000/actions",
+            Some(json!({"action": "acknowledge"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/inc-00000000/notes",
+            Some(json!({"text": "a note"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/inc-00000000/steps/1",
+            Some(json!({"command": "approve"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/inc-00000000/action_items",
+            Some(json!({"title": "an item"})),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/incidents/inc-00000000/action_items/item",
+            Some(json!({"status": "done"})),
+        ),
     ];
     let document = serde_json::to_value(steward_server::openapi()).unwrap();
     let mut documented = Vec::new();
@@ -94,7 +127,10 @@ async fn every_mutating_route_is_journaled_with_its_actor() {
             let template = path
                 .replace("/deployments/dep_000000000000/", "/deployments/{id}/")
                 .replace("/tokens/deployer", "/tokens/{id}")
-                .replace("/databases/agents/", "/databases/{name}/");
+                .replace("/databases/agents/", "/databases/{name}/")
+                .replace("/incidents/inc-00000000/", "/incidents/{id}/")
+                .replace("/steps/1", "/steps/{step}")
+                .replace("/action_items/item", "/action_items/{item}");
             format!("{method} {template}")
         })
         .collect();

@@ -51,6 +51,18 @@ const DECISIONS: &[(&str, Needs)] = &[
     ("cancel_deployment", Needs::Operator),
     ("rollback", Needs::Operator),
     ("reload", Needs::Operator),
+    ("list_incidents", Needs::Viewer),
+    ("open_incident", Needs::Operator),
+    ("incident_stats", Needs::Viewer),
+    ("get_incident", Needs::Viewer),
+    ("act_on_incident", Needs::Operator),
+    ("note_incident", Needs::Operator),
+    ("incident_step", Needs::Operator),
+    ("add_action_item", Needs::Operator),
+    ("change_action_item", Needs::Operator),
+    ("incident_timeline", Needs::Viewer),
+    ("incident_candidates", Needs::Viewer),
+    ("incident_postmortem", Needs::Viewer),
 ];
 
 /// Every operation: (operation id, method, path with dummy parameters).

@@ -13,6 +13,7 @@ mod edge;
 mod errors;
 mod event_queries;
 mod events;
+mod incidents;
 mod listener;
 mod migrations;
 mod openapi;

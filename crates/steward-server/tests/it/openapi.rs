@@ -225,6 +225,8 @@ fn concrete(template: &str, event_id: &str) -> String {
         .replace("{name}", "agents")
         .replace("/events/{id}", &format!("/events/{event_id}"))
         .replace("{id}", "dep_000000000000")
+        .replace("{step}", event_id)
+        .replace("{item}", "item")
 }
 
 #[tokio::test]

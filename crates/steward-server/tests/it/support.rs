@@ -240,6 +240,16 @@ impl App {
         if let Some(collector) = collector {
             state = state.with_metrics_collector(collector);
         }
+        let incidents = steward_server::incidents::Incidents::start(
+            state.config(),
+            &store,
+            alerts.as_ref(),
+            state.deployments(),
+            "http://127.0.0.1:7400",
+        )
+        .await
+        .expect("incidents");
+        state = state.with_incidents(incidents);
         let (router, summaries) = router(state.clone());
         tokio::spawn(summaries.run(shutdown.clone()));
         App {

@@ -1,0 +1,688 @@
+//! Incidents over HTTP: list, open by hand, show (with its durations and
+//! impact), act on (acknowledge, mitigate, resolve, reopen, severity,
+//! commander, assignees), notes, plan steps (approve, retry, skip, done),
+//! action items, the timeline, root-cause candidates, the postmortem and
+//! mean times. Reads need the viewer role, changes the operator role.
+//! Every change is handed to the IncidentManager, which owns it (a client
+//! that hangs up does not cut it short) and journals it.
+
+use std::collections::BTreeSet;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use steward_core::Name;
+use steward_incident::{
+    incident::{Action, Incident, Severity, mean_times},
+    manager::{ActionItemChange, MAX_TEXT, OpenRequest, StepCommand},
+    postmortem::{ActionItem, ActionKind, ActionStatus, TimelineEntry},
+};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    ApiError, AppState,
+    auth::{Operator, Viewer},
+    error::ErrorBody,
+    extract::{JsonBody, PathParams, QueryParams},
+    incidents::{Incidents, timeline::CandidateView},
+};
+
+/// The incident routes.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, open))
+        .routes(routes!(stats))
+        .routes(routes!(get))
+        .routes(routes!(act))
+        .routes(routes!(note))
+        .routes(routes!(step))
+        .routes(routes!(add_action_item))
+        .routes(routes!(change_action_item))
+        .routes(routes!(timeline))
+        .routes(routes!(candidates))
+        .routes(routes!(postmortem))
+}
+
+impl From<steward_incident::Error> for ApiError {
+    fn from(err: steward_incident::Error) -> Self {
+        ApiError::from_error(&err)
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(err: crate::Error) -> Self {
+        ApiError::from_error(&err)
+    }
+}
+
+/// Filters for listing incidents.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only open ones (not resolved).
+    #[serde(default)]
+    open: bool,
+    /// At most this many, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// An incident opened by hand.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OpenBody {
+    /// What is happening, in a line.
+    #[schema(min_length = 1, max_length = 4096)]
+    title: String,
+    /// `SEV1` (worst) to `SEV4`.
+    #[schema(example = "SEV2")]
+    severity: String,
+    /// The services affected.
+    #[serde(default)]
+    services: Vec<Name>,
+    /// Who leads the response.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    commander: Option<String>,
+}
+
+/// What to do to an incident.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ActionName {
+    /// Someone is on it: paging stops.
+    Acknowledge,
+    /// Nobody is on it any more: paging starts again.
+    Unacknowledge,
+    /// The impact is over.
+    Mitigate,
+    /// It is over.
+    Resolve,
+    /// It is back.
+    Reopen,
+    /// A new severity (`severity`).
+    SetSeverity,
+    /// A new commander (`user`).
+    SetCommander,
+    /// Someone else works on it (`user`).
+    Assign,
+}
+
+/// An action on an incident.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionBody {
+    /// The action.
+    action: ActionName,
+    /// The severity of `set_severity`.
+    #[serde(default)]
+    severity: Option<String>,
+    /// The user of `set_commander` and `assign`.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    user: Option<String>,
+}
+
+/// A note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoteBody {
+    /// The text.
+    #[schema(min_length = 1, max_length = 4096)]
+    text: String,
+}
+
+/// What a person does to a plan step.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StepCommandName {
+    /// Approve the step waiting for approval.
+    Approve,
+    /// Run the failed step again.
+    Retry,
+    /// Leave it out.
+    Skip,
+    /// Tick the checklist item.
+    Done,
+}
+
+/// A command on a plan step.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StepBody {
+    /// The command.
+    command: StepCommandName,
+}
+
+/// An action item's fields (all optional when changing one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionItemBody {
+    /// What to do (required for a new item).
+    #[serde(default)]
+    #[schema(max_length = 4096)]
+    title: Option<String>,
+    /// `mitigate`, `prevent` (default) or `process`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    kind: Option<ActionKind>,
+    /// Who does it.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    owner: Option<String>,
+    /// `open` (default), `in_progress` or `done`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    status: Option<ActionStatus>,
+}
+
+/// An incident with what is computed from it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IncidentView {
+    /// The record: id, title, severity, status, services, people, alert
+    /// groups, times, its plan's run, its action items.
+    #[schema(value_type = Object)]
+    pub incident: Incident,
+    /// Seconds from the first alert to the opening, and from the opening
+    /// to acknowledgement, mitigation and resolution, as far as it got.
+    pub durations: DurationsView,
+    /// Its impact now, in sentences.
+    pub impact: Vec<String>,
+    /// The severity its impact calls for.
+    pub impact_severity: String,
+}
+
+/// Response times in seconds.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct DurationsView {
+    /// Time to detect.
+    pub detect_seconds: Option<i64>,
+    /// Time to acknowledge.
+    pub acknowledge_seconds: Option<i64>,
+    /// Time to mitigate.
+    pub mitigate_seconds: Option<i64>,
+    /// Time to resolve.
+    pub resolve_seconds: Option<i64>,
+}
+
+/// Mean response times across incidents.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatsView {
+    /// How many incidents the means are over (the newest, at most 1000).
+    pub incidents: usize,
+    /// How many are open.
+    pub open: usize,
+    /// Mean time to detect, seconds.
+    pub mttd_seconds: Option<i64>,
+    /// Mean time to acknowledge (MTTA), seconds.
+    pub mtta_seconds: Option<i64>,
+    /// Mean time to mitigate, seconds.
+    pub mttm_seconds: Option<i64>,
+    /// Mean time to resolve (MTTR), seconds.
+    pub mttr_seconds: Option<i64>,
+}
+
+/// One line of a timeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntryView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `alert`, `notification`, `status`, `escalation`, `action`,
+    /// `change` or `note`.
+    pub kind: String,
+    /// What happened.
+    pub text: String,
+}
+
+impl From<&TimelineEntry> for TimelineEntryView {
+    fn from(e: &TimelineEntry) -> Self {
+        TimelineEntryView {
+            at: e.at,
+            kind: serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            text: e.text.clone(),
+        }
+    }
+}
+
+fn seconds(d: Option<chrono::TimeDelta>) -> Option<i64> {
+    d.map(|d| d.num_seconds())
+}
+
+async fn view(incidents: &Incidents, incident: Incident) -> Result<IncidentView, ApiError> {
+    let d = incident.durations();
+    let impact = incidents.impact(&incident).await?;
+    Ok(IncidentView {
+        durations: DurationsView {
+            detect_seconds: seconds(d.detect),
+            acknowledge_seconds: seconds(d.acknowledge),
+            mitigate_seconds: seconds(d.mitigate),
+            resolve_seconds: seconds(d.resolve),
+        },
+        impact: impact.summary(),
+        impact_severity: impact.severity().as_str().to_owned(),
+        incident,
+    })
+}
+
+async fn load(incidents: &Incidents, id: &str) -> Result<Incident, ApiError> {
+    incidents
+        .manager()
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id}")))
+}
+
+fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("`{field}` is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn severity(field: &str, text: &str) -> Result<Severity, ApiError> {
+    text.parse().map_err(|e: steward_incident::Error| {
+        ApiError::invalid("invalid_field", format!("`{field}`: {e}"))
+    })
+}
+
+/// Incidents, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    operation_id = "list_incidents",
+    tag = "incidents",
+    security(("token" = ["viewer"])),
+    params(ListParams),
+    responses((status = 200, description = "Incidents, newest first", body = Vec<Object>))
+)]
+pub(crate) async fn list(
+    State(incidents): State<Incidents>,
+    _viewer: Viewer,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<Vec<Incident>>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("invalid query parameter: limit: must be between 1 and 1000, got {limit}"),
+        ));
+    }
+    Ok(Json(incidents.manager().list(params.open, limit).await?))
+}
+
+/// Opens an incident by hand; escalation and its response plan start.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents",
+    operation_id = "open_incident",
+    tag = "incidents",
+    security(("token" = ["operator"])),
+    request_body = OpenBody,
+    responses(
+        (status = 201, description = "The incident, opened", body = Object),
+        (status = 422, description = "Invalid request", body = ErrorBody),
+    )
+)]
+pub(crate) async fn open(
+    State(incidents): State<Incidents>,
+    Operator(principal): Operator,
+    JsonBody(body): JsonBody<OpenBody>,
+) -> Result<(StatusCode, Json<Incident>), ApiError> {
+    let severity = severity("severity", &body.severity)?;
+    if let Some(commander) = &body.commander {
+        bounded("commander", commander, 128)?;
+    }
+    let incident = incidents
+        .manager()
+        .open(
+            OpenRequest {
+                title: body.title,
+                severity,
+                services: body
+                    .services
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect::<BTreeSet<_>>(),
+                commander: body.commander,
+            },
+            principal.actor,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(incident)))
+}
+
+/// Mean times to detect, acknowledge, mitigate and resolve.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/stats",
+    operation_id = "incident_stats",
+    tag = "incidents",
+    security(("token" = ["viewer"])),
+    responses((status = 200, description = "Mean times over the newest 1000 incidents", body = StatsView))
+)]
+pub(crate) async fn stats(
+    State(incidents): State<Incidents>,
+    _viewer: Viewer,
+) -> Result<Json<StatsView>, ApiError> {
+    let all = incidents.manager().list(false, 1000).await?;
+    let means = mean_times(&all);
+    let mean = |m: Option<(chrono::TimeDelta, usize)>| m.map(|(d, _)| d.num_seconds());
+    Ok(Json(StatsView {
+        incidents: all.len(),
+        open: all.iter().filter(|i| i.is_open()).count(),
+        mttd_seconds: mean(means.detect),
+        mtta_seconds: mean(means.acknowledge),
+        mttm_seconds: mean(means.mitigate),
+        mttr_seconds: mean(means.resolve),
+    }))
+}
+
+/// One incident with its durations and impact.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    operation_id = "get_incident",
+    tag = "incidents",
+    security(("token" = ["viewer"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    responses(
+        (status = 200, description = "The incident", body = IncidentView),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(incidents): State<Incidents>,
+    _viewer: Viewer,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<IncidentView>, ApiError> {
+    let incident = load(&incidents, &id).await?;
+    Ok(Json(view(&incidents, incident).await?))
+}
+
+/// Acknowledges, unacknowledges, mitigates, resolves or reopens an
+/// incident, or sets its severity, commander or assignees.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/actions",
+    operation_id = "act_on_incident",
+    tag = "incidents",
+    security(("token" = ["operator"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    request_body = ActionBody,
+    responses(
+        (status = 200, description = "The incident after the action", body = Object),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Its status does not allow the action", body = ErrorBody),
+        (status = 422, description = "Invalid request", body = ErrorBody),
+    )
+)]
+pub(crate) async fn act(
+    State(incidents): State<Incidents>,
+    Operator(principal): Operator,
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<ActionBody>,
+) -> Result<Json<Incident>, ApiError> {
+    let user = || {
+        let user = body
+            .user
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| ApiError::invalid("invalid_field", "this action needs `user`"))?;
+        bounded("user", &user, 128)?;
+        Ok::<_, ApiError>(user)
+    };
+    let action = match body.action {
+        ActionName::Acknowledge => Action::Acknowledge,
+        ActionName::Unacknowledge => Action::Unacknowledge,
+        ActionName::Mitigate => Action::Mitigate,
+        ActionName::Resolve => Action::Resolve,
+        ActionName::Reopen => Action::Reopen,
+        ActionName::SetSeverity => Action::SetSeverity(severity(
+            "severity",
+            body.severity.as_deref().ok_or_else(|| {
+                ApiError::invalid("invalid_field", "`set_severity` needs `severity`")
+            })?,
+        )?),
+        ActionName::SetCommander => Action::SetCommander(user()?),
+        ActionName::Assign => Action::Assign(user()?),
+    };
+    Ok(Json(
+        incidents
+            .manager()
+            .act(&id, action, principal.actor)
+            .await?,
+    ))
+}
+
+/// A note on the incident's timeline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/notes",
+    operation_id = "note_incident",
+    tag = "incidents",
+    security(("token" = ["operator"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    request_body = NoteBody,
+    responses(
+        (status = 204, description = "Noted"),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "Invalid request", body = ErrorBody),
+    )
+)]
+pub(crate) async fn note(
+    State(incidents): State<Incidents>,
+    Operator(principal): Operator,
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<NoteBody>,
+) -> Result<StatusCode, ApiError> {
+    bounded("text", &body.text, MAX_TEXT)?;
+    incidents
+        .manager()
+        .note(&id, &body.text, principal.actor)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Approves, retries, skips or ticks step `step` (from 1) of the
+/// incident's response plan.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/steps/{step}",
+    operation_id = "incident_step",
+    tag = "incidents",
+    security(("token" = ["operator"])),
+    params(
+        ("id" = String, Path, min_length = 1, description = "Incident id"),
+        ("step" = u32, Path, minimum = 1, description = "Step number, from 1"),
+    ),
+    request_body = StepBody,
+    responses(
+        (status = 200, description = "The incident after the command", body = Object),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The step is not where the command applies", body = ErrorBody),
+        (status = 422, description = "Invalid request, or no such step", body = ErrorBody),
+    )
+)]
+pub(crate) async fn step(
+    State(incidents): State<Incidents>,
+    Operator(principal): Operator,
+    PathParams((id, step)): PathParams<(String, u32)>,
+    JsonBody(body): JsonBody<StepBody>,
+) -> Result<Json<Incident>, ApiError> {
+    let command = match body.command {
+        StepCommandName::Approve => StepCommand::Approve,
+        StepCommandName::Retry => StepCommand::Retry,
+        StepCommandName::Skip => StepCommand::Skip,
+        StepCommandName::Done => StepCommand::Done,
+    };
+    Ok(Json(
+        incidents
+            .manager()
+            .step(&id, step as usize, command, principal.actor)
+            .await?,
+    ))
+}
+
+fn item_change(body: ActionItemBody, id: Option<String>) -> Result<ActionItemChange, ApiError> {
+    if let Some(title) = &body.title {
+        bounded("title", title, MAX_TEXT)?;
+    }
+    if let Some(owner) = &body.owner {
+        bounded("owner", owner, 128)?;
+    }
+    Ok(ActionItemChange {
+        id,
+        title: body.title,
+        kind: body.kind,
+        owner: body.owner,
+        status: body.status,
+    })
+}
+
+/// Adds an action item.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/action_items",
+    operation_id = "add_action_item",
+    tag = "incidents",
+    security(("token" = ["operator"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    request_body = ActionItemBody,
+    responses(
+        (status = 201, description = "The action item", body = Object),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 422, description = "Invalid request", body = ErrorBody),
+    )
+)]
+pub(crate) async fn add_action_item(
+    State(incidents): State<Incidents>,
+    Operator(principal): Operator,
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<ActionItemBody>,
+) -> Result<(StatusCode, Json<ActionItem>), ApiError> {
+    let change = item_change(body, None)?;
+    let item = incidents
+        .manager()
+        .action_item(&id, change, principal.actor)
+        .await?;
+    Ok((StatusCode::CREATED, Json(item)))
+}
+
+/// Changes an action item (its title, kind, owner or status).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}/action_items/{item}",
+    operation_id = "change_action_item",
+    tag = "incidents",
+    security(("token" = ["operator"])),
+    params(
+        ("id" = String, Path, min_length = 1, description = "Incident id"),
+        ("item" = String, Path, min_length = 1, description = "Action item id"),
+    ),
+    request_body = ActionItemBody,
+    responses(
+        (status = 200, description = "The action item", body = Object),
+        (status = 404, description = "No such incident or item", body = ErrorBody),
+        (status = 422, description = "Invalid request", body = ErrorBody),
+    )
+)]
+pub(crate) async fn change_action_item(
+    State(incidents): State<Incidents>,
+    Operator(principal): Operator,
+    PathParams((id, item)): PathParams<(String, String)>,
+    JsonBody(body): JsonBody<ActionItemBody>,
+) -> Result<Json<ActionItem>, ApiError> {
+    let change = item_change(body, Some(item))?;
+    Ok(Json(
+        incidents
+            .manager()
+            .action_item(&id, change, principal.actor)
+            .await?,
+    ))
+}
+
+/// The incident's timeline from the journal, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/timeline",
+    operation_id = "incident_timeline",
+    tag = "incidents",
+    security(("token" = ["viewer"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    responses(
+        (status = 200, description = "The timeline", body = Vec<TimelineEntryView>),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
+pub(crate) async fn timeline(
+    State(incidents): State<Incidents>,
+    _viewer: Viewer,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Vec<TimelineEntryView>>, ApiError> {
+    let incident = load(&incidents, &id).await?;
+    let entries = incidents.timeline(&incident).await?;
+    Ok(Json(entries.iter().map(TimelineEntryView::from).collect()))
+}
+
+/// The incident's root-cause candidates, likeliest first (empty: no
+/// change found).
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/candidates",
+    operation_id = "incident_candidates",
+    tag = "incidents",
+    security(("token" = ["viewer"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    responses(
+        (status = 200, description = "The candidates", body = Vec<CandidateView>),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
+pub(crate) async fn candidates(
+    State(incidents): State<Incidents>,
+    _viewer: Viewer,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<Vec<CandidateView>>, ApiError> {
+    let incident = load(&incidents, &id).await?;
+    let candidates = incidents.candidates(&incident).await?;
+    Ok(Json(candidates.iter().map(CandidateView::from).collect()))
+}
+
+/// The incident's postmortem draft in Markdown.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/postmortem",
+    operation_id = "incident_postmortem",
+    tag = "incidents",
+    security(("token" = ["viewer"])),
+    params(("id" = String, Path, min_length = 1, description = "Incident id")),
+    responses(
+        (status = 200, description = "The postmortem", body = String, content_type = "text/markdown"),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
+pub(crate) async fn postmortem(
+    State(incidents): State<Incidents>,
+    _viewer: Viewer,
+    PathParams(id): PathParams<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let incident = load(&incidents, &id).await?;
+    let markdown = incidents.postmortem(&incident).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        markdown,
+    ))
+}
