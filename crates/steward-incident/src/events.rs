@@ -217,7 +217,25 @@ pub fn changed(incident: &Incident, change: &Change, actor: &Actor) -> Option<Ne
             IncidentEvent::Updated,
             incident,
             actor,
-            format!("{id}: {field} changed"),
+            match *field {
+                "firing_groups" => format!(
+                    "{id}: an alert group stopped firing ({} of {} still firing)",
+                    incident.firing_groups.len(),
+                    incident.alert_groups.len()
+                ),
+                "alert_groups" => format!(
+                    "{id}: alert groups firing: {} of {} ({})",
+                    incident.firing_groups.len(),
+                    incident.alert_groups.len(),
+                    incident
+                        .services
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => format!("{id}: {field} changed"),
+            },
             &json!({
                 "field": field,
                 "commander": incident.commander,

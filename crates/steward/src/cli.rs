@@ -160,6 +160,158 @@ pub(crate) enum Command {
     /// shown and tested as `amtool config routes` does.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Incidents: list, open, acknowledge, resolve, note, run their
+    /// response plan's steps, read their timeline, root-cause candidates
+    /// and postmortem.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+}
+
+/// Incident commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum IncidentCommand {
+    /// Incidents, newest first.
+    List {
+        /// Only the open ones.
+        #[arg(long)]
+        open: bool,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One incident: its status, times, services, impact and plan.
+    Show {
+        /// The incident's id.
+        id: String,
+    },
+    /// Open an incident by hand (escalation and its response plan start).
+    Open {
+        /// What is happening, in a line.
+        #[arg(long)]
+        title: String,
+        /// SEV1 (worst) to SEV4.
+        #[arg(long, default_value = "SEV3")]
+        severity: String,
+        /// An affected service (repeat for more).
+        #[arg(long = "service", value_name = "SERVICE")]
+        services: Vec<String>,
+        /// Who leads the response.
+        #[arg(long)]
+        commander: Option<String>,
+    },
+    /// Acknowledge: someone is on it, paging stops.
+    Ack {
+        /// The incident's id.
+        id: String,
+    },
+    /// The impact is over (rolled back, failed over).
+    Mitigate {
+        /// The incident's id.
+        id: String,
+    },
+    /// It is over.
+    Resolve {
+        /// The incident's id.
+        id: String,
+    },
+    /// It is back: triggered again, paging starts over.
+    Reopen {
+        /// The incident's id.
+        id: String,
+    },
+    /// Set its severity.
+    Severity {
+        /// The incident's id.
+        id: String,
+        /// SEV1 to SEV4.
+        severity: String,
+    },
+    /// Add someone to it (or make them its commander).
+    Assign {
+        /// The incident's id.
+        id: String,
+        /// The user.
+        user: String,
+        /// As the incident commander.
+        #[arg(long)]
+        commander: bool,
+    },
+    /// Write a note on its timeline.
+    Note {
+        /// The incident's id.
+        id: String,
+        /// The note.
+        text: String,
+    },
+    /// Approve a step of its response plan that waits for approval.
+    Approve {
+        /// The incident's id.
+        id: String,
+        /// The step, from 1.
+        step: u32,
+    },
+    /// Run a failed step of its response plan again.
+    Retry {
+        /// The incident's id.
+        id: String,
+        /// The step, from 1.
+        step: u32,
+    },
+    /// Leave out a step of its response plan.
+    Skip {
+        /// The incident's id.
+        id: String,
+        /// The step, from 1.
+        step: u32,
+    },
+    /// Tick a checklist step of its response plan.
+    Done {
+        /// The incident's id.
+        id: String,
+        /// The step, from 1.
+        step: u32,
+    },
+    /// Its timeline from the journal, oldest first.
+    Timeline {
+        /// The incident's id.
+        id: String,
+    },
+    /// Its root-cause candidates: the changes before the first alert,
+    /// likeliest first, with their evidence.
+    Candidates {
+        /// The incident's id.
+        id: String,
+    },
+    /// Its postmortem draft in Markdown.
+    Postmortem {
+        /// The incident's id.
+        id: String,
+        /// Write it to this file instead of the standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Add an action item, or change one (`--item`).
+    ActionItem {
+        /// The incident's id.
+        id: String,
+        /// The item to change; a new one without it.
+        #[arg(long)]
+        item: Option<String>,
+        /// What to do.
+        #[arg(long)]
+        title: Option<String>,
+        /// mitigate, prevent or process.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Who does it.
+        #[arg(long)]
+        owner: Option<String>,
+        /// open, in_progress or done.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Mean times to detect, acknowledge, mitigate and resolve.
+    Stats,
 }
 
 /// Alerting commands.

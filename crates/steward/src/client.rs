@@ -187,6 +187,33 @@ impl Client {
         decode(path, self.send(request).await?).await
     }
 
+    /// POST a JSON body to a route that answers without one (204).
+    pub(crate) async fn post_no_content<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<()> {
+        let request = self
+            .request(Method::POST, path)
+            .json(body)
+            .timeout(self.timeout);
+        self.send(request).await?;
+        Ok(())
+    }
+
+    /// PATCH a JSON body, decoding JSON.
+    pub(crate) async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let request = self
+            .request(Method::PATCH, path)
+            .json(body)
+            .timeout(self.timeout);
+        decode(path, self.send(request).await?).await
+    }
+
     /// DELETE, decoding JSON.
     pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let request = self.request(Method::DELETE, path).timeout(self.timeout);
@@ -307,3 +334,16 @@ pub(crate) fn is_unreachable(err: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+/// Percent-encodes a path segment so a name can never change the path.
+pub(crate) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -133,6 +133,40 @@ impl Incidents {
                 .await?,
             );
         }
+        // deployments name their services in their records, not in
+        // every event: the events of those that touched its services
+        if let Some(deployments) = self.deployments() {
+            let touching: BTreeSet<String> = deployments
+                .list(None, 200)
+                .await?
+                .into_iter()
+                .filter(|d| {
+                    d.services
+                        .iter()
+                        .any(|s| incident.services.contains(s.as_str()))
+                })
+                .map(|d| d.id)
+                .collect();
+            if !touching.is_empty() {
+                let page = self
+                    .events(EventQuery {
+                        since: Some(start),
+                        until: end,
+                        kind: Some(DeployEvent::PREFIX.to_owned()),
+                        ..EventQuery::default()
+                    })
+                    .await?;
+                read(
+                    page.into_iter()
+                        .filter(|e| {
+                            e.payload["deployment"]
+                                .as_str()
+                                .is_some_and(|d| touching.contains(d))
+                        })
+                        .collect(),
+                );
+            }
+        }
         let mut entries: Vec<TimelineEntry> = events
             .values()
             .filter_map(|event| entry(event, incident))
@@ -291,11 +325,16 @@ impl Incidents {
         ))
     }
 
-    /// The incident's impact now: failing services (while it is open),
-    /// the services that depend on them, replicas not ready.
-    pub async fn impact(&self, incident: &Incident) -> crate::Result<impact::Impact> {
+    /// The incident's impact: its failing services (while it is open,
+    /// or always with `as_it_was`), the services that depend on them,
+    /// replicas not ready now.
+    pub async fn impact(
+        &self,
+        incident: &Incident,
+        as_it_was: bool,
+    ) -> crate::Result<impact::Impact> {
         let mut observed = Observed {
-            failing: if incident.is_open() {
+            failing: if incident.is_open() || as_it_was {
                 incident.services.clone()
             } else {
                 BTreeSet::new()
@@ -326,7 +365,7 @@ impl Incidents {
     pub async fn postmortem(&self, incident: &Incident) -> crate::Result<String> {
         let candidates = self.candidates(incident).await?;
         let timeline = self.timeline(incident).await?;
-        let impact = self.impact(incident).await?;
+        let impact = self.impact(incident, true).await?;
         let mut impact_lines = impact.summary();
         if impact_lines.is_empty() {
             impact_lines.push(format!(

@@ -260,7 +260,7 @@ fn seconds(d: Option<chrono::TimeDelta>) -> Option<i64> {
 
 async fn view(incidents: &Incidents, incident: Incident) -> Result<IncidentView, ApiError> {
     let d = incident.durations();
-    let impact = incidents.impact(&incident).await?;
+    let impact = incidents.impact(&incident, false).await?;
     Ok(IncidentView {
         durations: DurationsView {
             detect_seconds: seconds(d.detect),

@@ -5,6 +5,7 @@ mod check_config;
 mod deploy;
 mod events;
 mod healthcheck;
+mod incident;
 mod logs;
 mod migrate;
 mod oncall;
@@ -46,5 +47,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&global, args).await,
         Command::Targets => targets::run(&global).await,
         Command::Alerts(command) => alerts::run(&global, command).await,
+        Command::Incident(command) => incident::run(&global, command).await,
     }
 }

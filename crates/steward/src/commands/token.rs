@@ -66,7 +66,10 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
         }
         TokenCommand::Revoke { id_or_name } => {
             let revoked: TokenInfo = client
-                .delete(&format!("/api/v1/tokens/{}", encode_segment(&id_or_name)))
+                .delete(&format!(
+                    "/api/v1/tokens/{}",
+                    crate::client::encode_segment(&id_or_name)
+                ))
                 .await?;
             match global.output {
                 OutputFormat::Json => output::json(&revoked),
@@ -78,17 +81,4 @@ pub(crate) async fn run(global: &Global, command: TokenCommand) -> anyhow::Resul
         }
     }
     Ok(())
-}
-
-/// Percent-encodes a path segment so a name can never change the path.
-fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }

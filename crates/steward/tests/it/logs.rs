@@ -374,7 +374,7 @@ fn a_replica_that_dies_at_once_has_its_last_words_collected() {
 }
 
 /// Posts one task to the agent; its status.
-fn post_task(port: u16) -> Option<u16> {
+pub(crate) fn post_task(port: u16) -> Option<u16> {
     use std::io::{Read, Write};
     let body = r#"{"prompt": "plan a trip", "model": "demo-pro"}"#;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;

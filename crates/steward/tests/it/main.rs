@@ -9,6 +9,7 @@ mod check_config;
 mod cli;
 mod container;
 mod deploy;
+mod incidents;
 mod logs;
 mod metrics;
 mod migrate;
