@@ -24,7 +24,7 @@ mod rollout;
 mod rules;
 
 pub use alerts::{AlertsConfig, SEVERITY_LEVELS, SeverityRuleConfig};
-pub use incidents::IncidentsConfig;
+pub use incidents::{IncidentsConfig, SloConfig};
 pub use logs::{LogForward, LogsConfig, MultilineConfig};
 pub use metrics::{
     BasicAuth, MetricsConfig, QueueConfig, RelabelAction, RelabelConfig, RemoteWrite, Scheme,

@@ -138,6 +138,18 @@ pub struct Args {
     #[arg(long, env = "DEMO_AGENT_EXIT_AFTER", value_parser = parse_secs)]
     pub exit_after: Option<Duration>,
 
+    /// Another agent this one calls first for every task (its base URL,
+    /// `http://127.0.0.1:8081`): a task fails when the upstream's does,
+    /// as a gateway fails when the workers behind it do.
+    #[arg(long, env = "DEMO_AGENT_UPSTREAM")]
+    pub upstream: Option<String>,
+
+    /// A SQLite database with the demo agent's migrations applied (its
+    /// `tasks` table): every task is recorded there, so that what a
+    /// migration does to writes shows in the task latency.
+    #[arg(long, env = "DEMO_AGENT_DATABASE")]
+    pub database: Option<std::path::PathBuf>,
+
     /// Format of the logs written to stderr; the level comes from
     /// `DEMO_AGENT_LOG` or `RUST_LOG` (default `info`).
     #[arg(long, env = "DEMO_AGENT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -223,6 +235,20 @@ impl Args {
             startup_delay: self.startup_delay,
             memory_growth_bytes: self.memory_growth_mb.saturating_mul(1024 * 1024),
             exit_after: self.exit_after,
+            upstream: self
+                .upstream
+                .map(|url| {
+                    let url = url.trim_end_matches('/').to_owned();
+                    match url.starts_with("http://") || url.starts_with("https://") {
+                        true => Ok(url),
+                        false => Err(Error::InvalidConfig {
+                            field: "--upstream",
+                            reason: format!("{url:?} is not an http(s) URL"),
+                        }),
+                    }
+                })
+                .transpose()?,
+            database: self.database,
         })
     }
 }
@@ -248,6 +274,10 @@ pub struct Config {
     pub memory_growth_bytes: u64,
     /// When set, the process exits with code 1 after this long.
     pub exit_after: Option<Duration>,
+    /// The agent called first for every task.
+    pub upstream: Option<String>,
+    /// Where tasks are recorded.
+    pub database: Option<std::path::PathBuf>,
 }
 
 /// Parameters of the task simulation.

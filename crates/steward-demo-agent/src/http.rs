@@ -42,6 +42,7 @@ struct Inner {
     ready_at: Instant,
     // Memory kept on purpose by the memory-growth knob; never read.
     retained: Mutex<Vec<Box<[u8]>>>,
+    dependencies: crate::deps::Dependencies,
 }
 
 impl AppState {
@@ -54,6 +55,8 @@ impl AppState {
         };
         let started = Instant::now();
         let ready_at = started + config.startup_delay;
+        let dependencies =
+            crate::deps::Dependencies::new(config.upstream.as_deref(), config.database.as_deref())?;
         let state = Self(Arc::new(Inner {
             config,
             metrics,
@@ -61,6 +64,7 @@ impl AppState {
             started,
             ready_at,
             retained: Mutex::new(Vec::new()),
+            dependencies,
         }));
         state.metrics().set_ready(state.is_healthy());
         Ok(state)
@@ -365,10 +369,27 @@ async fn create_task(State(state): State<AppState>, body: Bytes) -> Response {
         metrics,
         finished: false,
     };
+    if let Err(why) = state.0.dependencies.call_upstream(&body).await {
+        cancel.finished = true;
+        metrics.task_finished("error", Some("upstream_failed"), 0.0);
+        tracing::warn!(reason = "upstream_failed", error = %why, "task failed");
+        return ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", why).into_response();
+    }
     let report = sim::execute(plan, metrics).await;
+    let recorded = state
+        .0
+        .dependencies
+        .record(&report.id, &report.model, report.failure.is_none())
+        .await;
     cancel.finished = true;
     let seconds = report.totals.duration_ms / 1000.0;
     state.grow_memory();
+    if let Err(why) = recorded {
+        metrics.task_finished("error", Some("database_failed"), seconds);
+        tracing::warn!(task_id = %report.id, reason = "database_failed", error = %why, "task failed");
+        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database_failed", why)
+            .into_response();
+    }
 
     let (status, outcome, error) = match report.failure {
         None => {

@@ -11,6 +11,7 @@
 //! [`server::Server`] and serves [`http::router`] until a signal arrives.
 
 pub mod config;
+pub mod deps;
 pub mod error;
 pub mod http;
 pub mod metrics;

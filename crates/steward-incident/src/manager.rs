@@ -537,7 +537,7 @@ impl IncidentManager {
                 )));
             }
             let Some(run) = incident.plan.as_mut() else {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::NotFound(format!(
                     "incident {id} has no response plan"
                 )));
             };

@@ -231,7 +231,7 @@ impl PlanRun {
         let plan = self.plan.clone();
         self.steps
             .get_mut(index)
-            .ok_or_else(|| Error::InvalidInput(format!("plan {plan} has no step {}", index + 1)))
+            .ok_or_else(|| Error::NotFound(format!("plan {plan} has no step {}", index + 1)))
     }
 
     /// A person approves step `index` (waiting for approval).

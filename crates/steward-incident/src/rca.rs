@@ -14,7 +14,14 @@
 //! - kind: deployments and configuration changes, which change what
 //!   runs, over migrations, over optimizations;
 //! - history: doubled when undoing a change of the same kind on the same
-//!   service resolved an earlier incident.
+//!   service resolved an earlier incident;
+//! - where the failure starts: failures travel up the dependency graph
+//!   (a gateway fails when the worker it calls does), so among the
+//!   services seen failing around the incident, a change on one whose
+//!   own dependencies are all healthy while a service depending on it
+//!   fails too (where the failure starts, and what spread it) is
+//!   doubled, and a change on one with a failing dependency (whose
+//!   failure may only be a symptom) is halved.
 //!
 //! No candidate is an answer too: the incident may have no change behind
 //! it (a crash loop, a dependency outside steward, load).
@@ -103,6 +110,9 @@ pub struct Context<'a> {
     pub half_life: TimeDelta,
     /// Earlier incidents resolved by undoing a change.
     pub history: &'a [PastFix],
+    /// The services seen failing around the first alert (alerting),
+    /// the affected ones among them; empty: only the affected ones.
+    pub failing: &'a BTreeSet<String>,
 }
 
 /// A ranked candidate.
@@ -140,6 +150,26 @@ pub fn rank(changes: &[ChangeRecord], context: &Context<'_>) -> Vec<Candidate> {
                 .filter(|f| f.kind == change.kind && f.service == change.service)
                 .collect();
             let history = if fixes.is_empty() { 1.0 } else { 2.0 };
+            let (origin, origin_note) = match failing_below(&change.service, context) {
+                Some(below) => (
+                    0.5,
+                    Some(format!(
+                        "{below}, which {} depends on, fails too: {}'s trouble may come from there",
+                        change.service, change.service
+                    )),
+                ),
+                None if failing(&change.service, context) => match failing_above(&change.service, context) {
+                    Some(above) => (
+                        2.0,
+                        Some(format!(
+                            "{} fails, none of its dependencies does, and {above}, which depends on it, fails too: the failure starts there",
+                            change.service
+                        )),
+                    ),
+                    None => (1.0, None),
+                },
+                None => (1.0, None),
+            };
             let mut evidence = vec![format!(
                 "{} of {} ({}) {} before the first alert",
                 change.kind.noun(),
@@ -156,6 +186,7 @@ pub fn rank(changes: &[ChangeRecord], context: &Context<'_>) -> Vec<Candidate> {
                     if distance == 1 { "y" } else { "ies" }
                 )
             });
+            evidence.extend(origin_note);
             if !fixes.is_empty() {
                 let ids: Vec<&str> = fixes.iter().map(|f| f.incident.as_str()).collect();
                 evidence.push(format!(
@@ -167,7 +198,7 @@ pub fn rank(changes: &[ChangeRecord], context: &Context<'_>) -> Vec<Candidate> {
             }
             Some(Candidate {
                 change: change.clone(),
-                score: proximity * hops * change.kind.weight() * history,
+                score: proximity * hops * change.kind.weight() * history * origin,
                 distance,
                 evidence,
             })
@@ -180,6 +211,55 @@ pub fn rank(changes: &[ChangeRecord], context: &Context<'_>) -> Vec<Candidate> {
             .then_with(|| a.change.id.cmp(&b.change.id))
     });
     candidates
+}
+
+/// Whether `service` is seen failing (the affected services always are).
+fn failing(service: &str, context: &Context<'_>) -> bool {
+    context.affected.contains(service) || context.failing.contains(service)
+}
+
+/// A failing service among `service`'s dependencies (transitively, up to
+/// [`MAX_DISTANCE`] hops), the nearest first.
+fn failing_below(service: &str, context: &Context<'_>) -> Option<String> {
+    let mut seen = BTreeSet::from([service.to_owned()]);
+    let mut queue: VecDeque<(String, u32)> = VecDeque::from([(service.to_owned(), 0)]);
+    while let Some((at, distance)) = queue.pop_front() {
+        if distance == MAX_DISTANCE {
+            continue;
+        }
+        for dependency in context.dependencies.get(&at).into_iter().flatten() {
+            if !seen.insert(dependency.clone()) {
+                continue;
+            }
+            if failing(dependency, context) {
+                return Some(dependency.clone());
+            }
+            queue.push_back((dependency.clone(), distance + 1));
+        }
+    }
+    None
+}
+
+/// A failing service that depends on `service` (directly or through
+/// others, up to [`MAX_DISTANCE`] hops).
+fn failing_above(service: &str, context: &Context<'_>) -> Option<String> {
+    let mut seen = BTreeSet::from([service.to_owned()]);
+    let mut queue: VecDeque<(String, u32)> = VecDeque::from([(service.to_owned(), 0)]);
+    while let Some((at, distance)) = queue.pop_front() {
+        if distance == MAX_DISTANCE {
+            continue;
+        }
+        for (dependent, dependencies) in context.dependencies {
+            if !dependencies.contains(&at) || !seen.insert(dependent.clone()) {
+                continue;
+            }
+            if failing(dependent, context) {
+                return Some(dependent.clone());
+            }
+            queue.push_back((dependent.clone(), distance + 1));
+        }
+    }
+    None
 }
 
 /// Hops from the affected services down their dependencies, breadth

@@ -35,6 +35,7 @@ use crate::{Error, Result, alerts::Alerts};
 #[derive(Clone)]
 pub struct Incidents {
     manager: IncidentManager,
+    metrics: Option<steward_metrics::MetricsCollector>,
     deployments: Option<DeploymentManager>,
     config: Arc<LoadedConfig>,
     store: Store,
@@ -43,13 +44,15 @@ pub struct Incidents {
 impl Incidents {
     /// Builds the manager over `store` from `config`'s `[incidents]` and
     /// `[oncall]`, paging through `alerts` and acting through
-    /// `deployments` when steward runs them, and picks up the incidents
+    /// `deployments` when steward runs them, reading service level
+    /// objectives from `metrics`, and picks up the incidents
     /// a previous run left open.
     pub async fn start(
         config: &LoadedConfig,
         store: &Store,
         alerts: Option<&Alerts>,
         deployments: Option<&DeploymentManager>,
+        metrics: Option<&steward_metrics::MetricsCollector>,
         api_url: &str,
     ) -> Result<Incidents> {
         let settings = settings(config).map_err(Error::Incidents)?;
@@ -75,6 +78,7 @@ impl Incidents {
         }
         Ok(Incidents {
             manager,
+            metrics: metrics.cloned(),
             deployments: deployments.cloned(),
             config: Arc::new(config.clone()),
             store: store.clone(),
@@ -89,6 +93,11 @@ impl Incidents {
     /// The deployment manager, when steward runs deployments.
     pub(crate) fn deployments(&self) -> Option<&DeploymentManager> {
         self.deployments.as_ref()
+    }
+
+    /// The metrics store, when steward keeps metrics.
+    pub(crate) fn metrics(&self) -> Option<&steward_metrics::MetricsCollector> {
+        self.metrics.as_ref()
     }
 
     /// The configuration steward started with.

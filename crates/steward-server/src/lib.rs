@@ -14,6 +14,7 @@ pub mod api_types;
 mod auth;
 mod bootstrap;
 mod error;
+mod evaluate;
 pub mod events;
 mod extract;
 mod http_metrics;

@@ -186,6 +186,7 @@ pub async fn start_with(
         &store,
         alerts.as_ref(),
         deployments.as_ref().map(Deployments::manager),
+        collector.as_ref(),
         &url,
     )
     .await?;

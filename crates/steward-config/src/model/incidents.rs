@@ -28,6 +28,19 @@ pub struct IncidentsConfig {
     /// groups fires any more.
     #[serde(default = "default_true")]
     pub auto_resolve: bool,
+    /// How long before an incident's first alert changes are root-cause
+    /// candidates.
+    #[serde(default = "default_rca_window")]
+    pub rca_window: HumanDuration,
+    /// A change this long before the first alert counts half as likely
+    /// as one just before it (and a quarter at twice this long...).
+    #[serde(default = "default_rca_half_life")]
+    pub rca_half_life: HumanDuration,
+    /// Service level objectives: an incident's impact shows how fast
+    /// each affected service burns its error budget, and how many of its
+    /// tasks failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<SloConfig>,
     /// Response plans, the first that applies to an incident (by its
     /// services or alert names) runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -36,6 +49,14 @@ pub struct IncidentsConfig {
 
 fn default_open_at() -> String {
     "SEV2".to_owned()
+}
+
+fn default_rca_window() -> HumanDuration {
+    std::time::Duration::from_secs(2 * 3600).into()
+}
+
+fn default_rca_half_life() -> HumanDuration {
+    std::time::Duration::from_secs(15 * 60).into()
 }
 
 fn default_true() -> bool {
@@ -49,7 +70,28 @@ impl Default for IncidentsConfig {
             escalation_policy: None,
             ack_timeout: None,
             auto_resolve: true,
+            rca_window: default_rca_window(),
+            rca_half_life: default_rca_half_life(),
+            slos: Vec::new(),
             response_plans: Vec::new(),
         }
     }
+}
+
+/// A service's objective, and how steward's metrics measure it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SloConfig {
+    /// The service.
+    pub service: String,
+    /// The share of requests or tasks that must succeed (`0.99`).
+    pub objective: f64,
+    /// PromQL: the share failing now, 0 to 1
+    /// (`sum(rate(tasks_total{outcome="error"}[5m])) / sum(rate(tasks_total[5m]))`).
+    pub error_ratio: String,
+    /// PromQL: how many failed since the incident started, `$window`
+    /// standing for that duration
+    /// (`sum(increase(tasks_total{outcome="error"}[$window]))`).
+    #[serde(default)]
+    pub failed: Option<String>,
 }

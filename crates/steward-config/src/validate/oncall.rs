@@ -177,6 +177,53 @@ impl Checker<'_, '_, '_> {
                 None,
             );
         }
+        for (field, value) in [
+            ("rca_window", &incidents.rca_window),
+            ("rca_half_life", &incidents.rca_half_life),
+        ] {
+            if value.get() < std::time::Duration::from_secs(1)
+                || value.get() > std::time::Duration::from_secs(30 * 86_400)
+            {
+                self.error(
+                    &path!["incidents", field],
+                    format!("{value} is not between a second and 30 days"),
+                    None,
+                );
+            }
+        }
+        for (i, slo) in incidents.slos.iter().enumerate() {
+            if config.service(&slo.service).is_none() {
+                self.error(
+                    &path!["incidents", "slos", i, "service"],
+                    format!("no service named `{}`", slo.service),
+                    None,
+                );
+            }
+            if !(slo.objective > 0.0 && slo.objective < 1.0) {
+                self.error(
+                    &path!["incidents", "slos", i, "objective"],
+                    format!(
+                        "{} is not a share between 0 and 1 (0.99: 99% succeed)",
+                        slo.objective
+                    ),
+                    None,
+                );
+            }
+            let exprs = [
+                ("error_ratio", Some(&slo.error_ratio)),
+                ("failed", slo.failed.as_ref()),
+            ];
+            for (field, expr) in exprs {
+                let Some(expr) = expr else { continue };
+                if let Err(err) = promql_parser::parser::parse(&expr.replace("$window", "5m")) {
+                    self.error(
+                        &path!["incidents", "slos", i, field],
+                        format!("not PromQL: {}", err.trim().replace('\n', " ")),
+                        None,
+                    );
+                }
+            }
+        }
         let mut seen = HashSet::new();
         for (i, plan) in incidents.response_plans.iter().enumerate() {
             let at = |rest: &[Segment]| {

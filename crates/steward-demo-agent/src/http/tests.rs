@@ -291,3 +291,66 @@ async fn extra_latency_delays_every_task() {
     assert_eq!(started.elapsed(), Duration::from_secs(2));
     assert_eq!(body["totals"]["duration_ms"], 2000.0);
 }
+
+/// An agent serving `state` on a loopback port; its base URL.
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_failing_upstream_fails_the_task_with_502() {
+    let failing = serve(state(&["--error-rate", "1.0"])).await;
+    let gateway = state(&["--upstream", &failing]);
+    let (status, _, body) = send(&gateway, task(&json!({"prompt": "hi"}))).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "upstream_failed");
+    let healthy = serve(state(&[])).await;
+    let gateway = state(&["--upstream", &healthy]);
+    let (status, _, body) = send(&gateway, task(&json!({"prompt": "hi"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, metrics) = send(&gateway, get("/metrics")).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("demo_agent_tasks_total{outcome=\"success\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn tasks_are_recorded_in_the_database_and_fail_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agents.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        include_str!("../../migrations/V1__create_tasks.sql")
+            .split(';')
+            .next()
+            .unwrap(),
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let agent = state(&["--database", path.to_str().unwrap()]);
+    for _ in 0..3 {
+        let (status, _, body) = send(&agent, task(&json!({"prompt": "hi"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tasks WHERE status = 'success'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+    // a database without the table: the task fails, and says why
+    let empty = dir.path().join("empty.db");
+    std::fs::File::create(&empty).unwrap();
+    let agent = state(&["--database", empty.to_str().unwrap()]);
+    let (status, _, body) = send(&agent, task(&json!({"prompt": "hi"}))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(body["error"]["code"], "database_failed");
+}

@@ -104,10 +104,7 @@ fn transitions_out_of_place_are_refused() {
     let err = run.skip(0, "ana").unwrap_err();
     assert_eq!(err.to_string(), "step 1 is done or being executed");
     let err = run.tick(7, "ana", at(1)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid input: plan agent-errors has no step 8"
-    );
+    assert_eq!(err.to_string(), "plan agent-errors has no step 8");
 }
 
 #[test]

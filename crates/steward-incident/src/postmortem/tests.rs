@@ -56,6 +56,7 @@ fn candidates() -> Vec<Candidate> {
             window: TimeDelta::hours(2),
             half_life: TimeDelta::minutes(15),
             history: &[],
+            failing: &BTreeSet::new(),
         },
     )
 }

@@ -37,6 +37,7 @@ fn candidates_carry_their_evidence_and_ties_go_to_the_later_change() {
         window: TimeDelta::hours(2),
         half_life: TimeDelta::minutes(15),
         history: &history,
+        failing: &BTreeSet::new(),
     };
     let ranked = rank(
         &[

@@ -1,7 +1,8 @@
 //! Root-cause ranking cases: each file of `tests/cases/rca/` is an
 //! incident (affected services, the dependency graph, the first alert,
 //! earlier fixes) with the journal's changes around it, and the ids the
-//! ranking must give, best first (`expect = []`: no change found).
+//! ranking must give, best first (`expect = []`: no change found), and
+//! the services seen failing besides the affected ones (`failing`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +25,9 @@ struct Case {
     history: Vec<PastFix>,
     #[serde(default)]
     changes: Vec<ChangeRecord>,
+    /// Services seen failing besides the affected ones.
+    #[serde(default)]
+    failing: BTreeSet<String>,
     expect: Vec<String>,
 }
 
@@ -53,6 +57,7 @@ fn rca_cases() {
             window: delta(&case.window),
             half_life: delta(&case.half_life),
             history: &case.history,
+            failing: &case.failing,
         };
         let ranked = rank(&case.changes, &context);
         let ids: Vec<&str> = ranked.iter().map(|c| c.change.id.as_str()).collect();

@@ -28,10 +28,7 @@ use steward_alert::{
     notify::NotifiedAlert,
 };
 use steward_config::LoadedConfig;
-use steward_metrics::{
-    MetricsCollector,
-    promql::{Engine, EngineOptions, Value},
-};
+use steward_metrics::{MetricsCollector, promql::Value};
 use steward_store::Store;
 
 /// How far back the changes an alert is enriched with go.
@@ -159,9 +156,7 @@ impl StewardEnricher {
     }
 
     /// Each expression's result now, for those evaluated within the
-    /// budget (on a blocking thread, as the query API evaluates them;
-    /// the engine's own deadline is the budget too, so an abandoned
-    /// query does not run on for long).
+    /// budget (`crate::evaluate`).
     async fn values(
         &self,
         exprs: BTreeSet<String>,
@@ -170,46 +165,11 @@ impl StewardEnricher {
         let Some(metrics) = &self.metrics else {
             return HashMap::new();
         };
-        if exprs.is_empty() {
-            return HashMap::new();
-        }
-        let engine = Engine::new(EngineOptions {
-            timeout: self.budget,
-            ..metrics.engine().options().clone()
-        });
-        let storage = Arc::clone(metrics.storage());
-        let at = now.timestamp_millis();
-        let deadline = std::time::Instant::now() + self.budget;
-        let evaluate = tokio::task::spawn_blocking(move || {
-            let mut out = HashMap::new();
-            for expr in exprs {
-                if std::time::Instant::now() >= deadline {
-                    break;
-                }
-                match engine.instant_query(storage.as_ref(), &expr, at) {
-                    Ok(result) => {
-                        if let Some(value) = expr_result(result.value) {
-                            out.insert(expr, value);
-                        }
-                    }
-                    Err(err) => {
-                        tracing::debug!(error = %err, %expr, "enrichment: the expression failed");
-                    }
-                }
-            }
-            out
-        });
-        match tokio::time::timeout(self.budget, evaluate).await {
-            Ok(Ok(values)) => values,
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "enrichment: the evaluation stopped");
-                HashMap::new()
-            }
-            Err(_) => {
-                tracing::debug!(budget = ?self.budget, "enrichment: expressions too slow, values left out");
-                HashMap::new()
-            }
-        }
+        crate::evaluate::instant_values(metrics, exprs, now.timestamp_millis(), self.budget)
+            .await
+            .into_iter()
+            .filter_map(|(expr, value)| expr_result(value).map(|v| (expr, v)))
+            .collect()
     }
 }
 

@@ -27,12 +27,10 @@ use steward_store::{EventQuery, Order};
 
 use super::Incidents;
 
-/// How long before the first alert changes are root-cause candidates.
-pub(crate) const RCA_WINDOW: TimeDelta = TimeDelta::hours(2);
-/// Time proximity of a change halves every this long.
-pub(crate) const RCA_HALF_LIFE: TimeDelta = TimeDelta::minutes(15);
 /// How far around the incident its services' events are on its timeline.
 const AROUND: TimeDelta = TimeDelta::minutes(30);
+/// How long the objectives' expressions may take together.
+const SLO_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 /// The most journal events read for one timeline.
 const MAX_EVENTS: u32 = 1000;
 
@@ -76,6 +74,12 @@ impl From<&Candidate> for CandidateView {
 }
 
 impl Incidents {
+    /// `[incidents] rca_window`.
+    fn rca_window(&self) -> TimeDelta {
+        TimeDelta::from_std(self.config().config.incidents.rca_window.get())
+            .unwrap_or(TimeDelta::hours(2))
+    }
+
     /// Each service's dependencies: its `depends_on`, and the databases
     /// its environment names (by name or URL).
     pub(crate) fn dependencies(&self) -> BTreeMap<String, BTreeSet<String>> {
@@ -189,7 +193,7 @@ impl Incidents {
         first_alert: DateTime<Utc>,
         exclude_actor: &str,
     ) -> crate::Result<Vec<ChangeRecord>> {
-        let since = first_alert - RCA_WINDOW;
+        let since = first_alert - self.rca_window();
         let mut changes = Vec::new();
         if let Some(deployments) = self.deployments() {
             for summary in deployments.list(None, 200).await? {
@@ -283,6 +287,34 @@ impl Incidents {
         Ok(changes)
     }
 
+    /// The services whose alerts started firing around `first_alert`
+    /// (within a half-life on either side), from the journal: where the
+    /// ranking looks for the service a failure starts at.
+    async fn failing_around(&self, first_alert: DateTime<Utc>) -> crate::Result<BTreeSet<String>> {
+        let half_life = TimeDelta::from_std(self.config().config.incidents.rca_half_life.get())
+            .unwrap_or(TimeDelta::minutes(15));
+        let mut failing = BTreeSet::new();
+        for kind in [
+            AlertEvent::Firing.as_str(),
+            AlertManagerEvent::AlertFiring.as_str(),
+        ] {
+            for event in self
+                .events(EventQuery {
+                    since: Some(first_alert - half_life),
+                    until: Some(first_alert + half_life),
+                    kind: Some(kind.to_owned()),
+                    ..EventQuery::default()
+                })
+                .await?
+            {
+                if let Some(service) = &event.service {
+                    failing.insert(service.as_str().to_owned());
+                }
+            }
+        }
+        Ok(failing)
+    }
+
     /// Earlier incidents that a rollback of their plan resolved.
     async fn history(&self, incident: &Incident) -> crate::Result<Vec<PastFix>> {
         let mut fixes = Vec::new();
@@ -312,15 +344,18 @@ impl Incidents {
         let changes = self.changes(first_alert, &own).await?;
         let history = self.history(incident).await?;
         let dependencies = self.dependencies();
+        let failing = self.failing_around(first_alert).await?;
         Ok(rca::rank(
             &changes,
             &rca::Context {
                 affected: &incident.services,
                 dependencies: &dependencies,
                 first_alert,
-                window: RCA_WINDOW,
-                half_life: RCA_HALF_LIFE,
+                window: self.rca_window(),
+                half_life: TimeDelta::from_std(self.config().config.incidents.rca_half_life.get())
+                    .unwrap_or(TimeDelta::minutes(15)),
                 history: &history,
+                failing: &failing,
             },
         ))
     }
@@ -342,6 +377,7 @@ impl Incidents {
             dependencies: self.dependencies(),
             ..Observed::default()
         };
+        self.observe_slos(incident, &mut observed).await;
         if let Some(deployments) = self.deployments() {
             for status in deployments.status(&self.config().config).await? {
                 let ready = status
@@ -359,6 +395,71 @@ impl Incidents {
             }
         }
         Ok(impact::assess(&observed))
+    }
+
+    /// The error budgets (`[[incidents.slos]]`) of the incident's
+    /// services and those they reach (the error ratio now, or halfway
+    /// through a resolved incident), and their tasks failed since it was
+    /// detected (until it was resolved), from the metrics (within
+    /// [`SLO_BUDGET`]).
+    async fn observe_slos(&self, incident: &Incident, observed: &mut Observed) {
+        let Some(metrics) = self.metrics() else {
+            return;
+        };
+        let slos = &self.config().config.incidents.slos;
+        if slos.is_empty() {
+            return;
+        }
+        let start = incident.detected_at.unwrap_or(incident.opened_at);
+        let end = incident.resolved_at.unwrap_or_else(Utc::now);
+        let window = format!("{}s", (end - start).num_seconds().max(60));
+        let reach = impact::assess(observed);
+        let concerned = |service: &str| {
+            incident.services.contains(service) || reach.impacted.contains_key(service)
+        };
+        let mut exprs = BTreeSet::new();
+        for slo in slos.iter().filter(|s| concerned(&s.service)) {
+            exprs.insert(slo.error_ratio.clone());
+            if let Some(failed) = &slo.failed {
+                exprs.insert(failed.replace("$window", &window));
+            }
+        }
+        let values = crate::evaluate::instant_values(
+            metrics,
+            exprs,
+            // an open incident's burn is now's; a resolved one's, halfway
+            // through it (at its end it is over)
+            match incident.resolved_at {
+                None => end.timestamp_millis(),
+                Some(_) => (start + (end - start) / 2).timestamp_millis(),
+            },
+            SLO_BUDGET,
+        )
+        .await;
+        for slo in slos.iter().filter(|s| concerned(&s.service)) {
+            if let Some(ratio) = values
+                .get(&slo.error_ratio)
+                .and_then(crate::evaluate::number)
+                && ratio.is_finite()
+            {
+                observed.budgets.insert(
+                    slo.service.clone(),
+                    impact::ErrorBudget {
+                        error_ratio: ratio,
+                        objective: slo.objective,
+                    },
+                );
+            }
+            if let Some(failed) = slo
+                .failed
+                .as_ref()
+                .and_then(|f| values.get(&f.replace("$window", &window)))
+                .and_then(crate::evaluate::number)
+                && failed.is_finite()
+            {
+                observed.failed_tasks.insert(slo.service.clone(), failed);
+            }
+        }
     }
 
     /// The incident's postmortem in Markdown.

@@ -79,10 +79,10 @@ pub(crate) struct ListParams {
 #[serde(deny_unknown_fields)]
 pub(crate) struct OpenBody {
     /// What is happening, in a line.
-    #[schema(min_length = 1, max_length = 4096)]
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     title: String,
     /// `SEV1` (worst) to `SEV4`.
-    #[schema(example = "SEV2")]
+    #[schema(example = "SEV2", pattern = "^ *([Ss][Ee][Vv])?[1-4] *$")]
     severity: String,
     /// The services affected.
     #[serde(default)]
@@ -93,10 +93,10 @@ pub(crate) struct OpenBody {
     commander: Option<String>,
 }
 
-/// What to do to an incident.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ActionName {
+/// An action on an incident, named by `action`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum ActionBody {
     /// Someone is on it: paging stops.
     Acknowledge,
     /// Nobody is on it any more: paging starts again.
@@ -107,27 +107,24 @@ pub(crate) enum ActionName {
     Resolve,
     /// It is back.
     Reopen,
-    /// A new severity (`severity`).
-    SetSeverity,
-    /// A new commander (`user`).
-    SetCommander,
-    /// Someone else works on it (`user`).
-    Assign,
-}
-
-/// An action on an incident.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ActionBody {
-    /// The action.
-    action: ActionName,
-    /// The severity of `set_severity`.
-    #[serde(default)]
-    severity: Option<String>,
-    /// The user of `set_commander` and `assign`.
-    #[serde(default)]
-    #[schema(max_length = 128)]
-    user: Option<String>,
+    /// A new severity.
+    SetSeverity {
+        /// `SEV1` (worst) to `SEV4`.
+        #[schema(pattern = "^ *([Ss][Ee][Vv])?[1-4] *$")]
+        severity: String,
+    },
+    /// A new commander.
+    SetCommander {
+        /// The user.
+        #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
+        user: String,
+    },
+    /// Someone else works on it.
+    Assign {
+        /// The user.
+        #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
+        user: String,
+    },
 }
 
 /// A note.
@@ -135,7 +132,7 @@ pub(crate) struct ActionBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoteBody {
     /// The text.
-    #[schema(min_length = 1, max_length = 4096)]
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     text: String,
 }
 
@@ -167,20 +164,62 @@ pub(crate) struct StepBody {
 pub(crate) struct ActionItemBody {
     /// What to do (required for a new item).
     #[serde(default)]
-    #[schema(max_length = 4096)]
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     title: Option<String>,
-    /// `mitigate`, `prevent` (default) or `process`.
+    /// What for (a new item: `prevent`).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    kind: Option<ActionKind>,
+    kind: Option<ItemKind>,
     /// Who does it.
     #[serde(default)]
     #[schema(max_length = 128)]
     owner: Option<String>,
-    /// `open` (default), `in_progress` or `done`.
+    /// Where it is (a new item: `open`).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    status: Option<ActionStatus>,
+    status: Option<ItemStatus>,
+}
+
+/// What an action item is for.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ItemKind {
+    /// Reduces the impact of the next such incident.
+    Mitigate,
+    /// Keeps it from happening again.
+    Prevent,
+    /// Changes how people work.
+    Process,
+}
+
+/// Where an action item is.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ItemStatus {
+    /// Nobody started it.
+    Open,
+    /// Someone works on it.
+    InProgress,
+    /// Done.
+    Done,
+}
+
+impl From<ItemKind> for ActionKind {
+    fn from(kind: ItemKind) -> Self {
+        match kind {
+            ItemKind::Mitigate => ActionKind::Mitigate,
+            ItemKind::Prevent => ActionKind::Prevent,
+            ItemKind::Process => ActionKind::Process,
+        }
+    }
+}
+
+impl From<ItemStatus> for ActionStatus {
+    fn from(status: ItemStatus) -> Self {
+        match status {
+            ItemStatus::Open => ActionStatus::Open,
+            ItemStatus::InProgress => ActionStatus::InProgress,
+            ItemStatus::Done => ActionStatus::Done,
+        }
+    }
 }
 
 /// An incident with what is computed from it.
@@ -435,29 +474,24 @@ pub(crate) async fn act(
     PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Json<Incident>, ApiError> {
-    let user = || {
-        let user = body
-            .user
-            .clone()
-            .filter(|u| !u.trim().is_empty())
-            .ok_or_else(|| ApiError::invalid("invalid_field", "this action needs `user`"))?;
+    let user = |user: String| {
+        if user.trim().is_empty() {
+            return Err(ApiError::invalid("invalid_field", "`user` is empty"));
+        }
         bounded("user", &user, 128)?;
         Ok::<_, ApiError>(user)
     };
-    let action = match body.action {
-        ActionName::Acknowledge => Action::Acknowledge,
-        ActionName::Unacknowledge => Action::Unacknowledge,
-        ActionName::Mitigate => Action::Mitigate,
-        ActionName::Resolve => Action::Resolve,
-        ActionName::Reopen => Action::Reopen,
-        ActionName::SetSeverity => Action::SetSeverity(severity(
-            "severity",
-            body.severity.as_deref().ok_or_else(|| {
-                ApiError::invalid("invalid_field", "`set_severity` needs `severity`")
-            })?,
-        )?),
-        ActionName::SetCommander => Action::SetCommander(user()?),
-        ActionName::Assign => Action::Assign(user()?),
+    let action = match body {
+        ActionBody::Acknowledge => Action::Acknowledge,
+        ActionBody::Unacknowledge => Action::Unacknowledge,
+        ActionBody::Mitigate => Action::Mitigate,
+        ActionBody::Resolve => Action::Resolve,
+        ActionBody::Reopen => Action::Reopen,
+        ActionBody::SetSeverity { severity: text } => {
+            Action::SetSeverity(severity("severity", &text)?)
+        }
+        ActionBody::SetCommander { user: name } => Action::SetCommander(user(name)?),
+        ActionBody::Assign { user: name } => Action::Assign(user(name)?),
     };
     Ok(Json(
         incidents
@@ -546,9 +580,9 @@ fn item_change(body: ActionItemBody, id: Option<String>) -> Result<ActionItemCha
     Ok(ActionItemChange {
         id,
         title: body.title,
-        kind: body.kind,
+        kind: body.kind.map(ActionKind::from),
         owner: body.owner,
-        status: body.status,
+        status: body.status.map(ActionStatus::from),
     })
 }
 

@@ -245,6 +245,7 @@ impl App {
             &store,
             alerts.as_ref(),
             state.deployments(),
+            state.metrics_collector(),
             "http://127.0.0.1:7400",
         )
         .await

@@ -99,6 +99,12 @@ delay = "1h"
 [incidents]
 escalation_policy = "agent"
 
+[[incidents.slos]]
+service = "agent"
+objective = 0.99
+error_ratio = 'sum(rate(demo_agent_tasks_total{{service="agent", outcome="error"}}[3s])) / sum(rate(demo_agent_tasks_total{{service="agent"}}[3s]))'
+failed = 'sum(increase(demo_agent_tasks_total{{service="agent", outcome="error"}}[$window]))'
+
 [[incidents.response_plans]]
 name = "agent"
 services = ["agent"]
@@ -290,6 +296,12 @@ fn a_bad_deployment_opens_an_incident_that_pages_escalates_rolls_back_and_explai
         "{markdown}"
     );
     assert!(markdown.contains("agent 1.0.0 -> 1.1.0"), "{markdown}");
+    // the impact from the objective: its budget burnt, tasks failed
+    assert!(
+        markdown.contains("agent: error budget burning at"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("tasks failed"), "{markdown}");
 
     // an unknown incident is refused with the reason, and a bad exit code
     let unknown = server.cli(&["incident", "ack", "inc-nope"]);
