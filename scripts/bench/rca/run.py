@@ -246,7 +246,7 @@ migrations = "{self.migrations}"
                 for replica in s.get("replicas", []):
                     port = str(replica.get("addr", "")).rsplit(":", 1)[-1]
                     if port:
-                        subprocess.run(["pkill", "-KILL", "-f", f"--port {port} "], check=False)
+                        subprocess.run(["pkill", "-KILL", "-f", f"demo-agent --port {port} "], check=False)
             time.sleep(1.5)
 
 

@@ -22,7 +22,10 @@ use steward_incident::{
     manager::{ActionItemChange, MAX_TEXT, OpenRequest, StepCommand},
     postmortem::{ActionItem, ActionKind, ActionStatus, TimelineEntry},
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{ObjectBuilder, OneOfBuilder, RefOr, Schema, Type, schema::AdditionalProperties},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -82,7 +85,11 @@ pub(crate) struct OpenBody {
     #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     title: String,
     /// `SEV1` (worst) to `SEV4`.
-    #[schema(example = "SEV2", pattern = "^ *([Ss][Ee][Vv])?[1-4] *$")]
+    #[schema(
+        example = "SEV2",
+        pattern = "^ *([Ss][Ee][Vv])?[1-4] *$",
+        max_length = 8
+    )]
     severity: String,
     /// The services affected.
     #[serde(default)]
@@ -93,8 +100,10 @@ pub(crate) struct OpenBody {
     commander: Option<String>,
 }
 
-/// An action on an incident, named by `action`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// An action on an incident, named by `action` (its schema is written
+/// out below: the derived one would let other fields through, which the
+/// handler refuses).
+#[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum ActionBody {
     /// Someone is on it: paging stops.
@@ -110,21 +119,93 @@ pub(crate) enum ActionBody {
     /// A new severity.
     SetSeverity {
         /// `SEV1` (worst) to `SEV4`.
-        #[schema(pattern = "^ *([Ss][Ee][Vv])?[1-4] *$")]
         severity: String,
     },
     /// A new commander.
     SetCommander {
         /// The user.
-        #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
         user: String,
     },
     /// Someone else works on it.
     Assign {
         /// The user.
-        #[schema(min_length = 1, max_length = 128, pattern = "\\S")]
         user: String,
     },
+}
+
+/// The pattern of a severity a request names.
+const SEVERITY_PATTERN: &str = "^ *([Ss][Ee][Vv])?[1-4] *$";
+
+impl utoipa::PartialSchema for ActionBody {
+    fn schema() -> RefOr<Schema> {
+        let text = |pattern: &str, max: usize, what: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(max))
+                .pattern(Some(pattern))
+                .description(Some(what))
+        };
+        let variant = |action: &str, what: &str, field: Option<(&str, ObjectBuilder)>| {
+            let mut object = ObjectBuilder::new()
+                .description(Some(what))
+                .property(
+                    "action",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([action])),
+                )
+                .required("action")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if let Some((name, schema)) = field {
+                object = object.property(name, schema).required(name);
+            }
+            object
+        };
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .description(Some("An action on an incident, named by `action`."))
+                .item(variant(
+                    "acknowledge",
+                    "Someone is on it: paging stops.",
+                    None,
+                ))
+                .item(variant(
+                    "unacknowledge",
+                    "Nobody is on it any more: paging starts again.",
+                    None,
+                ))
+                .item(variant("mitigate", "The impact is over.", None))
+                .item(variant("resolve", "It is over.", None))
+                .item(variant("reopen", "It is back.", None))
+                .item(variant(
+                    "set_severity",
+                    "A new severity.",
+                    Some((
+                        "severity",
+                        text(SEVERITY_PATTERN, 8, "`SEV1` (worst) to `SEV4`."),
+                    )),
+                ))
+                .item(variant(
+                    "set_commander",
+                    "A new commander.",
+                    Some(("user", text("\\S", 128, "The user."))),
+                ))
+                .item(variant(
+                    "assign",
+                    "Someone else works on it.",
+                    Some(("user", text("\\S", 128, "The user."))),
+                ))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for ActionBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ActionBody")
+    }
 }
 
 /// A note.
@@ -158,7 +239,26 @@ pub(crate) struct StepBody {
     command: StepCommandName,
 }
 
-/// An action item's fields (all optional when changing one).
+/// A new action item.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewActionItemBody {
+    /// What to do.
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
+    title: String,
+    /// What for (default `prevent`).
+    #[serde(default)]
+    kind: Option<ItemKind>,
+    /// Who does it.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    owner: Option<String>,
+    /// Where it is (default `open`).
+    #[serde(default)]
+    status: Option<ItemStatus>,
+}
+
+/// An action item's fields to change.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ActionItemBody {
@@ -594,7 +694,7 @@ fn item_change(body: ActionItemBody, id: Option<String>) -> Result<ActionItemCha
     tag = "incidents",
     security(("token" = ["operator"])),
     params(("id" = String, Path, min_length = 1, description = "Incident id")),
-    request_body = ActionItemBody,
+    request_body = NewActionItemBody,
     responses(
         (status = 201, description = "The action item", body = Object),
         (status = 404, description = "No such incident", body = ErrorBody),
@@ -605,9 +705,17 @@ pub(crate) async fn add_action_item(
     State(incidents): State<Incidents>,
     Operator(principal): Operator,
     PathParams(id): PathParams<String>,
-    JsonBody(body): JsonBody<ActionItemBody>,
+    JsonBody(body): JsonBody<NewActionItemBody>,
 ) -> Result<(StatusCode, Json<ActionItem>), ApiError> {
-    let change = item_change(body, None)?;
+    let change = item_change(
+        ActionItemBody {
+            title: Some(body.title),
+            kind: body.kind,
+            owner: body.owner,
+            status: body.status,
+        },
+        None,
+    )?;
     let item = incidents
         .manager()
         .action_item(&id, change, principal.actor)
