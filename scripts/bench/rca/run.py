@@ -241,9 +241,9 @@ migrations = "{self.migrations}"
         for _ in range(times):
             status = json.loads(self.cli("status", "-o", "json"))
             for s in status["services"]:
-                if s.get("service") != service:
+                if s.get("name") != service:
                     continue
-                for replica in s.get("replicas", []):
+                for replica in s.get("instances", []):
                     port = str(replica.get("addr", "")).rsplit(":", 1)[-1]
                     if port:
                         subprocess.run(["pkill", "-KILL", "-f", f"demo-agent --port {port} "], check=False)
