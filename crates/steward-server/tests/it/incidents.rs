@@ -8,35 +8,11 @@
 
 use std::time::Duration;
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    http::{Method, StatusCode},
-    routing::post,
-};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::support::{App, error_code};
-
-type Bodies = mpsc::UnboundedSender<Value>;
-
-/// A webhook receiver on loopback; what it gets comes out of the channel.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new()
-        .route(
-            "/hook",
-            post(|State(tx): State<Bodies>, body: Bytes| async move {
-                let _ = tx.send(serde_json::from_slice(&body).unwrap_or_default());
-            }),
-        )
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), rx)
-}
+use crate::support::{App, error_code, receiver};
 
 /// The next body the receiver gets whose first alert is named `name`.
 async fn next_named(got: &mut mpsc::UnboundedReceiver<Value>, name: &str) -> Value {

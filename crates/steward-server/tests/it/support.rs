@@ -6,7 +6,10 @@ use std::path::Path;
 use axum::{
     Router,
     body::Body,
+    body::Bytes,
+    extract::State,
     http::{Method, Request, Response, StatusCode, header},
+    routing::post,
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -14,6 +17,7 @@ use steward_config::{Environment, LoadedConfig, load_str};
 use steward_core::{Actor, Name, Role};
 use steward_server::{AppState, router};
 use steward_store::{Store, testing::TestStore};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -387,4 +391,23 @@ pub(crate) fn error_code(body: &Value) -> &str {
         "{body}"
     );
     code
+}
+
+pub(crate) type Bodies = mpsc::UnboundedSender<Value>;
+
+/// A webhook receiver on loopback; what it gets comes out of the channel.
+pub(crate) async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(|State(tx): State<Bodies>, body: Bytes| async move {
+                let _ = tx.send(serde_json::from_slice(&body).unwrap_or_default());
+            }),
+        )
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), rx)
 }
