@@ -85,11 +85,7 @@ pub(crate) struct OpenBody {
     #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     title: String,
     /// `SEV1` (worst) to `SEV4`.
-    #[schema(
-        example = "SEV2",
-        pattern = "^ *([Ss][Ee][Vv])?[1-4] *$",
-        max_length = 8
-    )]
+    #[schema(example = "SEV2", pattern = "^([Ss][Ee][Vv])?[1-4]$", max_length = 4)]
     severity: String,
     /// The services affected.
     #[serde(default)]
@@ -134,7 +130,7 @@ pub(crate) enum ActionBody {
 }
 
 /// The pattern of a severity a request names.
-const SEVERITY_PATTERN: &str = "^ *([Ss][Ee][Vv])?[1-4] *$";
+const SEVERITY_PATTERN: &str = "^([Ss][Ee][Vv])?[1-4]$";
 
 impl utoipa::PartialSchema for ActionBody {
     fn schema() -> RefOr<Schema> {
@@ -183,7 +179,7 @@ impl utoipa::PartialSchema for ActionBody {
                     "A new severity.",
                     Some((
                         "severity",
-                        text(SEVERITY_PATTERN, 8, "`SEV1` (worst) to `SEV4`."),
+                        text(SEVERITY_PATTERN, 4, "`SEV1` (worst) to `SEV4`."),
                     )),
                 ))
                 .item(variant(
@@ -431,7 +427,15 @@ fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `SEV1` to `SEV4` (any case, or the digit alone), exactly as the
+/// schema's pattern says: nothing around it.
 fn severity(field: &str, text: &str) -> Result<Severity, ApiError> {
+    if text.trim() != text {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("`{field}`: {text:?} has spaces around it"),
+        ));
+    }
     text.parse().map_err(|e: steward_incident::Error| {
         ApiError::invalid("invalid_field", format!("`{field}`: {e}"))
     })

@@ -3,14 +3,18 @@
 //! group opens an SEV1 incident and the on-call user's receiver gets the
 //! page; the API acknowledges, notes, lists, shows the timeline, the
 //! postmortem and the mean times; the group resolving resolves the
-//! incident; bad requests get 4xx with a JSON body. Real time: the
-//! route's timers are a second.
+//! incident; bad requests get 4xx with a JSON body; every automated
+//! kind of plan step acts through steward's real engines (deployments on
+//! the process backend, the AlertManager, a child process, a webhook).
+//! Real time: the route's timers are a second.
 
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+
+use steward_test_support::free_port;
 
 use crate::support::{App, error_code, receiver};
 
@@ -374,4 +378,161 @@ async fn incidents_opened_by_hand_and_bad_requests() {
         .await;
     assert_eq!(status, StatusCode::OK, "{candidates}");
     assert_eq!(candidates, json!([]), "no change: no candidate");
+}
+
+/// The incident's plan, once its step `step` (from 1) has `state` (within
+/// 60 s): the incident.
+async fn step_reaches(app: &App, id: &str, step: usize, state: &str) -> Value {
+    for _ in 0..600 {
+        let (_, view) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/incidents/{id}"),
+                Some(&app.viewer),
+                None,
+            )
+            .await;
+        let now = &view["incident"]["plan"]["steps"][step - 1]["state"];
+        if now["state"] == state {
+            return view["incident"].clone();
+        }
+        assert_ne!(now["state"], "failed", "step {step}: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("step {step} of {id} never {state}");
+}
+
+/// Every automated kind of step through steward's real engines: a plan
+/// that scales the service out (a deployment: one more replica),
+/// restarts it (a deployment replacing every replica), silences its
+/// alerts (a silence in the AlertManager), runs a command (given the
+/// incident in its environment) and calls a webhook (with the incident),
+/// each step journaled, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_plan_step_acts_through_stewards_engines() {
+    let (hook, mut calls) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("command-ran");
+    let port = free_port();
+    let toml = format!(
+        r#"
+[[services]]
+name = "files"
+replicas = 1
+port = {port}
+process.command = ["python3", "-m", "http.server", "{{port}}", "--bind", "127.0.0.1"]
+health = {{ tcp = true, interval = "200ms", timeout = "150ms", start_period = "20s" }}
+rollout = {{ verify_window = "300ms", stop_grace = "3s" }}
+
+[alerts]
+config_yaml = '''
+route:
+  receiver: nobody
+receivers:
+  - name: nobody
+'''
+
+[[incidents.response_plans]]
+name = "files"
+services = ["files"]
+steps = [
+  {{ action = "scale_out", service = "files", add = 1 }},
+  {{ action = "restart", service = "files" }},
+  {{ action = "silence", duration = "30m" }},
+  {{ action = "command", argv = ["sh", "-c", "echo $STEWARD_INCIDENT > {marker}"] }},
+  {{ action = "webhook", url = "{hook}" }},
+]
+"#,
+        marker = marker.display()
+    );
+    let app = App::with_deployments(&toml).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/deployments",
+            Some(&app.operator),
+            Some(json!({"version": "1.0.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    app.deployments()
+        .unwrap()
+        .wait(body["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let before: Vec<String> = replica_ids(&app).await;
+    assert_eq!(before.len(), 1);
+
+    let (status, incident) = app
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&app.operator),
+            Some(json!({"title": "files is slow", "severity": "SEV2", "services": ["files"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let id = incident["id"].as_str().unwrap().to_owned();
+    let done = step_reaches(&app, &id, 5, "succeeded").await;
+    let steps = done["plan"]["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| s["state"]["state"] == "succeeded"),
+        "{done}"
+    );
+    assert!(
+        steps.iter().all(|s| s["attempts"] == 1),
+        "each step ran once: {done}"
+    );
+    // scaled out, then every replica replaced
+    let after = replica_ids(&app).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.iter().all(|r| !before.contains(r)),
+        "restarted: {before:?} -> {after:?}"
+    );
+    let deployments = app.journaled("deploy.succeeded").await;
+    assert!(
+        deployments
+            .iter()
+            .filter(|e| e["actor"] == format!("incident:{id}"))
+            .count()
+            >= 2,
+        "{deployments:?}"
+    );
+    // the silence mutes the incident's service
+    let (status, silences) = app
+        .call(
+            Method::GET,
+            "/alertmanager/api/v2/silences",
+            Some(&app.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{silences}");
+    assert_eq!(silences[0]["matchers"][0]["name"], "service");
+    assert_eq!(silences[0]["matchers"][0]["value"], "files");
+    assert_eq!(silences[0]["createdBy"], format!("incident:{id}"));
+    // the command ran with the incident in its environment
+    assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), id);
+    // the webhook got the incident
+    let call = tokio::time::timeout(Duration::from_secs(10), calls.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call["incident"]["id"], id.as_str());
+    // each step's start and outcome is on the journal
+    let journaled = app.journaled("incident.step").await;
+    assert!(journaled.len() >= 10, "{journaled:?}");
+}
+
+async fn replica_ids(app: &App) -> Vec<String> {
+    let (_, status) = app
+        .call(Method::GET, "/api/v1/status", Some(&app.viewer), None)
+        .await;
+    status["services"][0]["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
