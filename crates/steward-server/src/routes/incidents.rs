@@ -103,15 +103,15 @@ pub(crate) struct OpenBody {
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum ActionBody {
     /// Someone is on it: paging stops.
-    Acknowledge,
+    Acknowledge {},
     /// Nobody is on it any more: paging starts again.
-    Unacknowledge,
+    Unacknowledge {},
     /// The impact is over.
-    Mitigate,
+    Mitigate {},
     /// It is over.
-    Resolve,
+    Resolve {},
     /// It is back.
-    Reopen,
+    Reopen {},
     /// A new severity.
     SetSeverity {
         /// `SEV1` (worst) to `SEV4`.
@@ -586,11 +586,11 @@ pub(crate) async fn act(
         Ok::<_, ApiError>(user)
     };
     let action = match body {
-        ActionBody::Acknowledge => Action::Acknowledge,
-        ActionBody::Unacknowledge => Action::Unacknowledge,
-        ActionBody::Mitigate => Action::Mitigate,
-        ActionBody::Resolve => Action::Resolve,
-        ActionBody::Reopen => Action::Reopen,
+        ActionBody::Acknowledge {} => Action::Acknowledge,
+        ActionBody::Unacknowledge {} => Action::Unacknowledge,
+        ActionBody::Mitigate {} => Action::Mitigate,
+        ActionBody::Resolve {} => Action::Resolve,
+        ActionBody::Reopen {} => Action::Reopen,
         ActionBody::SetSeverity { severity: text } => {
             Action::SetSeverity(severity("severity", &text)?)
         }

@@ -328,6 +328,21 @@ async fn incidents_opened_by_hand_and_bad_requests() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // a field an action does not take is refused, not ignored
+    for body in [
+        json!({"action": "reopen", "surely_unknown": 1}),
+        json!({"action": "assign", "user": "ana", "severity": "SEV1"}),
+    ] {
+        let (status, answer) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/actions"),
+                Some(&app.operator),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+    }
     for action in ["resolve", "acknowledge"] {
         let (status, body) = app
             .call(
