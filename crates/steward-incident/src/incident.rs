@@ -284,7 +284,10 @@ impl Incident {
             Action::Resolve => match from {
                 Status::Resolved => return Ok(Change::None),
                 _ => {
-                    self.acknowledged_at.get_or_insert(at);
+                    // over means its impact is over too; but an incident
+                    // nobody acknowledged (its alerts stopped by
+                    // themselves) keeps no acknowledgement time, so that
+                    // it does not count in MTTA, as PagerDuty counts it
                     self.mitigated_at.get_or_insert(at);
                     self.resolved_at = Some(at);
                     Status::Resolved

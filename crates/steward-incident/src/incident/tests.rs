@@ -47,8 +47,8 @@ fn the_life_of_an_incident_sets_its_times() {
 fn actions_that_make_no_sense_in_a_status_are_refused_with_the_reason() {
     let mut i = incident();
     i.apply(Action::Resolve, at(10)).expect("resolve");
-    // resolving sets the times it skipped
-    assert_eq!(i.acknowledged_at, Some(at(10)));
+    // resolving sets the mitigation it skipped; nobody acknowledged it
+    assert_eq!(i.acknowledged_at, None);
     assert_eq!(i.mitigated_at, Some(at(10)));
     let err = i.apply(Action::Acknowledge, at(11)).expect_err("resolved");
     assert_eq!(
@@ -212,4 +212,11 @@ fn mean_times_average_over_the_incidents_that_got_there() {
     assert_eq!(means.resolve, Some((TimeDelta::minutes(20), 1)));
     assert_eq!(means.detect, Some((TimeDelta::minutes(3), 1)));
     assert_eq!(mean_times([&c]).acknowledge, None);
+    // resolved by itself (its alerts stopped), never acknowledged: in
+    // MTTR, not in MTTA
+    let mut d = Incident::open("inc-4", "d", Severity::Sev2, at(100));
+    d.apply(Action::Resolve, at(130)).expect("resolve");
+    let means = mean_times([&a, &b, &d]);
+    assert_eq!(means.acknowledge, Some((TimeDelta::minutes(4), 2)));
+    assert_eq!(means.resolve, Some((TimeDelta::minutes(25), 2)));
 }
