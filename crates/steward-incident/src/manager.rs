@@ -34,9 +34,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     Error, Result, events,
-    incident::{Action, Change, Incident, Severity, Status},
-    oncall::{EscalationPolicy, Page, Pager, Response, escalate},
-    plan::{Next, PlanRun, ResponsePlanSpec, StepAction},
+    incident::{Action, Change, Incident, Severity},
+    oncall::{EscalationPolicy, Page, Response},
+    plan::{PlanRun, ResponsePlanSpec, StepAction},
     policy::{AlertGroupView, Decision, OpenPolicy},
     postmortem::{ActionItem, ActionKind, ActionStatus},
     store::IncidentStore,
@@ -627,227 +627,6 @@ impl IncidentManager {
             .await?
             .ok_or_else(|| Error::NotFound(format!("no incident {id}")))
     }
-
-    /// Keeps the incident's escalation in step with its status at `at`:
-    /// started when it is triggered and nothing pages for it, told of
-    /// acknowledgements and resolutions.
-    fn follow(&self, incident: &Incident, at: DateTime<Utc>) {
-        let response = match incident.status {
-            Status::Triggered => Response::Triggered,
-            Status::Acknowledged => Response::Acknowledged(at),
-            Status::Mitigated | Status::Resolved => Response::Resolved,
-        };
-        let mut escalations = self
-            .inner
-            .escalations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = escalations.get(&incident.id)
-            && !sender.is_closed()
-        {
-            sender.send_if_modified(|current| {
-                let changed = *current != response;
-                *current = response;
-                changed
-            });
-            if response == Response::Resolved {
-                escalations.remove(&incident.id);
-            }
-            return;
-        }
-        escalations.remove(&incident.id);
-        if response != Response::Triggered || self.inner.stop.is_cancelled() {
-            return;
-        }
-        let settings = self.settings();
-        let Some(policy) = settings.escalation.clone() else {
-            return;
-        };
-        let (sender, receiver) = watch::channel(response);
-        escalations.insert(incident.id.clone(), sender.clone());
-        drop(escalations);
-        let pager = IncidentPager {
-            manager: self.clone(),
-            id: incident.id.clone(),
-        };
-        let (this, id) = (self.clone(), incident.id.clone());
-        let stop = self.inner.stop.clone();
-        let ack_timeout = settings.ack_timeout;
-        self.inner.tasks.spawn(async move {
-            tokio::select! {
-                ended = escalate(&policy, at, ack_timeout, &pager, receiver) => {
-                    tracing::debug!(incident = %id, ?ended, "escalation ended");
-                }
-                () = stop.cancelled() => {}
-            }
-            let mut escalations = this
-                .inner
-                .escalations
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if escalations
-                .get(&id)
-                .is_some_and(|s| s.same_channel(&sender))
-            {
-                escalations.remove(&id);
-            }
-        });
-    }
-
-    /// Moves incident `id`'s plan on in a task of its own: each
-    /// automated step it reaches is executed, its outcome saved, and the
-    /// next one reached, until the plan waits for a person or ends.
-    fn drive(&self, id: &str) {
-        if self.inner.stop.is_cancelled() {
-            return;
-        }
-        let (this, id) = (self.clone(), id.to_owned());
-        self.inner.tasks.spawn(async move {
-            if let Err(err) = this.run_plan(&id).await {
-                tracing::warn!(incident = %id, error = %err, "cannot move the response plan on");
-            }
-        });
-    }
-
-    async fn run_plan(&self, id: &str) -> Result<()> {
-        loop {
-            let Some((incident, index, action)) = self.advance(id).await? else {
-                return Ok(());
-            };
-            let outcome = tokio::select! {
-                outcome = self.inner.responder.execute(&incident, &action) => outcome,
-                () = self.inner.stop.cancelled() => Err("steward stopped while it ran".to_owned()),
-            };
-            match &outcome {
-                Ok(detail) => {
-                    tracing::info!(incident = %id, step = index + 1, detail = %detail, "plan step succeeded");
-                }
-                Err(error) => {
-                    tracing::warn!(incident = %id, step = index + 1, error = %error, "plan step failed");
-                }
-            }
-            let _guard = self.inner.changes.lock().await;
-            let mut incident = self.load(id).await?;
-            let Some(run) = incident.plan.as_mut() else {
-                return Ok(());
-            };
-            let line = run.record(index, outcome, self.now())?;
-            let event = events::step(&incident, &Actor::system(), index, &line);
-            self.inner.store.save(&incident, vec![event]).await?;
-            if self.inner.stop.is_cancelled() {
-                return Ok(());
-            }
-        }
-    }
-
-    /// The next automated step of incident `id`'s plan, marked running
-    /// and saved (so nobody else executes it); none when the plan waits
-    /// or ended (what waits is saved and journaled once).
-    async fn advance(&self, id: &str) -> Result<Option<(Incident, usize, StepAction)>> {
-        let _guard = self.inner.changes.lock().await;
-        let mut incident = self.load(id).await?;
-        if !incident.is_open() {
-            return Ok(None);
-        }
-        let now = self.now();
-        let Some(run) = incident.plan.as_mut() else {
-            return Ok(None);
-        };
-        let before = run.clone();
-        let next = run.next(now);
-        let (line, index, execute) = match next {
-            Next::Finished => return Ok(None),
-            Next::Wait(_) if *run == before => return Ok(None),
-            Next::Wait(index) => {
-                let step = &run.steps[index];
-                let line = match step.spec.action.is_manual() {
-                    true => format!(
-                        "step {}: {} (waiting for a person)",
-                        index + 1,
-                        describe(&step.spec.action)
-                    ),
-                    false => format!(
-                        "step {} waits for approval: {}",
-                        index + 1,
-                        describe(&step.spec.action)
-                    ),
-                };
-                (line, index, None)
-            }
-            Next::Execute(index, action) => (
-                format!("step {} started: {}", index + 1, describe(&action)),
-                index,
-                Some(action),
-            ),
-        };
-        let event = events::step(&incident, &Actor::system(), index, &line);
-        self.inner.store.save(&incident, vec![event]).await?;
-        Ok(execute.map(|action| (incident, index, action)))
-    }
-
-    /// Journals the pages of one escalation level.
-    async fn paged(&self, id: &str, page: &Page) -> Result<()> {
-        let incident = self.load(id).await?;
-        if page.users.is_empty() {
-            let _guard = self.inner.changes.lock().await;
-            let incident = self.load(id).await?;
-            let event = events::paged(
-                &incident,
-                "(nobody)",
-                page.level,
-                page.round,
-                &Err("nobody is on call at this level".to_owned()),
-            );
-            return self.inner.store.save(&incident, vec![event]).await;
-        }
-        let mut outcomes = Vec::with_capacity(page.users.len());
-        for user in &page.users {
-            outcomes.push((
-                user.clone(),
-                self.inner.contacts.page(user, &incident, page).await,
-            ));
-        }
-        let _guard = self.inner.changes.lock().await;
-        let incident = self.load(id).await?;
-        let events = outcomes
-            .iter()
-            .map(|(user, outcome)| events::paged(&incident, user, page.level, page.round, outcome))
-            .collect();
-        self.inner.store.save(&incident, events).await
-    }
-
-    /// An acknowledgement timed out: the incident is triggered again.
-    async fn retrigger(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
-        let _guard = self.inner.changes.lock().await;
-        let mut incident = self.load(id).await?;
-        let change = incident.apply(Action::Unacknowledge, at)?;
-        if let Some(event) = events::changed(&incident, &change, &Actor::system()) {
-            self.inner.store.save(&incident, vec![event]).await?;
-        }
-        Ok(())
-    }
-}
-
-/// The escalation's pager for one incident.
-struct IncidentPager {
-    manager: IncidentManager,
-    id: String,
-}
-
-#[async_trait::async_trait]
-impl Pager for IncidentPager {
-    async fn page(&self, page: &Page) {
-        if let Err(err) = self.manager.paged(&self.id, page).await {
-            tracing::warn!(incident = %self.id, error = %err, "cannot page");
-        }
-    }
-
-    async fn retriggered(&self, acknowledged_at: DateTime<Utc>, at: DateTime<Utc>) {
-        tracing::info!(incident = %self.id, %acknowledged_at, "acknowledgement timed out");
-        if let Err(err) = self.manager.retrigger(&self.id, at).await {
-            tracing::warn!(incident = %self.id, error = %err, "cannot trigger the incident again");
-        }
-    }
 }
 
 /// The first plan that applies to `incident`.
@@ -863,23 +642,15 @@ fn plan_for<'a>(
     })
 }
 
-/// A step's action in words.
-pub fn describe(action: &StepAction) -> String {
-    match action {
-        StepAction::Rollback { service } => format!("roll {service} back"),
-        StepAction::Restart { service } => format!("restart {service}"),
-        StepAction::ScaleOut { service, add } => format!("add {add} replicas to {service}"),
-        StepAction::Silence { duration } => format!("silence the alerts for {duration}"),
-        StepAction::Command { argv } => format!("run {}", argv.join(" ")),
-        StepAction::Webhook { url } => format!("call {url}"),
-        StepAction::Manual { text } => text.clone(),
-    }
-}
-
 /// A new incident id: `inc-` and 8 hexadecimal digits.
 fn new_incident_id() -> String {
     format!("inc-{:08x}", rand::random::<u32>())
 }
+
+mod escalation;
+mod steps;
+
+pub use steps::describe;
 
 #[cfg(test)]
 mod tests;

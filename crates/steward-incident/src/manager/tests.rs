@@ -18,6 +18,7 @@ use steward_core::{Actor, NewEvent};
 use super::*;
 use crate::{
     events::IncidentEvent,
+    incident::Status,
     oncall::{EscalationPolicySpec, LevelSpec},
     plan::{StepSpec, StepState},
     policy::AlertView,
